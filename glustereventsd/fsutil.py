@@ -1,0 +1,130 @@
+"""File primitives shared by the daemon and the CLI: atomic writes, locks, the pid file.
+
+A file is never written in place: the new content goes to a temporary file in the same
+folder, is fsynced, and replaces the old one by rename, under an exclusive lock, so readers
+(the daemon, other CLI runs, inotify) only ever see a whole old file or a whole new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def lock_path_for(path: Path) -> Path:
+    """The sidecar lock file that serialises writers of ``path``."""
+    return path.with_name(f".{path.name}.lock")
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``path``'s sidecar lock file for the ``with`` body."""
+    lock_file = lock_path_for(path)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data``: temp file in the same folder, fsync, rename, fsync dir."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def dump_json(data: object) -> bytes:
+    """The on-disk form of our JSON files: sorted, indented, newline-terminated."""
+    return (json.dumps(data, indent=4, sort_keys=True) + "\n").encode("utf-8")
+
+
+def atomic_write_json(path: Path, data: object, mode: int = 0o600) -> None:
+    """Atomically replace ``path`` with ``data`` as JSON (see ``atomic_write_bytes``)."""
+    atomic_write_bytes(path, dump_json(data), mode)
+
+
+class PidFileBusy(RuntimeError):
+    """Another daemon holds the pid file."""
+
+
+class PidFile:
+    """The daemon's pid file, held with an exclusive flock for the daemon's whole life."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock and write our pid; raise PidFileBusy if another daemon has it.
+
+        A stale file left by a daemon that died is simply reused: its lock died with it.
+        """
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise PidFileBusy(
+                f"{self.path} is locked by a running glustereventsd (pid {holder or 'unknown'})"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode("ascii"))
+        self._fd = fd
+
+    def release(self) -> None:
+        """Remove the file and drop the lock; safe to call twice."""
+        if self._fd is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> PidFile:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def probe_pid_file(path: Path) -> int | None:
+    """Return the pid of the daemon holding ``path``'s lock, or None when none does."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else 0
+        return None  # we got the lock: nobody holds it
+    finally:
+        os.close(fd)

@@ -1,0 +1,112 @@
+"""Values that flow between the daemon's stages and the CLI: frozen and import-free."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    """A datagram that parsed: Gluster's own fields, before any conversion."""
+
+    ts: int
+    type_id: int
+    pairs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event ready to publish: the four keys of the webhook body."""
+
+    name: str
+    ts: int
+    message: dict[str, object]
+    nodeid: str
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """One registered webhook and its delivery settings.
+
+    ``token``, ``secret`` and ``signing_secret`` are credentials: never log or print them.
+    """
+
+    url: str
+    token: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)  # HS256 JWT secret (the original's ``secret``)
+    signing_secret: str = field(default="", repr=False)  # Standard Webhooks, ``whsec_<base64>``
+    timeout_secs: float = 10.0
+    concurrency: int = 0  # 0: the daemon's default
+    ca_bundle: str = ""
+    insecure_tls: bool = False
+    events: tuple[str, ...] = ()  # glob patterns of event names; empty: every event
+
+    def describe_auth(self) -> str:
+        """Name the authentication in use without revealing it."""
+        kinds = []
+        if self.secret:
+            kinds.append("jwt")
+        elif self.token:
+            kinds.append("bearer")
+        if self.signing_secret:
+            kinds.append("signed")
+        return "+".join(kinds) or "none"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The daemon's validated configuration (shipped defaults + cluster overrides)."""
+
+    log_level: str = "INFO"
+    port: int = 24009
+    disable_events_log: bool = False
+    event_numbering: str = "3.10"
+    max_datagram_bytes: int = 8192
+    max_attributes: int = 64
+    allowed_senders: tuple[str, ...] = ()  # CIDRs; empty: any sender
+    sender_rate_limit: int = 0  # events/s per source address; 0: unlimited
+    spool: str = "disk"  # "disk" (durable) or "memory"
+    spool_max_events: int = 100_000
+    spool_max_bytes: int = 64 * 1024 * 1024
+    max_event_age_secs: int = 86_400
+    retry_min_backoff_secs: float = 1.0
+    retry_max_backoff_secs: float = 300.0
+    dead_letter_max: int = 10_000
+    webhook_timeout_secs: float = 10.0
+    webhook_concurrency: int = 4
+    metrics_address: str = "127.0.0.1"
+    metrics_port: int = 0  # 0: no metrics endpoint
+    ssh_user: str = "root"
+    ssh_port: int = 22
+    ssh_identity: str = ""
+    ssh_config: str = ""
+    ssh_connect_timeout_secs: int = 5
+    ssh_command_timeout_secs: int = 30
+    ssh_parallel: int = 64
+    ssh_host_key_checking: str = "accept-new"
+    ssh_remote_command: str = "gluster-eventsapi"
+
+
+class OutcomeKind(enum.Enum):
+    """How one delivery attempt ended."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"  # worth trying again later: network error, timeout, 5xx, 408, 429
+    REJECT = "reject"  # will never succeed as it is: other 4xx, 3xx, bad URL
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one POST: what happened, why, and when to try again if at all."""
+
+    kind: OutcomeKind
+    reason: str = ""  # short, from a fixed vocabulary: http_503, timeout, connect, ...
+    status: int = 0
+    retry_after_secs: float | None = None
+    detail: str = field(default="", compare=False)  # human text for logs; never a secret
+
+    @property
+    def ok(self) -> bool:
+        """True when the webhook accepted the request (2xx)."""
+        return self.kind is OutcomeKind.DELIVERED

@@ -1,0 +1,39 @@
+"""Packaging for the Gluster Events API: the daemon, the CLI and the event catalog."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="gluster-eventsapi",
+    version="1.0.0",
+    description="Gluster Events API: glustereventsd and gluster-eventsapi, reimplemented",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="GPL-2.0-or-later OR LGPL-3.0-or-later",
+    python_requires=">=3.11",
+    packages=find_packages(include=["glustereventsd*", "gluster_eventsapi*", "eventtypes*"]),
+    install_requires=[
+        "requests>=2.28",
+        "prettytable>=3.0",
+        "pyinotify>=0.9.6",
+        "pyasyncore>=1.0.2; python_version >= '3.12'",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=7",
+            "pytest-timeout>=2.1",
+            "pyjwt>=2.6",
+            "standardwebhooks>=1.0",
+            "hypothesis>=6.80",
+            "psutil>=5.9",
+        ],
+    },
+    data_files=[
+        ("etc/glusterfs", ["etc/eventsconfig.json"]),
+    ],
+    entry_points={
+        "console_scripts": [
+            "glustereventsd = glustereventsd.__main__:main",
+            "gluster-eventsapi = gluster_eventsapi.__main__:main",
+        ],
+    },
+)
