@@ -1,0 +1,68 @@
+"""``glustereventsd``: parse the command line, run the daemon, exit with its status."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from glustereventsd import __version__, config
+from glustereventsd.daemon import Daemon, Options, StartupError, load_configuration
+from glustereventsd.paths import resolve_paths
+from glustereventsd.source import BindError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The daemon's command line."""
+    parser = argparse.ArgumentParser(
+        prog="glustereventsd",
+        description="Receive Gluster event datagrams over UDP and deliver them to the registered webhooks. "
+                    "Runs in the foreground. SIGUSR2 (or SIGHUP) reloads; SIGTERM stops with nothing lost.",
+        epilog="Set GLUSTER_EVENTS_ROOT to keep every file under one folder (no root needed).",
+    )
+    parser.add_argument("--pid-file", type=Path, help="pid file held locked while running "
+                        "(default /var/run/glustereventsd.pid)")
+    parser.add_argument("--port", type=int, help="UDP port, overriding the configured one")
+    parser.add_argument("--listen", action="append", metavar="ADDRESS",
+                        help="address to listen on (repeatable; default 0.0.0.0 and ::)")
+    parser.add_argument("--log-file", help="daemon log file, or - for stderr")
+    parser.add_argument("--event-log-file", help="events log file, or - for stderr")
+    parser.add_argument("--check-config", action="store_true",
+                        help="validate the config and webhooks files, print the result and exit")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 1 error)."""
+    args = build_parser().parse_args(argv)
+    paths = resolve_paths(os.environ)
+    if args.port is not None and not 0 <= args.port <= 65535:
+        print("glustereventsd: error: --port must be from 0 to 65535", file=sys.stderr)
+        return 1
+    options = Options(pid_file=args.pid_file, port=args.port,
+                      listen=tuple(args.listen) if args.listen else ("0.0.0.0", "::"),
+                      log_file=args.log_file, event_log_file=args.event_log_file)
+    if args.check_config:
+        try:
+            settings, webhooks, warnings = load_configuration(paths, options)
+        except config.ConfigError as err:
+            print(f"glustereventsd: error: {err}", file=sys.stderr)
+            return 1
+        for warning in warnings:
+            print(f"glustereventsd: warning: {warning}", file=sys.stderr)
+        print(f"Configuration OK: port {settings.port}, {len(webhooks)} webhook(s)")
+        return 0
+    try:
+        return Daemon(paths, options).run()
+    except (StartupError, BindError) as err:
+        print(f"glustereventsd: error: {err.args[-1] if isinstance(err, BindError) else err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

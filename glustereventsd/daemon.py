@@ -1,0 +1,239 @@
+"""The daemon's life: start-up, reload and shutdown, in that order, from one thread.
+
+``Daemon.run()`` binds the sockets, holds the pid file, starts the sources, the pipeline and
+the file watcher, then blocks on the control queue until told to stop. Signal handlers and
+the watcher only put a request on that queue; reload builds new settings and webhooks and
+swaps them in whole, or keeps the old ones and logs why.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from glustereventsd import config, logsetup, nodeid, sdnotify
+from glustereventsd.fsutil import PidFile, PidFileBusy
+from glustereventsd.models import Settings, Webhook
+from glustereventsd.paths import Paths
+from glustereventsd.pipeline import Pipeline
+from glustereventsd.source import Datagram, SenderPolicy, UdpSource, open_sockets
+from glustereventsd.spool import SpoolWriter
+from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.watch import FileWatcher, put_reload
+
+log = logging.getLogger("glustereventsd.daemon")
+
+INTAKE_MAX = 100_000  # datagrams between the sockets and the pipeline; when full, newest dropped
+RELOAD = "reload"
+SHUTDOWN = "shutdown"
+
+
+class StartupError(RuntimeError):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Command-line choices that override the files (mostly for tests and non-root use)."""
+
+    pid_file: Path | None = None
+    port: int | None = None
+    listen: tuple[str, ...] = ("0.0.0.0", "::")
+    log_file: str | None = None
+    event_log_file: str | None = None
+
+
+def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[Webhook], list[str]]:
+    """Read settings and webhooks; raise ConfigFileError naming the bad file."""
+    settings, warnings = config.load_settings(paths.defaults_file, paths.config_file)
+    if options.port is not None:
+        settings = _replace(settings, port=options.port)
+    webhooks = config.load_webhooks(paths.webhooks_file)
+    if not config.file_mode_ok(paths.webhooks_file):
+        warnings.append(f"{paths.webhooks_file} is readable by other users; it holds webhook "
+                        "credentials: chmod 600 it")
+    return settings, webhooks, warnings
+
+
+def _replace(settings: Settings, **changes: object) -> Settings:
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+@dataclass
+class Daemon:
+    """One glustereventsd process."""
+
+    paths: Paths
+    options: Options = field(default_factory=Options)
+
+    def __post_init__(self) -> None:
+        self.control: queue.Queue[str] = queue.Queue(maxsize=16)
+        self.stats = Stats()
+        self.stopping = threading.Event()
+        self.ready = threading.Event()  # set once listening: tests wait on it
+        self.pipeline: Pipeline | None = None
+        self.settings = Settings()
+        self._sources: list[UdpSource] = []
+        self._policy: list[SenderPolicy] = []
+        self._previous_handlers: dict[int, object] = {}
+        self.bound_ports: list[int] = []
+
+    # -- signals: record intent only -------------------------------------------------------
+    def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
+        try:
+            self.control.put_nowait(RELOAD)
+        except queue.Full:
+            pass
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        try:
+            self.control.put_nowait(SHUTDOWN)
+        except queue.Full:
+            pass
+
+    def request(self, what: str) -> None:
+        """Ask the daemon to reload or shut down (thread-safe; for in-process use and tests)."""
+        self.control.put(what, timeout=5)
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum, handler in ((signal.SIGUSR2, self._on_reload_signal), (signal.SIGHUP, self._on_reload_signal),
+                                (signal.SIGTERM, self._on_stop_signal), (signal.SIGINT, self._on_stop_signal)):
+            self._previous_handlers[signum] = signal.signal(signum, handler)
+
+    def _restore_signals(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)  # type: ignore[arg-type]
+        self._previous_handlers.clear()
+
+    # -- life ------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Run until SIGTERM (or ``request(SHUTDOWN)``); return the exit status."""
+        try:
+            settings, webhooks, warnings = load_configuration(self.paths, self.options)
+        except config.ConfigError as err:
+            raise StartupError(f"{err}") from None
+        self.settings = settings
+        events_log = logsetup.setup_logging(self.options.log_file or self.paths.daemon_log,
+                                            self.options.event_log_file or self.paths.event_log,
+                                            settings.log_level)
+        for warning in warnings:
+            log.warning("%s", warning)
+        pid_path = self.options.pid_file or self.paths.pid_file
+        pid_file = PidFile(pid_path)
+        try:
+            pid_file.acquire()
+        except PidFileBusy as err:
+            raise StartupError(str(err)) from None
+        except OSError as err:
+            raise StartupError(f"cannot create pid file {pid_path}: {err.strerror}") from None
+        try:
+            return self._run_locked(settings, webhooks, events_log)
+        finally:
+            pid_file.release()
+            self._restore_signals()
+
+    def _run_locked(self, settings: Settings, webhooks: list[Webhook], events_log: logging.Logger) -> int:
+        self.paths.events_dir.mkdir(parents=True, exist_ok=True)
+        node = nodeid.node_id(self.paths)
+        sockets = open_sockets(settings.port, self.options.listen)
+        self.bound_ports = [sock.getsockname()[1] for sock in sockets]
+        try:
+            writer = SpoolWriter(self.paths.spool_file, durable=settings.spool == "disk")
+        except Exception as err:  # noqa: BLE001 - sqlite3.Error or OSError: say which file
+            for sock in sockets:
+                sock.close()
+            raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}") from None
+        intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
+        pipeline = Pipeline(intake, writer, node, settings, self.stats, events_log, threading.Event())
+        self.pipeline = pipeline
+        pipeline.set_webhooks(webhooks)
+        pipeline.start()
+        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)]
+        limiter = RateLimitedLog()
+        self._sources = [UdpSource(sock, intake, self._policy, self.stats, limiter, self.stopping)
+                         for sock in sockets]
+        for source in self._sources:
+            source.start()
+        watcher = FileWatcher(self.paths.events_dir, (self.paths.webhooks_file.name, self.paths.config_file.name),
+                              put_reload(self.control))
+        watcher.start()
+        self._install_signals()
+        if not settings.allowed_senders:
+            log.warning("Accepting events from any address on port %d; set allowed-senders to the "
+                        "storage network to refuse spoofed events", settings.port)
+        log.info("glustereventsd started port=%d nodeid=%s webhooks=%d spool=%s", settings.port, node,
+                 len(webhooks), settings.spool)
+        sdnotify.notify("READY=1\nSTATUS=Listening for Gluster events")
+        self.ready.set()
+        try:
+            self._serve(pipeline)
+        finally:
+            sdnotify.notify("STOPPING=1")
+            log.info("glustereventsd stopping")
+            watcher.stop()
+            self.stopping.set()
+            for source in self._sources:
+                source.join(2)
+                source.close()
+            pipeline.stopping.set()
+            pipeline.join(30)
+            writer.close()
+            log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
+                     self.stats.total("delivered"))
+        return 1 if pipeline.failed.is_set() else 0
+
+    def _serve(self, pipeline: Pipeline) -> None:
+        while True:
+            try:
+                request = self.control.get(timeout=1.0)
+            except queue.Empty:
+                if pipeline.failed.is_set() or not pipeline.is_alive():
+                    log.error("Pipeline stopped; exiting so that the service manager restarts the daemon")
+                    return
+                continue
+            if request == SHUTDOWN:
+                return
+            self._drain_reloads()
+            self._reload(pipeline)
+
+    def _drain_reloads(self) -> None:
+        """Coalesce a burst of reload requests (several files renamed at once) into one."""
+        try:
+            while True:
+                request = self.control.get(timeout=0.05)
+                if request == SHUTDOWN:
+                    self.control.put_nowait(SHUTDOWN)
+                    return
+        except queue.Empty:
+            return
+
+    def _reload(self, pipeline: Pipeline) -> None:
+        sdnotify.notify(sdnotify.reloading_message())
+        try:
+            settings, webhooks, warnings = load_configuration(self.paths, self.options)
+        except config.ConfigError as err:
+            log.error("Reload failed, keeping the last good configuration: %s", err)
+            sdnotify.notify("READY=1")
+            return
+        for warning in warnings:
+            log.warning("%s", warning)
+        if settings.port != self.settings.port:
+            log.warning("The port changed from %d to %d: restart glustereventsd to listen on it",
+                        self.settings.port, settings.port)
+            settings = _replace(settings, port=self.settings.port)
+        logsetup.set_level(settings.log_level)
+        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)
+        pipeline.reconfigure(settings, webhooks)
+        pipeline.rescan_spool()
+        self.settings = settings
+        log.info("Configuration reloaded webhooks=%d", len(webhooks))
+        sdnotify.notify("READY=1")

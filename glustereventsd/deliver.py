@@ -1,0 +1,122 @@
+"""Sending one request to one webhook and classifying what happened.
+
+``send_once`` turns every possible result into an ``Outcome``: DELIVERED (2xx), RETRY
+(network error, timeout, 5xx, 408, 429: worth trying again later) or REJECT (anything else:
+it will never succeed as it is). It never raises for a network problem, and redirects are
+never followed (a POST must not silently become a GET elsewhere). The worker loop that uses
+it lives in ``pipeline``; the CLI's ``webhook-test`` uses ``post_test``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ssl
+import time
+
+from glustereventsd import auth
+from glustereventsd.httpclient import HttpConnection, HttpError, Origin
+from glustereventsd.models import Outcome, OutcomeKind, Webhook
+
+USER_AGENT = "glustereventsd/1.0"
+RETRY_STATUSES = frozenset({408, 425, 429})
+
+
+def tls_context(hook: Webhook) -> ssl.SSLContext | None:
+    """The TLS settings of a webhook: system store, its CA bundle, or the explicit opt-out.
+
+    Raises ssl.SSLError or OSError when the CA bundle cannot be loaded.
+    """
+    if not hook.url.startswith("https:"):
+        return None
+    if hook.insecure_tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if hook.ca_bundle:
+        return ssl.create_default_context(cafile=hook.ca_bundle)
+    return ssl.create_default_context()
+
+
+def open_connection(hook: Webhook, timeout_secs: float | None = None) -> HttpConnection:
+    """A keep-alive connection for ``hook``; raises ValueError/OSError for a bad URL or CA file."""
+    timeout = timeout_secs if timeout_secs is not None else hook.timeout_secs
+    return HttpConnection(Origin.from_url(hook.url), timeout, tls_context(hook))
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def request_headers(
+    hook: Webhook,
+    subject: str,
+    issued_at: int,
+    now: int,
+    body: bytes,
+    message_id: str = "",
+    sequence: int = 0,
+) -> list[tuple[str, str]]:
+    """Headers of one POST: content type, credentials, and the delivery identity headers."""
+    headers = [("User-Agent", USER_AGENT)]
+    if body:
+        headers.append(("Content-Type", "application/json"))
+    credential = auth.authorization(hook.token, hook.secret, subject, issued_at, now)
+    if credential:
+        headers.append(("Authorization", credential))
+    if message_id:
+        headers.append(("webhook-id", message_id))
+        headers.append(("webhook-timestamp", str(now)))
+        headers.append(("X-Gluster-Event-Seq", str(sequence)))
+        if hook.signing_secret:
+            key = auth.signing_key(hook.signing_secret)
+            headers.append(("webhook-signature", auth.standard_signature(key, message_id, now, body)))
+    return headers
+
+
+def classify(status: int, retry_after: float | None = None) -> Outcome:
+    """Turn an HTTP status into an Outcome."""
+    if 200 <= status < 300:
+        return Outcome(OutcomeKind.DELIVERED, "ok", status)
+    if status >= 500 or status in RETRY_STATUSES:
+        return Outcome(OutcomeKind.RETRY, f"http_{status}", status, retry_after, f"HTTP {status}")
+    if 300 <= status < 400:
+        return Outcome(OutcomeKind.REJECT, f"http_{status}", status, None,
+                       f"HTTP {status} redirect (not followed: register the final URL)")
+    return Outcome(OutcomeKind.REJECT, f"http_{status}", status, None, f"HTTP {status}")
+
+
+def send_once(connection: HttpConnection, headers: list[tuple[str, str]], body: bytes) -> Outcome:
+    """POST once on ``connection`` and classify the result; never raises for network errors."""
+    try:
+        response = connection.post(headers, body)
+    except HttpError as err:
+        return Outcome(OutcomeKind.RETRY, err.reason, 0, None, str(err))
+    retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
+    return classify(response.status, retry_after)
+
+
+def post_test(hook: Webhook, now: int, timeout_secs: float | None = None) -> Outcome:
+    """Send the webhook-test request: an empty POST, with a JWT whose sub is TEST and iat now."""
+    try:
+        connection = open_connection(hook, timeout_secs)
+    except (ValueError, OSError, ssl.SSLError) as err:
+        return Outcome(OutcomeKind.REJECT, "config", 0, None, f"cannot use webhook settings: {err}")
+    try:
+        headers = request_headers(hook, "TEST", now, now, b"")
+    except auth.SigningSecretError as err:
+        return Outcome(OutcomeKind.REJECT, "config", 0, None, str(err))
+    try:
+        return send_once(connection, headers, b"")
+    finally:
+        connection.close()

@@ -1,0 +1,343 @@
+"""The pipeline thread: parse -> enrich -> publish -> spool, and the webhooks' delivery workers.
+
+This thread is the only writer of the spool. Each turn it takes what arrived (up to
+``BATCH_MAX`` datagrams, waiting at most ``COMMIT_WAIT_SECS`` for the first), turns them
+into events, logs each to events.log, commits them with the delivery results the workers
+reported (acks, dead letters, counters) in ONE transaction, and only then hands the new
+records to the webhooks' queues. So an event is on disk before any webhook sees it, and
+the time from receipt to commit stays within one turn.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import eventtypes
+from glustereventsd import enrich, parse
+from glustereventsd.models import Settings, Webhook
+from glustereventsd.source import Datagram
+from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
+from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.worker import Dead, Delivered, DeliveryWorker, Failed, HookQueue, Result, RetryPolicy
+
+log = logging.getLogger("glustereventsd.pipeline")
+
+BATCH_MAX = 2000
+COMMIT_WAIT_SECS = 0.01
+WINDOW = 1000  # records of one webhook kept in memory; the rest stays in the spool
+RESULTS_MAX = 100_000
+
+
+@dataclass
+class HookState:
+    """One webhook's queue, workers and spool usage, owned by the pipeline."""
+
+    hook: Webhook
+    queue: HookQueue
+    workers: list[DeliveryWorker] = field(default_factory=list)
+    events: int = 0
+    bytes: int = 0
+
+    def wants(self, name: str) -> bool:
+        """True when the webhook's event filter (glob patterns) admits ``name``."""
+        return not self.hook.events or any(fnmatch.fnmatchcase(name, p) for p in self.hook.events)
+
+
+class Pipeline(threading.Thread):
+    """Owns the spool and the webhooks; see the module docstring."""
+
+    def __init__(
+        self,
+        intake: queue.Queue[Datagram],
+        writer: SpoolWriter,
+        nodeid: str,
+        settings: Settings,
+        stats: Stats,
+        event_log: logging.Logger,
+        stopping: threading.Event,
+    ) -> None:
+        super().__init__(name="pipeline", daemon=True)
+        self.intake = intake
+        self.writer = writer
+        self.nodeid = nodeid
+        self.settings = settings
+        self.stats = stats
+        self.event_log = event_log
+        self.stopping = stopping  # the sources have stopped: drain and finish
+        self.workers_stopping = threading.Event()
+        self.results: queue.Queue[Result] = queue.Queue(maxsize=RESULTS_MAX)
+        self.control: queue.Queue[tuple[Settings, list[Webhook]] | str] = queue.Queue(maxsize=64)
+        self.hooks: dict[str, HookState] = {}
+        self.by_id: dict[int, HookState] = {}
+        self.log_limiter = RateLimitedLog()
+        self.latencies: list[float] = []  # recent delivery latencies, for the metrics issue
+        self.failed = threading.Event()  # the spool failed in a way we cannot go on from
+        self._pending_acks: list[int] = []  # deletes that a failed commit has to redo
+
+    # -- control from the daemon (any thread) -------------------------------------------
+    def reconfigure(self, settings: Settings, webhooks: list[Webhook]) -> None:
+        """Ask the pipeline to apply new settings and webhooks at its next turn."""
+        self.control.put((settings, webhooks), timeout=5)
+
+    def rescan_spool(self) -> None:
+        """Ask every webhook to look for re-queued records in the spool."""
+        self.control.put("rescan", timeout=5)
+
+    # -- the thread ----------------------------------------------------------------------
+    def run(self) -> None:
+        """Turn after turn until the sources stopped and everything was committed."""
+        try:
+            while True:
+                self._apply_control()
+                batch = self._next_batch()
+                results = self._drain_results()
+                if not batch and not results:
+                    if self.stopping.is_set() and self.intake.empty():
+                        break
+                    continue
+                self._turn(batch, results)
+            self._shutdown()
+        except Exception:  # noqa: BLE001 - last line of defence: log, keep the process alive
+            log.exception("Pipeline stopped by an unexpected error; the daemon will exit")
+            self.failed.set()
+
+    def _next_batch(self) -> list[Datagram]:
+        try:
+            first = self.intake.get(timeout=COMMIT_WAIT_SECS)
+        except queue.Empty:
+            return []
+        batch = [first]
+        get = self.intake.get_nowait
+        try:
+            while len(batch) < BATCH_MAX:
+                batch.append(get())
+        except queue.Empty:
+            pass
+        return batch
+
+    def _drain_results(self) -> list[Result]:
+        results: list[Result] = []
+        get = self.results.get_nowait
+        try:
+            while len(results) < RESULTS_MAX:
+                results.append(get())
+        except queue.Empty:
+            pass
+        return results
+
+    def _publish(self, batch: list[Datagram]) -> list[NewEvent]:
+        settings = self.settings
+        names = eventtypes.names_for(settings.event_numbering)
+        events = []
+        for datagram in batch:
+            try:
+                raw = parse.parse_datagram(datagram.data, settings.max_datagram_bytes, settings.max_attributes)
+                event = enrich.enrich(raw, names, self.nodeid)
+            except parse.ParseError as err:
+                self.stats.add("parse_errors", err.code)
+                held = self.log_limiter.allow(f"parse:{err.code}")
+                if held is not None:
+                    log.warning("Dropped malformed datagram reason=%s sender=%s bytes=%d%s", err.code,
+                                datagram.sender, len(datagram.data),
+                                f" ({held} similar messages suppressed)" if held else "")
+                continue
+            body = enrich.body_of(event)
+            self.stats.add("received", event.name)
+            if not settings.disable_events_log:
+                self.event_log.info("%s", body.decode("utf-8"))
+            events.append(NewEvent(f"msg_{os.urandom(12).hex()}", self.writer.take_seq(), event.name,
+                                   event.ts, datagram.received, body))
+        return events
+
+    def _turn(self, batch: list[Datagram], results: list[Result]) -> None:
+        events = self._publish(batch)
+        appends = [(state.queue.hook_id, event) for event in events
+                   for state in self.hooks.values() if state.wants(event.name)]
+        acks, deaths = self._account(results)
+        trims = self._trims(appends)
+        try:
+            added = self.writer.commit(appends, acks, deaths, trims)
+        except sqlite3.Error as err:
+            self._spool_failed(err, appends, acks)
+            return
+        if trims:
+            for hook_id, _, _ in trims:
+                state = self.by_id.get(hook_id)
+                if state is not None:
+                    state.events, state.bytes = self.writer.usage(hook_id)
+        self._hand_over(added)
+
+    def _hand_over(self, added: list[Record]) -> None:
+        per_hook: dict[int, list[Record]] = {}
+        for record in added:
+            per_hook.setdefault(record.hook_id, []).append(record)
+        for hook_id, records in per_hook.items():
+            state = self.by_id.get(hook_id)
+            if state is None:
+                continue
+            dropped = state.queue.offer(records)
+            if dropped:
+                self._count_dropped(state, dropped, "spool_full")
+
+    def _spool_failed(self, err: sqlite3.Error, appends: list[tuple[int, NewEvent]], acks: list[int]) -> None:
+        """A full disk or I/O error: keep delivering from memory, count what was not spooled."""
+        self.stats.add("spool_errors", "write_failed")
+        held = self.log_limiter.allow("spool-write")
+        if held is not None:
+            log.error("Cannot write the spool (events are delivered from memory only until it recovers) "
+                      "path=%s error=%s%s", self.writer.path, err,
+                      f" ({held} similar messages suppressed)" if held else "")
+        for _ in appends:
+            self.stats.add("not_spooled", "write_failed")
+        # Deliver anyway, without durability: memory-only records (id 0 is never acked).
+        self._hand_over([Record(0, hook_id, e.event_id, e.seq, e.name, e.ts, e.received, e.body)
+                         for hook_id, e in appends])
+        self._pending_acks = acks  # the deletes are tried again next turn
+
+    def _account(self, results: list[Result]) -> tuple[list[int], list[tuple[Record, str]]]:
+        acks, self._pending_acks = self._pending_acks, []
+        deaths: list[tuple[Record, str]] = []
+        for result in results:
+            if isinstance(result, Delivered):
+                if result.record_id:
+                    acks.append(result.record_id)
+                counters = self.writer.count(result.hook_id)
+                counters.delivered += 1
+                counters.last_success_at = result.at
+                self.stats.add("delivered", str(result.hook_id))
+                if len(self.latencies) < 100_000:
+                    self.latencies.append(result.latency_secs)
+                state = self.by_id.get(result.hook_id)
+                if state is not None and result.record_id:
+                    state.events -= 1
+            elif isinstance(result, Failed):
+                counters = self.writer.count(result.hook_id)
+                counters.retried += 1
+                counters.last_error = result.detail
+                counters.last_error_at = result.at
+            else:
+                deaths.append((result.record, result.reason))
+                self.writer.count(result.record.hook_id).dead += 1
+                self.stats.add("dead_letters", str(result.record.hook_id))
+        return acks, deaths
+
+    def _trims(self, appends: list[tuple[int, NewEvent]]) -> list[tuple[int, int, int]]:
+        settings = self.settings
+        if not self.writer.durable:
+            return []
+        for hook_id, event in appends:
+            state = self.by_id[hook_id]
+            state.events += 1
+            state.bytes += len(event.body)
+        trims = []
+        for state in self.hooks.values():
+            over_events = state.events - settings.spool_max_events
+            over_bytes = state.bytes - settings.spool_max_bytes
+            if over_events <= 0 and over_bytes <= 0:
+                continue
+            average = max(1, state.bytes // max(1, state.events))
+            count = max(over_events, -(-over_bytes // average), 0) + settings.spool_max_events // 100
+            trims.append((state.queue.hook_id, state.queue.cursor, count))
+            self._count_dropped(state, count, "spool_full")
+        return trims
+
+    def _count_dropped(self, state: HookState, count: int, reason: str) -> None:
+        self.stats.add("dropped", reason, count)
+        self.writer.count(state.queue.hook_id).dropped += count
+        held = self.log_limiter.allow(f"drop:{state.hook.url}")
+        if held is not None:
+            log.warning("Spool full: dropped the oldest queued events url=%s dropped=%d max_events=%d%s",
+                        state.hook.url, count, self.settings.spool_max_events,
+                        f" ({held} similar messages suppressed)" if held else "")
+
+    # -- webhooks ------------------------------------------------------------------------
+    def _apply_control(self) -> None:
+        while True:
+            try:
+                item = self.control.get_nowait()
+            except queue.Empty:
+                return
+            if item == "rescan":
+                for state in self.hooks.values():
+                    state.events, state.bytes = self.writer.usage(state.queue.hook_id)
+                    state.queue.mark_backlog()
+            elif isinstance(item, tuple):
+                settings, webhooks = item
+                self.settings = settings
+                self.set_webhooks(webhooks)
+
+    def set_webhooks(self, webhooks: Sequence[Webhook]) -> None:
+        """Start, update or stop webhooks; a removed webhook's spool is discarded."""
+        wanted = {hook.url: hook for hook in webhooks}
+        for url in list(self.hooks):
+            if url not in wanted:
+                state = self.hooks.pop(url)
+                self.by_id.pop(state.queue.hook_id, None)
+                state.queue.close()
+                self.writer.discard_hook(state.queue.hook_id)
+                log.info("Webhook removed, its queue discarded url=%s", url)
+        for url in list(self.writer.known_hooks()):
+            if url not in wanted:  # left over from a webhook deleted while the daemon was down
+                self.writer.discard_hook(self.writer.known_hooks()[url])
+        policy = RetryPolicy(self.settings.retry_min_backoff_secs, self.settings.retry_max_backoff_secs,
+                             self.settings.max_event_age_secs)
+        for url, hook in wanted.items():
+            state = self.hooks.get(url)
+            if state is None:
+                state = self._start_hook(hook)
+                log.info("Webhook added url=%s auth=%s", url, hook.describe_auth())
+            else:
+                state.queue.update(hook)
+                state.hook = hook
+            self._size_workers(state, policy)
+
+    def _start_hook(self, hook: Webhook) -> HookState:
+        hook_id = self.writer.hook_id(hook.url)
+        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        hook_queue = HookQueue(hook, hook_id, reader, WINDOW, self.settings.spool_max_events)
+        state = HookState(hook, hook_queue)
+        state.events, state.bytes = self.writer.usage(hook_id)
+        self.hooks[hook.url] = state
+        self.by_id[hook_id] = state
+        return state
+
+    def _size_workers(self, state: HookState, policy: RetryPolicy) -> None:
+        wanted = state.hook.concurrency or self.settings.webhook_concurrency
+        state.workers = [w for w in state.workers if w.is_alive() and not w.retired.is_set()]
+        for worker in state.workers[wanted:]:
+            worker.retired.set()
+        del state.workers[wanted:]
+        for worker in state.workers:
+            worker.policy = policy
+        while len(state.workers) < wanted:
+            worker = DeliveryWorker(state.queue, len(state.workers), self.results, policy, self.stats,
+                                    self.log_limiter, self.workers_stopping)
+            worker.start()
+            state.workers.append(worker)
+
+    def _shutdown(self) -> None:
+        """Stop the workers, then commit their last results."""
+        self.workers_stopping.set()
+        for state in self.hooks.values():
+            state.queue.close()
+        deadline = time.monotonic() + 15
+        for state in self.hooks.values():
+            for worker in state.workers:
+                worker.join(max(0.0, deadline - time.monotonic()))
+        acks, deaths = self._account(self._drain_results())
+        try:
+            self.writer.commit([], acks, deaths, [])
+        except sqlite3.Error as err:
+            log.error("Could not record the last deliveries; they will be sent again error=%s", err)
+
+    def depth(self) -> dict[str, int]:
+        """Events waiting per webhook URL (spool usage as the pipeline tracks it)."""
+        return {url: max(0, state.events) for url, state in self.hooks.items()}

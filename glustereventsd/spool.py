@@ -1,0 +1,365 @@
+"""The durable spool: every undelivered event of every webhook, in one SQLite file (WAL).
+
+``SpoolWriter`` is owned by one thread (the pipeline's committer) and is the only writer:
+it appends accepted events for each webhook, deletes them once delivered, moves them to the
+dead letters, enforces the size limits and keeps each webhook's counters. Delivery workers
+read their backlog through ``SpoolReader`` (one read-only connection each). Functions at
+the bottom serve the CLI (``webhook-status``, ``webhook-redeliver``) against the same file.
+
+With ``durable=False`` (config ``spool memory``) nothing but the counters is stored: events
+then wait only in memory, as they did in the original daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS hooks (
+    hook_id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    retried INTEGER NOT NULL DEFAULT 0,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    dead INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    last_error_at REAL NOT NULL DEFAULT 0,
+    last_success_at REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    received REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS queue_by_hook ON queue (hook_id, id);
+CREATE TABLE IF NOT EXISTS dead (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    hook_id INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    received REAL NOT NULL,
+    body BLOB NOT NULL,
+    reason TEXT NOT NULL,
+    died REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_by_hook ON dead (hook_id, id);
+"""
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class Record:
+    """One event waiting for one webhook."""
+
+    id: int  # spool row id: increases with arrival, per file
+    hook_id: int
+    event_id: str  # the webhook-id header: the same on every retry
+    seq: int  # per-node sequence number
+    name: str
+    ts: int
+    received: float
+    body: bytes
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An accepted event before it is spooled: the fields every webhook's record shares."""
+
+    event_id: str
+    seq: int
+    name: str
+    ts: int
+    received: float
+    body: bytes
+
+
+@dataclass
+class HookCounters:
+    """Counters of one webhook, flushed to the ``hooks`` table with each commit."""
+
+    delivered: int = 0
+    retried: int = 0
+    dropped: int = 0
+    dead: int = 0
+    last_error: str = ""
+    last_error_at: float = 0.0
+    last_success_at: float = 0.0
+
+    def pending(self) -> bool:
+        """True when there is something to flush."""
+        return bool(self.delivered or self.retried or self.dropped or self.dead
+                    or self.last_error_at or self.last_success_at)
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """Open the spool with the settings every user of it needs (WAL, busy timeout)."""
+    if readonly:
+        uri = f"file:{path}?mode=ro"
+        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                     check_same_thread=False, isolation_level=None)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
+                                     check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return connection
+
+
+@contextlib.contextmanager
+def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield connection
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+class SpoolWriter:
+    """The one writer of the spool file (see the module docstring)."""
+
+    def __init__(self, path: Path, durable: bool = True) -> None:
+        self.path = path
+        self.durable = durable
+        self.db = connect(path)
+        self.db.executescript(SCHEMA)
+        if not durable:
+            self.db.execute("DELETE FROM queue")  # memory mode keeps no events on disk
+        row = self.db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+        self.next_seq = int(row[0]) if row else 1
+        self.counters: dict[int, HookCounters] = {}
+
+    def close(self) -> None:
+        """Flush counters and close the file."""
+        with contextlib.suppress(sqlite3.Error):
+            with transaction(self.db):
+                self._flush_counters()
+        self.db.close()
+
+    # -- webhooks ---------------------------------------------------------------------
+    def hook_id(self, url: str) -> int:
+        """The id of ``url``'s spool, created when new."""
+        row = self.db.execute("SELECT hook_id FROM hooks WHERE url=?", (url,)).fetchone()
+        if row:
+            return int(row[0])
+        cursor = self.db.execute("INSERT INTO hooks (url) VALUES (?)", (url,))
+        return int(cursor.lastrowid or 0)
+
+    def known_hooks(self) -> dict[str, int]:
+        """URL -> hook id of every spool in the file."""
+        return {url: int(hook_id) for hook_id, url in self.db.execute("SELECT hook_id, url FROM hooks")}
+
+    def discard_hook(self, hook_id: int) -> None:
+        """Remove a deleted webhook's queue, dead letters and counters."""
+        with transaction(self.db):
+            for table in ("queue", "dead", "hooks"):
+                self.db.execute(f"DELETE FROM {table} WHERE hook_id=?", (hook_id,))
+        self.counters.pop(hook_id, None)
+
+    def usage(self, hook_id: int) -> tuple[int, int]:
+        """(events, bytes) queued for a webhook."""
+        row = self.db.execute(
+            "SELECT count(*), coalesce(sum(length(body)), 0) FROM queue WHERE hook_id=?", (hook_id,)
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    # -- the batch of one commit --------------------------------------------------------
+    def take_seq(self) -> int:
+        """The next per-node sequence number (persisted with the next commit)."""
+        seq = self.next_seq
+        self.next_seq += 1
+        return seq
+
+    def commit(
+        self,
+        appends: Sequence[tuple[int, NewEvent]],
+        acks: Iterable[int],
+        deaths: Iterable[tuple[Record, str]],
+        trims: Iterable[tuple[int, int, int]],
+    ) -> list[Record]:
+        """Write one group commit and return the appended records with their row ids.
+
+        ``trims`` are (hook_id, after_id, count): drop that many oldest rows above after_id.
+        Raises sqlite3.Error (for example a full disk); nothing is then written.
+        """
+        added: list[Record] = []
+        with transaction(self.db):
+            if self.durable:
+                for hook_id, event in appends:
+                    cursor = self.db.execute(
+                        "INSERT INTO queue (hook_id, event_id, seq, name, ts, received, body) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (hook_id, event.event_id, event.seq, event.name, event.ts, event.received, event.body),
+                    )
+                    added.append(Record(int(cursor.lastrowid or 0), hook_id, event.event_id, event.seq,
+                                        event.name, event.ts, event.received, event.body))
+                self.db.executemany("DELETE FROM queue WHERE id=?", ((row_id,) for row_id in acks))
+                for hook_id, after_id, count in trims:
+                    self.db.execute(
+                        "DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE hook_id=? AND id>? "
+                        "ORDER BY id LIMIT ?)", (hook_id, after_id, count))
+            else:
+                added = [Record(0, hook_id, e.event_id, e.seq, e.name, e.ts, e.received, e.body)
+                         for hook_id, e in appends]
+            for record, reason in deaths:
+                self.db.execute(
+                    "INSERT INTO dead (hook_id, event_id, seq, name, ts, received, body, reason, died) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.hook_id, record.event_id, record.seq, record.name, record.ts,
+                     record.received, record.body, reason, time.time()))
+                if self.durable:
+                    self.db.execute("DELETE FROM queue WHERE id=?", (record.id,))
+            if appends:
+                self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)",
+                                (self.next_seq,))
+            self._flush_counters()
+        return added
+
+    def trim_dead(self, hook_id: int, keep: int) -> None:
+        """Keep only the newest ``keep`` dead letters of a webhook."""
+        with transaction(self.db):
+            self.db.execute(
+                "DELETE FROM dead WHERE hook_id=? AND id <= coalesce((SELECT id FROM dead WHERE hook_id=? "
+                "ORDER BY id DESC LIMIT 1 OFFSET ?), -1)", (hook_id, hook_id, keep))
+
+    def count(self, hook_id: int) -> HookCounters:
+        """The counters of a webhook to add to before the next commit."""
+        return self.counters.setdefault(hook_id, HookCounters())
+
+    def _flush_counters(self) -> None:
+        for hook_id, c in self.counters.items():
+            if not c.pending():
+                continue
+            self.db.execute(
+                "UPDATE hooks SET delivered=delivered+?, retried=retried+?, dropped=dropped+?, dead=dead+?, "
+                "last_error=CASE WHEN ?>0 THEN ? ELSE last_error END, "
+                "last_error_at=max(last_error_at, ?), last_success_at=max(last_success_at, ?) "
+                "WHERE hook_id=?",
+                (c.delivered, c.retried, c.dropped, c.dead, c.last_error_at, c.last_error,
+                 c.last_error_at, c.last_success_at, hook_id))
+        self.counters = {}
+
+
+class SpoolReader:
+    """A read-only view of the spool for one delivery worker group."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = connect(path, readonly=True)
+
+    def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
+        """Up to ``limit`` queued records of a webhook with row id above ``after_id``, oldest first."""
+        rows = self.db.execute(
+            "SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
+            "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit)).fetchall()
+        return [Record(int(r[0]), int(r[1]), r[2], int(r[3]), r[4], int(r[5]), float(r[6]), bytes(r[7]))
+                for r in rows]
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.db.close()
+
+
+# -- for the CLI --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HookStatus:
+    """What ``webhook-status`` shows for one webhook on one node."""
+
+    url: str
+    queued: int
+    oldest_age_secs: float
+    delivered: int
+    retried: int
+    dropped: int
+    dead_letters: int
+    last_error: str
+    last_error_at: float
+    last_success_at: float
+
+
+def read_status(path: Path, now: float | None = None) -> list[HookStatus]:
+    """Status of every webhook in a spool file; [] when the daemon never ran here."""
+    if not path.exists():
+        return []
+    now = time.time() if now is None else now
+    db = connect(path, readonly=True)
+    try:
+        rows = db.execute(
+            "SELECT h.url, h.delivered, h.retried, h.dropped, h.last_error, h.last_error_at, h.last_success_at, "
+            "(SELECT count(*) FROM queue q WHERE q.hook_id=h.hook_id), "
+            "(SELECT min(received) FROM queue q WHERE q.hook_id=h.hook_id), "
+            "(SELECT count(*) FROM dead d WHERE d.hook_id=h.hook_id) FROM hooks h ORDER BY h.url").fetchall()
+    finally:
+        db.close()
+    return [HookStatus(url, int(queued), max(0.0, now - oldest) if oldest else 0.0, int(delivered),
+                       int(retried), int(dropped), int(dead), last_error, float(error_at), float(success_at))
+            for url, delivered, retried, dropped, last_error, error_at, success_at, queued, oldest, dead in rows]
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One event that could not be delivered, and why."""
+
+    id: int
+    event_id: str
+    seq: int
+    name: str
+    ts: int
+    reason: str
+    died: float
+
+
+def list_dead(path: Path, url: str, limit: int = 100) -> list[DeadLetter]:
+    """The newest dead letters of a webhook."""
+    if not path.exists():
+        return []
+    db = connect(path, readonly=True)
+    try:
+        rows = db.execute(
+            "SELECT d.id, d.event_id, d.seq, d.name, d.ts, d.reason, d.died FROM dead d "
+            "JOIN hooks h ON h.hook_id=d.hook_id WHERE h.url=? ORDER BY d.id DESC LIMIT ?",
+            (url, limit)).fetchall()
+    finally:
+        db.close()
+    return [DeadLetter(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), r[5], float(r[6])) for r in rows]
+
+
+def requeue_dead(path: Path, url: str) -> int:
+    """Move every dead letter of a webhook back to its queue (keeping its event id); return how many.
+
+    The daemon picks them up on its next reload (the CLI signals it).
+    """
+    if not path.exists():
+        return 0
+    db = connect(path)
+    try:
+        with transaction(db):
+            row = db.execute("SELECT hook_id FROM hooks WHERE url=?", (url,)).fetchone()
+            if not row:
+                return 0
+            moved = db.execute(
+                "INSERT INTO queue (hook_id, event_id, seq, name, ts, received, body) "
+                "SELECT hook_id, event_id, seq, name, ts, ?, body FROM dead WHERE hook_id=? ORDER BY id",
+                (time.time(), row[0])).rowcount
+            db.execute("DELETE FROM dead WHERE hook_id=?", (row[0],))
+    finally:
+        db.close()
+    return int(moved)

@@ -1,0 +1,266 @@
+"""Test harness: a real HTTP webhook receiver, the daemon as a real process, and waiting with deadlines."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
+    """Poll ``condition`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def free_udp_port() -> int:
+    """A port free for UDP on both 0.0.0.0 and ::."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as v4:
+            v4.bind(("0.0.0.0", 0))
+            port = v4.getsockname()[1]
+            try:
+                with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as v6:
+                    v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                    v6.bind(("::", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free UDP port")
+
+
+def send_raw(port: int, data: bytes, host: str = "127.0.0.1") -> None:
+    """Send one datagram."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.sendto(data, (host, port))
+
+
+@dataclass
+class Received:
+    """One request the receiver got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Behaviour:
+    """What the receiver answers: a queue of statuses (then ``default``), a delay, or hanging."""
+
+    statuses: list[int] = field(default_factory=list)
+    default: int = 200
+    delay_secs: float = 0.0
+    hang: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Receiver:
+    """A real HTTP/1.1 keep-alive webhook receiver on 127.0.0.1, recording every request."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.behaviour = Behaviour()
+        self.requests: list[Received] = []
+        self.lock = threading.Lock()
+        self.release = threading.Event()  # set to free hanging handlers
+        self._server: http.server.ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.port = port
+        self.start()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/listen"
+
+    def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                behaviour = receiver.behaviour
+                if behaviour.hang:
+                    receiver.release.wait(60)
+                    return
+                if behaviour.delay_secs:
+                    time.sleep(behaviour.delay_secs)
+                with receiver.lock:
+                    status = behaviour.statuses.pop(0) if behaviour.statuses else behaviour.default
+                    if 200 <= status < 300:
+                        receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
+                                                          body, time.time()))
+                    else:
+                        receiver.rejected += 1
+                self.send_response(status)
+                for name, value in behaviour.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"OK")
+
+        return Handler
+
+    rejected = 0
+
+    def start(self) -> None:
+        """Listen (again, on the same port after ``stop``)."""
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = family
+            daemon_threads = True
+            request_queue_size = 128
+
+        self._server = Server((self.host, self.port), self._handler())
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop listening: new connections are refused, open ones are closed."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.release.set()
+
+    def events(self) -> list[dict[str, Any]]:
+        """Bodies of the accepted event POSTs (not the empty test posts)."""
+        with self.lock:
+            return [r.json() for r in self.requests if r.body]
+
+    def count(self) -> int:
+        with self.lock:
+            return sum(1 for r in self.requests if r.body)
+
+
+class DaemonProcess:
+    """glustereventsd as a real process with its own GLUSTER_EVENTS_ROOT."""
+
+    def __init__(self, root: Path, port: int, extra_env: dict[str, str] | None = None,
+                 listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
+        self.root = root
+        self.port = port
+        self.listen = listen
+        self.env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), **(extra_env or {})}
+        self.env.pop("NOTIFY_SOCKET", None)
+        self.log_file = root / "var/log/glusterfs/glustereventsd.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def events_dir(self) -> Path:
+        return self.root / "var/lib/glusterd/events"
+
+    @property
+    def event_log(self) -> Path:
+        return self.root / "var/log/glusterfs/events.log"
+
+    def write_webhooks(self, data: dict[str, Any]) -> None:
+        from glustereventsd.fsutil import atomic_write_json
+
+        atomic_write_json(self.events_dir / "webhooks.json", data)
+
+    def write_config(self, data: dict[str, Any]) -> None:
+        from glustereventsd.fsutil import atomic_write_json
+
+        atomic_write_json(self.events_dir / "config.json", data, 0o644)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    def start(self, wait: bool = True) -> DaemonProcess:
+        offset = len(self.log_text())
+        args = [sys.executable, "-m", "glustereventsd", "--port", str(self.port)]
+        for host in self.listen:
+            args += ["--listen", host]
+        self.proc = subprocess.Popen(args, env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if wait:
+            wait_for(lambda: "glustereventsd started" in self.log_text()[offset:] or self.proc.poll() is not None,
+                     timeout=15, what="daemon start")
+            if self.proc.poll() is not None:
+                raise AssertionError(f"daemon exited: {self.proc.stderr.read().decode()}")
+        return self
+
+    def signal(self, signum: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signum)
+
+    def reload(self) -> None:
+        offset = self.log_text().count("Configuration reloaded")
+        self.signal(signal.SIGUSR2)
+        wait_for(lambda: self.log_text().count("Configuration reloaded") > offset, timeout=10, what="reload")
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.proc = None
+        return code
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.proc = None
+
+
+def emit_many(port: int, count: int, event_id: int = 2, host: str = "127.0.0.1",
+              rate_per_sec: float = 0.0) -> Iterator[int]:
+    """Send ``count`` VOLUME_CREATE-like datagrams named ``v<i>``; yields each index after sending."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    start = time.monotonic()
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        for i in range(count):
+            if rate_per_sec:
+                due = start + i / rate_per_sec
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+            sock.sendto(f"{int(time.time())} {event_id} name=v{i}".encode(), (host, port))
+            yield i
