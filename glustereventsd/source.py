@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import queue
 import socket
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -24,6 +25,9 @@ from glustereventsd.stats import RateLimitedLog, Stats
 log = logging.getLogger("glustereventsd.source")
 
 RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024
+# Linux's SO_RCVBUFFORCE (asm-generic/socket.h): like SO_RCVBUF but past net.core.rmem_max,
+# for a process with CAP_NET_ADMIN. Python's socket module does not export it.
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform.startswith("linux") else None)
 MAX_UDP_BYTES = 65535
 SENDER_CACHE_SIZE = 4096
 
@@ -46,7 +50,7 @@ def _bind(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
     try:
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        for option in (getattr(socket, "SO_RCVBUFFORCE", None), socket.SO_RCVBUF):
+        for option in (SO_RCVBUFFORCE, socket.SO_RCVBUF):
             if option is None:
                 continue
             try:

@@ -1,0 +1,343 @@
+"""Daemon benchmark: loss, latency, throughput, CPU and memory, with the spool on disk and in memory.
+
+Runs glustereventsd as a real process (its own GLUSTER_EVENTS_ROOT in a temp folder), a fast
+keep-alive receiver as another process (bench/receiver.py), and one Python sender, all on
+this machine. Prints one line per figure. Not a test: it asserts nothing, it measures.
+
+    python -m bench.daemon_bench            # the issue's workloads, disk and memory spool
+    python -m bench.daemon_bench --quick    # shorter runs
+    python -m bench.daemon_bench --only outage,backlog   # the durable-delivery workloads
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cpu_secs(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class ReceiverProcess:
+    def __init__(self, delay: float = 0.0, port: int | None = None) -> None:
+        self.port = port or free_port(socket.SOCK_STREAM)
+        self.delay = delay
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ReceiverProcess:
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(self.port), str(self.delay)],
+                                     cwd=REPO, stdout=subprocess.PIPE)
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/listen"
+
+    def _get(self, path: str) -> object:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as answer:
+            return json.loads(answer.read())
+
+    def count(self) -> int:
+        return int(self._get("/stats")["count"])  # type: ignore[index]
+
+    def arrivals(self) -> list[tuple[int, float]]:
+        return [(int(i), float(t)) for i, t in self._get("/dump")]  # type: ignore[union-attr]
+
+
+class Daemon:
+    def __init__(self, root: Path, webhooks: dict[str, object], config: dict[str, object]) -> None:
+        self.root = root
+        self.port = free_port()
+        events = root / "var/lib/glusterd/events"
+        events.mkdir(parents=True, exist_ok=True)
+        (events / "webhooks.json").write_text(json.dumps(webhooks))
+        (events / "config.json").write_text(json.dumps(config))
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.rss_peak = 0.0
+        self._sampling = threading.Event()
+
+    def start(self) -> Daemon:
+        log = self.root / "var/log/glusterfs/glustereventsd.log"
+        before = log.read_text() .count("glustereventsd started") if log.exists() else 0
+        env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(self.root)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "glustereventsd", "--port", str(self.port),
+                                      "--listen", "127.0.0.1"], env=env, cwd=REPO)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if log.exists() and log.read_text().count("glustereventsd started") > before:
+                break
+            time.sleep(0.05)
+        threading.Thread(target=self._sample, daemon=True).start()
+        return self
+
+    def _sample(self) -> None:
+        while self.proc and self.proc.poll() is None and not self._sampling.is_set():
+            try:
+                self.rss_peak = max(self.rss_peak, rss_mb(self.proc.pid))
+            except (FileNotFoundError, ProcessLookupError):
+                return
+            time.sleep(0.1)
+
+    def cpu(self) -> float:
+        assert self.proc
+        return cpu_secs(self.proc.pid)
+
+    def stop(self) -> None:
+        self._sampling.set()
+        if self.proc:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+            self.proc = None
+
+
+@contextmanager
+def running(spool: str, receiver: ReceiverProcess, concurrency: int | None = None,
+            extra: dict[str, object] | None = None) -> Iterator[Daemon]:
+    with tempfile.TemporaryDirectory(prefix="gevbench-") as folder:
+        config: dict[str, object] = {"spool": spool, "disable-events-log": False, **(extra or {})}
+        if concurrency:
+            config["webhook-concurrency"] = concurrency
+        daemon = Daemon(Path(folder), {receiver.url: {"token": "bench-token"}}, config).start()
+        try:
+            yield daemon
+        finally:
+            daemon.stop()
+
+
+def send(port: int, count: int, rate: float = 0.0, start_index: int = 0) -> list[float]:
+    """Send ``count`` events (rate 0: as fast as possible); return the send time of each."""
+    sent = [0.0] * count
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        address = ("127.0.0.1", port)
+        begin = time.monotonic()
+        stamp = int(time.time())
+        for i in range(count):
+            if rate:
+                pause = begin + i / rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+            sent[i] = time.time()
+            sock.sendto(b"%d 2 name=v%d" % (stamp, start_index + i), address)
+    return sent
+
+
+def wait_count(receiver: ReceiverProcess, want: int, timeout: float, idle: float = 5.0) -> int:
+    """Wait until ``want`` arrived, or nothing new arrived for ``idle`` s, or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last, last_change = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        count = receiver.count()
+        if count >= want:
+            return count
+        if count != last:
+            last, last_change = count, time.monotonic()
+        elif time.monotonic() - last_change > idle:
+            return count
+        time.sleep(0.1)
+    return receiver.count()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def unique(arrivals: list[tuple[int, float]]) -> dict[int, float]:
+    first: dict[int, float] = {}
+    for index, at in arrivals:
+        first.setdefault(index, at)
+    return first
+
+
+def bench_burst(spool: str, count: int) -> dict[str, object]:
+    receiver = ReceiverProcess().start()
+    try:
+        with running(spool, receiver) as daemon:
+            begin = time.monotonic()
+            send(daemon.port, count)
+            send_secs = time.monotonic() - begin
+            got = wait_count(receiver, count, 120)
+            arrivals = unique(receiver.arrivals())
+            return {"sent": count, "send_rate": round(count / send_secs), "delivered": len(arrivals),
+                    "lost": count - len(arrivals), "rss_peak_mb": round(daemon.rss_peak, 1), "got": got}
+    finally:
+        receiver.stop()
+
+
+def bench_steady(spool: str, rate: float, secs: float) -> dict[str, object]:
+    receiver = ReceiverProcess().start()
+    try:
+        with running(spool, receiver) as daemon:
+            count = int(rate * secs)
+            sent = send(daemon.port, count, rate)
+            wait_count(receiver, count, 60)
+            arrivals = unique(receiver.arrivals())
+            latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
+            return {"sent": count, "lost": count - len(arrivals),
+                    "p50_ms": round(percentile(latencies, 0.50), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
+                    "max_ms": round(max(latencies), 1), "rss_peak_mb": round(daemon.rss_peak, 1)}
+    finally:
+        receiver.stop()
+
+
+def bench_throughput(spool: str, count: int, concurrency: int | None = None) -> dict[str, object]:
+    """Pre-load a backlog while the webhook is down, then measure how fast it drains."""
+    receiver = ReceiverProcess()
+    try:
+        with running(spool, receiver, concurrency, {"retry-max-backoff-secs": 0.2, "retry-min-backoff-secs": 0.1,
+                                                    "spool-max-events": max(100_000, count)}) as daemon:
+            send(daemon.port, count, rate=20_000)
+            time.sleep(1.0)
+            cpu_before = daemon.cpu()
+            receiver.start()
+            begin = time.monotonic()
+            got = wait_count(receiver, count, 300)
+            elapsed = time.monotonic() - begin
+            cpu = daemon.cpu() - cpu_before
+            return {"events": got, "rate_per_s": round(got / elapsed), "cpu_s_per_1000": round(cpu / got * 1000, 3),
+                    "rss_peak_mb": round(daemon.rss_peak, 1)}
+    finally:
+        receiver.stop()
+
+
+def bench_live_rate(spool: str, rate: float, secs: float) -> dict[str, object]:
+    """Events sent at ``rate`` while the webhook is up: end-to-end CPU per 1000 events."""
+    receiver = ReceiverProcess().start()
+    try:
+        with running(spool, receiver) as daemon:
+            count = int(rate * secs)
+            cpu_before = daemon.cpu()
+            begin = time.monotonic()
+            send(daemon.port, count, rate)
+            got = wait_count(receiver, count, 120)
+            elapsed = time.monotonic() - begin
+            cpu = daemon.cpu() - cpu_before
+            return {"sent": count, "delivered": got, "rate_per_s": round(got / elapsed),
+                    "cpu_s_per_1000": round(cpu / max(1, got) * 1000, 3), "rss_peak_mb": round(daemon.rss_peak, 1)}
+    finally:
+        receiver.stop()
+
+
+def bench_slow(spool: str, delay: float, window: float, concurrency: int | None = None) -> dict[str, object]:
+    receiver = ReceiverProcess(delay).start()
+    try:
+        with running(spool, receiver, concurrency) as daemon:
+            begin = time.monotonic()
+            send(daemon.port, 3000, rate=1000)
+            time.sleep(max(0.0, window - (time.monotonic() - begin)))
+            return {"delay_ms": delay * 1000, "delivered_in_window": receiver.count(), "window_s": window}
+    finally:
+        receiver.stop()
+
+
+def bench_outage(spool: str, rate: float, down_secs: float) -> dict[str, object]:
+    receiver = ReceiverProcess()
+    try:
+        with running(spool, receiver, None, {"retry-max-backoff-secs": 2.0}) as daemon:
+            count = int(rate * down_secs)
+            send(daemon.port, count, rate)
+            receiver.start()
+            begin = time.monotonic()
+            got = wait_count(receiver, count, 600, idle=15)
+            drain = time.monotonic() - begin
+            return {"sent_while_down": count, "delivered": len(unique(receiver.arrivals())), "drain_s": round(drain, 1),
+                    "rss_peak_mb": round(daemon.rss_peak, 1), "got": got}
+    finally:
+        receiver.stop()
+
+
+def bench_backlog_rss(count: int) -> dict[str, object]:
+    """RSS of a daemon holding ``count`` spooled events for a dead webhook."""
+    receiver = ReceiverProcess()  # never started: connection refused
+    with running("disk", receiver, None, {"spool-max-events": count + 1000, "spool-max-bytes": 1 << 34,
+                                          "disable-events-log": True}) as daemon:
+        send(daemon.port, count, rate=25_000)
+        db = daemon.root / "var/lib/glustereventsd/spool.sqlite3"
+        deadline = time.monotonic() + 120
+        import sqlite3
+        queued = 0
+        while time.monotonic() < deadline:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+                queued = conn.execute("SELECT count(*) FROM queue").fetchone()[0]
+            if queued >= count * 0.99:
+                break
+            time.sleep(1)
+        return {"spooled": queued, "rss_mb": round(rss_mb(daemon.proc.pid), 1),  # type: ignore[union-attr]
+                "rss_peak_mb": round(daemon.rss_peak, 1), "spool_file_mb": round(db.stat().st_size / 2**20, 1)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--only", default="", help="comma-separated: burst,steady,throughput,live,slow,outage,backlog")
+    parser.add_argument("--spool", default="disk,memory", help="spool modes to compare")
+    args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    modes = args.spool.split(",")
+    quick = args.quick
+
+    def want(name: str) -> bool:
+        return not only or name in only
+
+    print(f"# glustereventsd benchmark on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    for mode in modes:
+        if want("burst"):
+            print(f"burst      spool={mode}: {bench_burst(mode, 20_000)}", flush=True)
+        if want("steady"):
+            print(f"steady     spool={mode}: 2000/s for {5 if quick else 10}s {bench_steady(mode, 2000, 5 if quick else 10)}",
+                  flush=True)
+        if want("throughput"):
+            print(f"throughput spool={mode}: {bench_throughput(mode, 20_000 if quick else 50_000)}", flush=True)
+        if want("live"):
+            print(f"live       spool={mode}: {bench_live_rate(mode, 5000, 4 if quick else 10)}", flush=True)
+        if want("slow"):
+            print(f"slow       spool={mode}: {bench_slow(mode, 0.2, 30)}", flush=True)
+    if want("outage"):
+        secs = 10 if quick else 60
+        print(f"outage     spool=disk: webhook down {secs}s at 2000/s: {bench_outage('disk', 2000, secs)}", flush=True)
+    if want("backlog"):
+        n = 100_000 if quick else 1_000_000
+        print(f"backlog    spool=disk: {bench_backlog_rss(n)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
