@@ -17,7 +17,7 @@ DEFAULT_PORT = 24009
 
 
 def format_datagram(event_id: int, attributes: dict[str, object], ts: int | None = None) -> bytes:
-    """Build the datagram bytes for ``event_id`` with ``attributes`` (``;`` and newlines are not allowed in values)."""
+    """Build the datagram bytes for ``event_id`` with ``attributes`` (``;``, line breaks and NUL are not allowed in values)."""
     stamp = int(time.time()) if ts is None else ts
     detail = ";".join(f"{key}={_text(value)}" for key, value in attributes.items())
     return f"{stamp} {event_id} {detail}".encode("utf-8")
@@ -27,8 +27,9 @@ def _text(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     text = str(value)
-    if ";" in text or "\n" in text:
-        raise ValueError(f"attribute value {text!r} contains ';' or a newline, which the wire format cannot carry")
+    if any(char in text for char in ";\n\r\x00"):  # the daemon strips trailing \r, \n and NUL as framing
+        raise ValueError(f"attribute value {text!r} contains ';', a line break or NUL, which the wire format "
+                         "cannot carry")
     return text
 
 
