@@ -1,0 +1,181 @@
+"""Entry point of ``gluster-eventsapi``: parser from the COMMANDS table, dispatch, exit status.
+
+``main(argv, ctx)`` returns the exit status; the console script is the only caller of
+``sys.exit``. Every exception becomes a message and an ExitStatus, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from gluster_eventsapi import commands
+from gluster_eventsapi.context import Context
+from gluster_eventsapi.errors import CliError, ExitStatus
+from gluster_eventsapi.results import Result
+
+PROG = "gluster-eventsapi"
+
+EPILOG = """\
+exit status:
+  0  success on every node          5  webhook already exists
+  1  other error                    6  webhook does not exist
+  2  config value unchanged, or a   7  invalid config name or value
+     command-line usage error       8  webhooks file sync failed
+  3  no node OK                     9  config file sync failed
+  4  some nodes not OK
+  (2 is both the original "config unchanged" code and argparse's usage-error code.)
+
+-t - and -s - read the bearer token / secret from stdin (one line each, token first),
+so that they do not appear in the process list or the shell history.
+"""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help, how to add its arguments, its handler, and visibility."""
+
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Context], Result]
+    hidden: bool = False
+
+
+def _no_args(parser: argparse.ArgumentParser) -> None:
+    pass
+
+
+def _url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="URL of Webhook")
+
+
+def _url_and_auth(parser: argparse.ArgumentParser) -> None:
+    _url(parser)
+    parser.add_argument("--bearer_token", "-t", help="Bearer Token ('-': read it from stdin)")
+    parser.add_argument("--secret", "-s",
+                        help="Secret to sign a JWT with ('-': read it from stdin)")
+
+
+def _config_get(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--name", help="Config Name")
+
+
+def _config_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="Config Name")
+    parser.add_argument("value", help="Config Value")
+
+
+def _config_reset(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="Config Name or all")
+
+
+def _peer_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("host", help="Host name or address of the peer (or an ssh_config Host)")
+    parser.add_argument("--ssh-user", help="SSH user for this peer (default: ssh-user config)")
+    parser.add_argument("--ssh-port", type=int, help="SSH port of this peer")
+    parser.add_argument("--ssh-identity", help="Private key file for this peer")
+
+
+def _peer_del(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("host", help="Host name of the peer, as added")
+
+
+COMMANDS: Mapping[str, Command] = {
+    "status": Command("Show webhooks and glustereventsd status of every node", _no_args,
+                      commands.cmd_status),
+    "reload": Command("Reload glustereventsd on every node", _no_args, commands.cmd_reload),
+    "webhook-add": Command("Add a webhook and sync it to every node", _url_and_auth,
+                           commands.cmd_webhook_add),
+    "webhook-mod": Command("Change a webhook's token or secret", _url_and_auth,
+                           commands.cmd_webhook_mod),
+    "webhook-del": Command("Delete a webhook", _url, commands.cmd_webhook_del),
+    "webhook-test": Command("Send a test request to a webhook from every node", _url_and_auth,
+                            commands.cmd_webhook_test),
+    "config-get": Command("Show the configuration", _config_get, commands.cmd_config_get),
+    "config-set": Command("Set a configuration value on every node", _config_set,
+                          commands.cmd_config_set),
+    "config-reset": Command("Reset a configuration value (or all) to its default",
+                            _config_reset, commands.cmd_config_reset),
+    "sync": Command("Copy webhooks and configuration to every node and reload",
+                    _no_args, commands.cmd_sync),
+    "peer-add": Command("Add a node to the peers file (pools without the gluster command)",
+                        _peer_add, commands.cmd_peer_add),
+    "peer-del": Command("Remove a node from the peers file", _peer_del, commands.cmd_peer_del),
+    "peer-list": Command("List the nodes commands run on", _no_args, commands.cmd_peer_list),
+    # Per-node work, run by the commands above on each node (over SSH); not in --help.
+    "node-status": Command("", _no_args, commands.cmd_node, hidden=True),
+    "node-reload": Command("", _no_args, commands.cmd_node, hidden=True),
+    "node-sync": Command("", _no_args, commands.cmd_node, hidden=True),
+    "node-webhook-test": Command("", _no_args, commands.cmd_node, hidden=True),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the seed's "optional arguments" heading."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._optionals.title = "optional arguments"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, generated from COMMANDS."""
+    parser = _Parser(prog=PROG, description="Gluster Events API: webhooks and configuration "
+                     "of glustereventsd on every node of the pool.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="JSON output")
+    visible = [name for name, spec in COMMANDS.items() if not spec.hidden]
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(visible) + "}",
+                                parser_class=_Parser)
+    sub.required = True
+    for name, spec in COMMANDS.items():
+        options: dict[str, object] = {} if spec.hidden else {"help": spec.help,
+                                                               "description": spec.help}
+        child = sub.add_parser(name, **options)  # type: ignore[arg-type]
+        spec.add_arguments(child)
+        child.add_argument("--json", action="store_true", dest="sub_json", help="JSON output")
+    return parser
+
+
+def _write(ctx: Context, out: str, err: str) -> None:
+    if out:
+        ctx.stdout.write(out)
+        ctx.stdout.flush()
+    if err:
+        ctx.stderr.write(err)
+        ctx.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
+    """Run one gluster-eventsapi command and return its exit status."""
+    ctx = ctx or Context()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exit_:  # argparse printed usage or help
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else ExitStatus.ERROR
+    as_json = bool(args.json or getattr(args, "sub_json", False))
+    from gluster_eventsapi import render
+
+    try:
+        result = COMMANDS[args.command].run(args, ctx)
+        shown = render.render(result, as_json)
+    except CliError as err:
+        shown = render.render_error(err.message, err.status, as_json)
+    except KeyboardInterrupt:
+        shown = render.render_error("interrupted", ExitStatus.INTERRUPTED, as_json)
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        shown = render.render_error(f"{where}{err.strerror or err}", ExitStatus.ERROR, as_json)
+    try:
+        _write(ctx, shown.stdout, shown.stderr)
+    except BrokenPipeError:
+        pass
+    return int(shown.status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())  # the console script does the same: the only exit

@@ -1,0 +1,363 @@
+"""One function per subcommand: ``(args, ctx) -> Result``. Nothing here prints.
+
+Pool-wide commands change this node's files under their locks, then push both cluster files
+to every peer and reload every daemon (``sync_pool``), and return one row per node.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+from glustereventsd.config import (
+    OPTIONS,
+    ConfigError,
+    canonical_name,
+    convert_value,
+    load_config_values,
+    validate_url,
+)
+from glustereventsd.paths import Paths
+
+from gluster_eventsapi import node, peers, store
+from gluster_eventsapi.context import Context
+from gluster_eventsapi.errors import CliError, ExitStatus
+from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
+from gluster_eventsapi.results import (
+    Message,
+    NameValues,
+    NodeAnswer,
+    NodeResult,
+    NodeTable,
+    PeerRows,
+    StatusReport,
+)
+
+RESTART_NOTE = "Restart glustereventsd in all nodes"
+# The local node already has the files it is pushing: it only reloads its daemon.
+LOCAL_EQUIVALENT: Mapping[str, str] = {"node-sync": "node-reload"}
+
+
+# --- pool plumbing ----------------------------------------------------------------------
+
+
+def ssh_settings(paths: Paths) -> SshSettings:
+    """The ``ssh-*`` options of the merged config.
+
+    User, port and identity are passed to ssh only when set in a config file, so that an
+    ssh_config file (``ssh-config``) can decide them otherwise.
+    """
+    values, _ = store.merged_config(paths)
+    explicit = store.keys_set_in(paths.defaults_file) | store.keys_set_in(paths.config_file)
+
+    def chosen(name: str) -> Any:
+        value = values[name]
+        return value if name in explicit and value not in ("", None) else None
+
+    return SshSettings(
+        user=chosen("ssh-user"),
+        port=chosen("ssh-port"),
+        identity=chosen("ssh-identity"),
+        config_file=str(values["ssh-config"]) or None,
+        connect_timeout_secs=int(values["ssh-connect-timeout-secs"]),  # type: ignore[call-overload]
+        command_timeout_secs=int(values["ssh-command-timeout-secs"]),  # type: ignore[call-overload]
+        parallel=int(values["ssh-parallel"]),  # type: ignore[call-overload]
+        host_key_checking=str(values["ssh-host-key-checking"]),
+        remote_command=str(values["ssh-remote-command"]) or "gluster-eventsapi",
+    )
+
+
+def on_pool(ctx: Context, command: str, request: Mapping[str, object]) -> list[NodeResult]:
+    """Run a node command on every node (the local one in-process) and collect the rows."""
+    paths = ctx.get_paths()
+    settings = ssh_settings(paths)
+    pool: list[Peer] = peers.pool(paths, ctx.environ)
+
+    def local(name: str, body: Mapping[str, object]) -> Mapping[str, object]:
+        return node.handle(LOCAL_EQUIVALENT.get(name, name), body, paths, ctx.clock())
+
+    return run_on_pool(pool, command, request, settings, ctx.runner, local)
+
+
+def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
+    """Push webhooks.json and config.json to every peer and reload every daemon.
+
+    Pushes from this node are serialised and read the files at push time, so when two
+    commands run at once the last push carries the newest content.
+    """
+    paths = ctx.get_paths()
+    with store.push_lock(paths):
+        request = {
+            "webhooks": store.file_text(paths.webhooks_file, ExitStatus.WEBHOOKS_SYNC_FAILED),
+            "config": store.file_text(paths.config_file, ExitStatus.CONFIG_SYNC_FAILED),
+        }
+        rows = on_pool(ctx, "node-sync", request)
+    return NodeTable("SYNC STATUS", tuple(rows), notes)
+
+
+# --- credentials ------------------------------------------------------------------------
+
+
+class _StdinSecrets:
+    """Reads ``-`` arguments from stdin, one line each, in the order asked."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def resolve(self, value: str | None, what: str) -> str | None:
+        if value != "-":
+            return value
+        line = self.ctx.stdin.readline()
+        if not line:
+            raise CliError(f"expected the {what} on stdin (one line), found nothing")
+        return line.rstrip("\r\n")
+
+
+def _credentials(args: argparse.Namespace, ctx: Context) -> tuple[str | None, str | None]:
+    reader = _StdinSecrets(ctx)
+    token = reader.resolve(args.bearer_token, "bearer token")
+    secret = reader.resolve(args.secret, "secret")
+    return token, secret
+
+
+def _url(raw: str) -> str:
+    try:
+        return validate_url(raw)
+    except ConfigError as err:
+        raise CliError(str(err)) from None
+
+
+def _entry_dict(entry: object) -> dict[str, Any]:
+    """A webhooks.json entry as an object (the 3.9 form is a bare token string)."""
+    if isinstance(entry, str):
+        return {"token": entry, "secret": ""}
+    return dict(entry) if isinstance(entry, dict) else {}
+
+
+# --- visible subcommands ----------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace, ctx: Context) -> StatusReport:
+    """Registered webhooks and, per node, whether glustereventsd runs."""
+    webhooks = store.read_webhooks(ctx.get_paths())
+    rows = on_pool(ctx, "node-status", {})
+    return StatusReport(tuple(webhooks), tuple(rows))
+
+
+def cmd_reload(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Ask every node's daemon to re-read its files."""
+    return NodeTable("RELOAD STATUS", tuple(on_pool(ctx, "node-reload", {})))
+
+
+def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Register a webhook on this node, then sync the pool."""
+    url = _url(args.url)
+    token, secret = _credentials(args, ctx)
+
+    def add(data: dict[str, Any]) -> None:
+        if url in data:
+            raise CliError("Webhook already exists", ExitStatus.WEBHOOK_EXISTS)
+        data[url] = {"token": token or "", "secret": secret or ""}
+
+    store.modify_webhooks(ctx.get_paths(), add)
+    return sync_pool(ctx)
+
+
+def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Change the token and/or secret of a registered webhook, then sync the pool."""
+    url = args.url.strip()
+    token, secret = _credentials(args, ctx)
+    if token is None and secret is None:
+        raise CliError("nothing to change: give --bearer_token and/or --secret")
+
+    def mod(data: dict[str, Any]) -> None:
+        if url not in data:
+            raise CliError("Webhook does not exist", ExitStatus.WEBHOOK_NOT_EXISTS)
+        entry = _entry_dict(data[url])
+        if token is not None:
+            entry["token"] = token
+        if secret is not None:
+            entry["secret"] = secret
+        data[url] = entry
+
+    store.modify_webhooks(ctx.get_paths(), mod)
+    return sync_pool(ctx)
+
+
+def cmd_webhook_del(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Remove a webhook, then sync the pool."""
+    url = args.url.strip()
+
+    def delete(data: dict[str, Any]) -> None:
+        if url not in data:
+            raise CliError("Webhook does not exist", ExitStatus.WEBHOOK_NOT_EXISTS)
+        del data[url]
+
+    store.modify_webhooks(ctx.get_paths(), delete)
+    return sync_pool(ctx)
+
+
+def cmd_webhook_test(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """POST the test request to a webhook from every node.
+
+    A registered webhook is tested with its stored settings unless -t/-s are given.
+    """
+    url = _url(args.url)
+    token, secret = _credentials(args, ctx)
+    registered = store.read_webhooks(ctx.get_paths()).get(url)
+    entry = _entry_dict(registered) if registered is not None else {}
+    if token is not None or secret is not None:
+        entry["token"], entry["secret"] = token or "", secret or ""
+    rows = on_pool(ctx, "node-webhook-test", {"url": url, "entry": entry})
+    return NodeTable("WEBHOOK STATUS", tuple(rows))
+
+
+def _config_name(name: str) -> str:
+    try:
+        return canonical_name(name)
+    except ConfigError as err:
+        raise CliError(str(err), ExitStatus.INVALID_CONFIG) from None
+
+
+def display_name(name: str) -> str:
+    """How config-get shows a key: the seed's spelling (``log_level``)."""
+    return OPTIONS[name].field
+
+
+def cmd_config_get(args: argparse.Namespace, ctx: Context) -> NameValues:
+    """The effective configuration: shipped defaults overlaid with cluster overrides."""
+    paths = ctx.get_paths()
+    values, _ = store.merged_config(paths)
+    if args.name is not None:
+        names = [_config_name(args.name)]
+    else:
+        shown = store.keys_set_in(paths.defaults_file) | store.keys_set_in(paths.config_file)
+        names = [name for name in OPTIONS if name in shown]
+    return NameValues(tuple((display_name(name), values[name]) for name in names))
+
+
+def _restart_notes(names: list[str]) -> tuple[str, ...]:
+    return (RESTART_NOTE,) if any(OPTIONS[n].needs_restart for n in names) else ()
+
+
+def cmd_config_set(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Validate and set one cluster-wide config value, then sync the pool."""
+    paths = ctx.get_paths()
+    name = _config_name(args.name)
+    try:
+        value = convert_value(name, args.value)
+    except ConfigError as err:
+        raise CliError(str(err), ExitStatus.INVALID_CONFIG) from None
+
+    def change(data: dict[str, Any]) -> None:
+        current, _ = load_config_values(paths.defaults_file, paths.config_file)
+        if current[name] == value:
+            raise CliError("Config value not changed. Same config", ExitStatus.CONFIG_UNCHANGED)
+        for key in [k for k in data if _safe_canonical(k) == name]:
+            del data[key]  # also drop the 3.9 spelling (log_level) of the same key
+        data[name] = value
+
+    store.modify_overrides(paths, change)
+    return sync_pool(ctx, _restart_notes([name]))
+
+
+def _safe_canonical(key: str) -> str:
+    try:
+        return canonical_name(key)
+    except ConfigError:
+        return key
+
+
+def cmd_config_reset(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Remove one cluster override (or ``all``), then sync the pool."""
+    paths = ctx.get_paths()
+    reset_all = args.name.strip().lower() == "all"
+    name = "" if reset_all else _config_name(args.name)
+    removed: list[str] = []
+
+    def change(data: dict[str, Any]) -> None:
+        keys = [k for k in data if reset_all or _safe_canonical(k) == name]
+        if not keys:
+            raise CliError("Config value not reset. Already set to default value",
+                           ExitStatus.CONFIG_UNCHANGED)
+        for key in keys:
+            del data[key]
+            if _safe_canonical(key) in OPTIONS:
+                removed.append(_safe_canonical(key))
+
+    store.modify_overrides(paths, change)
+    return sync_pool(ctx, _restart_notes(removed))
+
+
+def cmd_sync(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Copy this node's webhooks.json and config.json to every peer and reload all daemons."""
+    return sync_pool(ctx)
+
+
+# --- peers file -------------------------------------------------------------------------
+
+
+def _gluster_note(ctx: Context) -> str:
+    if peers.find_gluster(ctx.environ):
+        return (" (note: 'gluster' is installed, so the pool comes from 'gluster pool list' "
+                "and this file is not used)")
+    return ""
+
+
+def cmd_peer_add(args: argparse.Namespace, ctx: Context) -> Message:
+    """Add a node to this node's peers file."""
+    paths = ctx.get_paths()
+    host = peers.check_host(args.host)
+    entry = {key: value for key, value in (("ssh-user", args.ssh_user),
+                                           ("ssh-port", args.ssh_port),
+                                           ("ssh-identity", args.ssh_identity))
+             if value not in (None, "")}
+    peers.peer_from_entry(host, entry, paths.peers_file)
+
+    def add(data: dict[str, Any]) -> None:
+        if host in data:
+            raise CliError(f"Peer {host} already exists in {paths.peers_file}")
+        data[host] = entry
+
+    peers.modify_peers_file(paths, add)
+    text = (f"Peer {host} added. Run 'gluster-eventsapi sync' to copy the files to it."
+            + _gluster_note(ctx))
+    return Message(text, {"host": host, **entry})
+
+
+def cmd_peer_del(args: argparse.Namespace, ctx: Context) -> Message:
+    """Remove a node from this node's peers file."""
+    paths = ctx.get_paths()
+    host = args.host.strip()
+
+    def delete(data: dict[str, Any]) -> None:
+        if host not in data:
+            raise CliError(f"Peer {host} does not exist in {paths.peers_file}")
+        del data[host]
+
+    peers.modify_peers_file(paths, delete)
+    return Message(f"Peer {host} removed." + _gluster_note(ctx), {"host": host})
+
+
+def cmd_peer_list(args: argparse.Namespace, ctx: Context) -> PeerRows:
+    """The peers this node fans out to (without itself)."""
+    paths = ctx.get_paths()
+    pool = peers.pool(paths, ctx.environ)
+    source = ("gluster pool list" if peers.find_gluster(ctx.environ) else str(paths.peers_file))
+    rows = tuple({"node": p.name, "connected": p.connected, "ssh-user": p.user or "",
+                  "ssh-port": p.port or "", "ssh-identity": p.identity or ""}
+                 for p in pool if not p.local)
+    return PeerRows(rows, source)
+
+
+# --- hidden per-node subcommands ----------------------------------------------------------
+
+
+def cmd_node(args: argparse.Namespace, ctx: Context) -> NodeAnswer:
+    """Do this node's part of a pool-wide command; the request comes on stdin."""
+    try:
+        request = node.read_request(ctx.stdin.read() if not ctx.stdin.isatty() else "")
+    except CliError as err:
+        return NodeAnswer({"ok": False, "error": err.message, "protocol": node.PROTOCOL})
+    return NodeAnswer(node.handle(args.command, request, ctx.get_paths(), ctx.clock()))

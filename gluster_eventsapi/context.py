@@ -1,0 +1,37 @@
+"""Everything a command may touch in the outside world, passed in one object.
+
+Tests build a ``Context`` with their own streams, environment, clock and SSH runner, so
+nothing needs patching (STYLE habit 5).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from glustereventsd.paths import Paths, resolve_paths
+
+from gluster_eventsapi.fanout import Runner, subprocess_runner
+
+
+@dataclass
+class Context:
+    """Streams, environment, file locations, clock and SSH runner of one CLI run."""
+
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    stdin: TextIO = field(default_factory=lambda: sys.stdin)
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    clock: Callable[[], float] = time.time
+    runner: Runner = subprocess_runner
+    paths: Paths | None = None
+
+    def get_paths(self) -> Paths:
+        """File locations for this run (resolved from ``environ`` on first use)."""
+        if self.paths is None:
+            self.paths = resolve_paths(self.environ)
+        return self.paths

@@ -1,0 +1,78 @@
+"""What commands return: plain values, rendered to a table or JSON only in ``render``.
+
+Commands never print; they hand one of these to ``__main__``, which hands it to ``render``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One node's answer to a pool-wide command.
+
+    ``up``: the node could be reached; ``ok``: it did its part; ``value``: what the status
+    column shows when ok (``OK``, or ``UP``/``DOWN`` for status); ``failed``: names of the
+    files ("webhooks", "config") a sync could not write there.
+    """
+
+    node: str
+    up: bool
+    ok: bool
+    value: str = "OK"
+    error: str = ""
+    warning: str = ""
+    failed: tuple[str, ...] = ()
+    nodeid: str = ""
+
+
+@dataclass(frozen=True)
+class NodeTable:
+    """Per-node results under one status column, e.g. ``SYNC STATUS``."""
+
+    column: str
+    rows: tuple[NodeResult, ...]
+    notes: tuple[str, ...] = ()  # shown after the table (stderr in JSON mode)
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """The ``status`` command: registered webhook URLs and each node's daemon state."""
+
+    webhooks: tuple[str, ...]
+    rows: tuple[NodeResult, ...]
+
+
+@dataclass(frozen=True)
+class NameValues:
+    """The ``config-get`` table: display name and value, in display order."""
+
+    items: tuple[tuple[str, object], ...]
+
+
+@dataclass(frozen=True)
+class PeerRows:
+    """The ``peer-list`` table: one mapping per peer from the peers file."""
+
+    peers: tuple[Mapping[str, object], ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Message:
+    """A one-line confirmation (``peer-add``); ``data`` is its JSON form."""
+
+    text: str
+    data: object = None
+
+
+@dataclass(frozen=True)
+class NodeAnswer:
+    """What a hidden ``node-*`` command prints: exactly one JSON line."""
+
+    answer: Mapping[str, object] = field(default_factory=dict)
+
+
+Result = NodeTable | StatusReport | NameValues | PeerRows | Message | NodeAnswer
