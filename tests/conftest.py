@@ -1,13 +1,17 @@
-"""Shared fixtures: webhook receivers and daemons, each cleaned up after its test."""
+"""Shared fixtures: webhook receivers and daemons, each cleaned up after its test.
+
+Every daemon fixture also checks, when its test is done, that the daemon never logged a
+traceback: whatever a test throws at it, the daemon must handle it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import DaemonProcess, Receiver, free_udp_port
+from tests.helpers import DaemonProcess, InProcessDaemon, Receiver, free_udp_port
 
 
 @pytest.fixture
@@ -18,7 +22,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def make_receiver() -> Iterator:
+def make_receiver() -> Iterator[Callable[..., Receiver]]:
     servers: list[Receiver] = []
 
     def make(host: str = "127.0.0.1") -> Receiver:
@@ -37,9 +41,41 @@ def daemon_root(tmp_path: Path) -> Path:
     return root
 
 
+def _no_traceback(text: str, what: str) -> None:
+    assert "Traceback" not in text, f"{what} logged a traceback:\n{text[-4000:]}"
+
+
 @pytest.fixture
 def daemon(daemon_root: Path) -> Iterator[DaemonProcess]:
     """A daemon process (not started): the test writes files, then calls start()."""
     process = DaemonProcess(daemon_root, free_udp_port())
     yield process
     process.stop()
+    _no_traceback(process.log_text(), "daemon")
+
+
+@pytest.fixture
+def make_daemon(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
+    """Make more daemon processes, each under its own root."""
+    made: list[DaemonProcess] = []
+
+    def make(name: str = "node", **kwargs: object) -> DaemonProcess:
+        root = tmp_path / f"{name}{len(made)}"
+        root.mkdir()
+        made.append(DaemonProcess(root, free_udp_port(), **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    yield make
+    for process in made:
+        process.stop()
+    for process in made:
+        _no_traceback(process.log_text(), "daemon")
+
+
+@pytest.fixture
+def inproc(daemon_root: Path) -> Iterator[InProcessDaemon]:
+    """An in-process daemon (not started), whose ``stats`` the test can read."""
+    runner = InProcessDaemon(daemon_root)
+    yield runner
+    runner.stop()
+    _no_traceback(runner.log_text(), "in-process daemon")

@@ -67,15 +67,31 @@ class Received:
         return json.loads(self.body)
 
 
+HANG = -1  # in Behaviour.statuses: hold this request without answering (until released or stopped)
+
+
 @dataclass
 class Behaviour:
-    """What the receiver answers: a queue of statuses (then ``default``), a delay, or hanging."""
+    """What the receiver answers: a queue of statuses (then ``default``), a delay, or hanging.
+
+    ``statuses`` may hold ``HANG`` to hang one request; ``hang`` hangs every request.
+    """
 
     statuses: list[int] = field(default_factory=list)
     default: int = 200
     delay_secs: float = 0.0
     hang: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Attempt:
+    """Any request the receiver got, whatever it answered (HANG for a request it held)."""
+
+    headers: dict[str, str]
+    body: bytes
+    status: int
+    at: float
 
 
 class Receiver:
@@ -85,8 +101,10 @@ class Receiver:
         self.host = host
         self.behaviour = Behaviour()
         self.requests: list[Received] = []
+        self.attempts: list[Attempt] = []
         self.lock = threading.Lock()
         self.release = threading.Event()  # set to free hanging handlers
+        self._connections: set[socket.socket] = set()
         self._server: http.server.ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = port
@@ -106,17 +124,36 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with receiver.lock:
+                    receiver._connections.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
+
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 behaviour = receiver.behaviour
-                if behaviour.hang:
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.lock:
+                    status = behaviour.statuses.pop(0) if behaviour.statuses else behaviour.default
+                    if behaviour.hang:
+                        status = HANG
+                    receiver.attempts.append(Attempt(headers, body, status, time.time()))
+                if status == HANG:
                     receiver.release.wait(60)
+                    self.close_connection = True
                     return
                 if behaviour.delay_secs:
                     time.sleep(behaviour.delay_secs)
                 with receiver.lock:
-                    status = behaviour.statuses.pop(0) if behaviour.statuses else behaviour.default
                     if 200 <= status < 300:
                         receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()},
                                                           body, time.time()))
@@ -143,6 +180,10 @@ class Receiver:
             daemon_threads = True
             request_queue_size = 128
 
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # connections we cut in stop(): not worth a traceback on stderr
+
+        self.release.clear()
         self._server = Server((self.host, self.port), self._handler())
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
@@ -156,6 +197,13 @@ class Receiver:
             self._server.server_close()
             self._server = None
         self.release.set()
+        with self.lock:
+            connections = list(self._connections)
+        for conn in connections:  # keep-alive connections would otherwise keep being served
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def events(self) -> list[dict[str, Any]]:
         """Bodies of the accepted event POSTs (not the empty test posts)."""
@@ -165,6 +213,31 @@ class Receiver:
     def count(self) -> int:
         with self.lock:
             return sum(1 for r in self.requests if r.body)
+
+    def names(self) -> list[str]:
+        """``message.name`` of each accepted event, in the order received (duplicates kept)."""
+        return [event["message"].get("name", "") for event in self.events()]
+
+    def distinct_names(self) -> list[str]:
+        """Like ``names`` but each webhook-id counted once (a retry of a delivered event is a duplicate)."""
+        seen: set[str] = set()
+        names = []
+        with self.lock:
+            requests = list(self.requests)
+        for request in requests:
+            if not request.body:
+                continue
+            event_id = request.headers.get("webhook-id", "")
+            if event_id and event_id in seen:
+                continue
+            seen.add(event_id)
+            names.append(json.loads(request.body)["message"].get("name", ""))
+        return names
+
+    def attempts_for(self, name: str) -> list[Attempt]:
+        """Every request (any answer) that carried the event named ``name``."""
+        with self.lock:
+            return [a for a in self.attempts if a.body and json.loads(a.body)["message"].get("name") == name]
 
 
 class DaemonProcess:
@@ -264,3 +337,96 @@ def emit_many(port: int, count: int, event_id: int = 2, host: str = "127.0.0.1",
                     time.sleep(pause)
             sock.sendto(f"{int(time.time())} {event_id} name=v{i}".encode(), (host, port))
             yield i
+
+
+class InProcessDaemon:
+    """``Daemon(paths, options).run()`` in a thread, so a test can read its ``Stats``."""
+
+    def __init__(self, root: Path, port: int | None = None, listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
+        from glustereventsd.daemon import Daemon, Options
+        from glustereventsd.paths import resolve_paths
+
+        self.root = root
+        self.port = port if port is not None else free_udp_port()
+        self.paths = resolve_paths({"GLUSTER_EVENTS_ROOT": str(root)})
+        self.log_file = root / "var/log/glusterfs/glustereventsd.log"
+        self.daemon = Daemon(self.paths, Options(port=self.port, listen=listen))
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        self.exit_code: int | None = None
+
+    @property
+    def events_dir(self) -> Path:
+        return self.paths.events_dir
+
+    @property
+    def stats(self) -> Any:
+        return self.daemon.stats
+
+    def write_webhooks(self, data: dict[str, Any]) -> None:
+        from glustereventsd.fsutil import atomic_write_json
+
+        atomic_write_json(self.events_dir / "webhooks.json", data)
+
+    def write_config(self, data: dict[str, Any]) -> None:
+        from glustereventsd.fsutil import atomic_write_json
+
+        atomic_write_json(self.events_dir / "config.json", data, 0o644)
+
+    def log_text(self) -> str:
+        try:
+            return self.log_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    def _run(self) -> None:
+        try:
+            self.exit_code = self.daemon.run()
+        except BaseException as err:  # noqa: BLE001 - reported by the test through .error
+            self.error = err
+            self.daemon.ready.set()
+
+    def start(self) -> InProcessDaemon:
+        self._thread = threading.Thread(target=self._run, name="daemon-under-test", daemon=True)
+        self._thread.start()
+        assert self.daemon.ready.wait(15), "in-process daemon did not start"
+        if self.error is not None:
+            raise AssertionError(f"daemon failed to start: {self.error!r}")
+        return self
+
+    def reload(self) -> None:
+        count = self.log_text().count("Configuration reloaded")
+        self.daemon.request("reload")
+        wait_for(lambda: self.log_text().count("Configuration reloaded") > count, timeout=10, what="reload")
+
+    def stop(self, timeout: float = 30) -> int | None:
+        if self._thread is None:
+            return self.exit_code
+        if self._thread.is_alive():
+            self.daemon.request("shutdown")
+            self._thread.join(timeout)
+            assert not self._thread.is_alive(), "in-process daemon did not stop"
+        self._thread = None
+        return self.exit_code
+
+
+def send_lines(port: int, lines: list[bytes], host: str = "127.0.0.1") -> None:
+    """Send each element of ``lines`` as one datagram from one socket."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        for data in lines:
+            sock.sendto(data, (host, port))
+
+
+def event_log_lines(path: Path) -> list[dict[str, Any]]:
+    """The bodies logged in events.log (each line is ``[time] <json body>``)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    return [json.loads(line.split("] ", 1)[1]) for line in text.splitlines() if "] {" in line]
+
+
+def nodeid_of(root: Path) -> str:
+    """The node id the daemon generated under ``root``."""
+    return (root / "var/lib/glustereventsd/node-id").read_text().strip()

@@ -1,0 +1,98 @@
+"""Bearer, HS256 JWT (checked with PyJWT) and Standard Webhooks signatures (checked with standardwebhooks)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jwt
+import pytest
+from standardwebhooks.webhooks import Webhook as StandardWebhook
+
+from glustereventsd import auth
+from glustereventsd.deliver import request_headers
+from glustereventsd.models import Webhook
+
+SECRET = "s3cr3t-jwt-key"
+
+
+def test_bearer_only() -> None:
+    assert auth.authorization("tok123", "", "VOLUME_CREATE", 1, 2) == "Bearer tok123"
+    assert auth.authorization("", "", "VOLUME_CREATE", 1, 2) is None
+
+
+def test_jwt_wins_over_token_and_decodes_with_pyjwt() -> None:
+    value = auth.authorization("tok123", SECRET, "VOLUME_CREATE", 1468303352, 1700000000)
+    assert value is not None and value.startswith("Bearer ")
+    token = value[len("Bearer "):]
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"], options={"verify_exp": False, "verify_iat": False})
+    assert claims == {"iss": "gluster", "sub": "VOLUME_CREATE", "iat": 1468303352, "exp": 1700000060}
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    assert "=" not in token  # base64url without padding
+
+
+def test_jwt_wrong_secret_fails_verification() -> None:
+    token = auth.jwt_hs256(SECRET, "VOLUME_CREATE", 1, 2)
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, "other", algorithms=["HS256"], options={"verify_exp": False})
+
+
+def test_jwt_matches_known_vector() -> None:
+    # Computed independently: header and claims compact JSON with sorted keys, HMAC-SHA256.
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(b'{"alg":"HS256","typ":"JWT"}')
+    payload = b64(b'{"exp":160,"iat":7,"iss":"gluster","sub":"TEST"}')
+    signature = b64(hmac.new(b"k", f"{header}.{payload}".encode(), hashlib.sha256).digest())
+    assert auth.jwt_hs256("k", "TEST", 7, 100) == f"{header}.{payload}.{signature}"
+
+
+KEY = bytes(range(32))
+WHSEC = "whsec_" + base64.b64encode(KEY).decode()
+
+
+def test_signing_key_forms() -> None:
+    assert auth.signing_key(WHSEC) == KEY
+    assert auth.signing_key(base64.b64encode(KEY).decode()) == KEY
+    for bad in ("whsec_not base64!", "whsec_" + base64.b64encode(b"short").decode(), "whsec_"):
+        with pytest.raises(auth.SigningSecretError):
+            auth.signing_key(bad)
+
+
+def test_standard_signature_verified_by_standardwebhooks() -> None:
+    body = b'{"event": "VOLUME_CREATE", "message": {"name": "gv1"}, "nodeid": "n", "ts": 1}'
+    import time
+
+    now = int(time.time())
+    hook = Webhook(url="http://127.0.0.1:1/x", signing_secret=WHSEC)
+    headers = dict(request_headers(hook, "VOLUME_CREATE", 1, now, body, "msg_abc", 7))
+    verified = StandardWebhook(WHSEC).verify(body, {k.lower(): v for k, v in headers.items()})
+    assert verified == json.loads(body)
+    assert headers["webhook-id"] == "msg_abc"
+    assert headers["X-Gluster-Event-Seq"] == "7"
+    assert headers["webhook-timestamp"] == str(now)
+    assert headers["Content-Type"] == "application/json"
+    # A modified body must not verify.
+    from standardwebhooks.webhooks import WebhookVerificationError
+
+    with pytest.raises(WebhookVerificationError):
+        StandardWebhook(WHSEC).verify(body + b" ", {k.lower(): v for k, v in headers.items()})
+
+
+def test_test_request_has_no_content_type_and_no_identity_headers() -> None:
+    hook = Webhook(url="http://127.0.0.1:1/x", secret=SECRET)
+    headers = dict(request_headers(hook, "TEST", 50, 50, b""))
+    assert "Content-Type" not in headers and "webhook-id" not in headers
+    claims = jwt.decode(headers["Authorization"][7:], SECRET, algorithms=["HS256"],
+                        options={"verify_exp": False, "verify_iat": False})
+    assert claims["sub"] == "TEST" and claims["iat"] == 50 and claims["exp"] == 110
+
+
+def test_describe_auth_never_shows_the_secret() -> None:
+    hook = Webhook(url="http://h/x", token="tok-AAA", secret="sec-BBB", signing_secret=WHSEC)
+    assert hook.describe_auth() == "jwt+signed"
+    assert "tok-AAA" not in repr(hook) and "sec-BBB" not in repr(hook) and WHSEC not in repr(hook)
