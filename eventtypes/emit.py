@@ -35,13 +35,16 @@ def _text(value: object) -> str:
 
 def gf_event(
     event: str | int,
-    host: str = DEFAULT_HOST,
+    server: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     ts: int | None = None,
     numbering: str = "3.10",
     **attributes: object,
 ) -> bool:
-    """Send one event (by name, e.g. ``"VOLUME_CREATE"``, or id); True if the datagram was sent.
+    """Send one event (by name, e.g. ``"VOLUME_CREATE"``, or id) to ``server``; True if the datagram was sent.
+
+    The destination is ``server``, not ``host``: ``host`` is an attribute of PEER_ATTACH,
+    PEER_DETACH and others (``gf_event("PEER_ATTACH", host="node2")``, as in Gluster).
 
     Raises ``eventtypes.UnknownEvent`` for a name or id outside the catalog and ValueError for
     a value the wire format cannot carry: those are the caller's bugs. Network errors only
@@ -50,10 +53,10 @@ def gf_event(
     event_id = eventtypes.id_of(event, numbering) if isinstance(event, str) else event
     eventtypes.name_of(event_id, numbering)
     data = format_datagram(event_id, attributes, ts)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    family = socket.AF_INET6 if ":" in server else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_DGRAM) as sock:
-            sock.sendto(data, (host, port))
+            sock.sendto(data, (server, port))
         return True
     except OSError:
         return False
