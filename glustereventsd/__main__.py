@@ -28,7 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--listen", action="append", metavar="ADDRESS",
                         help="address to listen on (repeatable; default 0.0.0.0 and ::)")
     parser.add_argument("--log-file", help="daemon log file, or - for stderr")
-    parser.add_argument("--event-log-file", help="events log file, or - for stderr")
     parser.add_argument("--check-config", action="store_true",
                         help="validate the config and webhooks files, print the result and exit")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -44,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     options = Options(pid_file=args.pid_file, port=args.port,
                       listen=tuple(args.listen) if args.listen else ("0.0.0.0", "::"),
-                      log_file=args.log_file, event_log_file=args.event_log_file)
+                      log_file=args.log_file)
     if args.check_config:
         try:
             settings, webhooks, warnings = load_configuration(paths, options)

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import FrameType
 
 from glustereventsd import config, logsetup, nodeid, sdnotify
+from glustereventsd.eventlog import EventLog
 from glustereventsd.fsutil import PidFile, PidFileBusy
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.paths import Paths
@@ -45,7 +46,6 @@ class Options:
     port: int | None = None
     listen: tuple[str, ...] = ("0.0.0.0", "::")
     log_file: str | None = None
-    event_log_file: str | None = None
 
 
 def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[Webhook], list[str]]:
@@ -122,9 +122,8 @@ class Daemon:
         except config.ConfigError as err:
             raise StartupError(f"{err}") from None
         self.settings = settings
-        events_log = logsetup.setup_logging(self.options.log_file or self.paths.daemon_log,
-                                            self.options.event_log_file or self.paths.event_log,
-                                            settings.log_level)
+        logsetup.setup_logging(self.options.log_file or self.paths.daemon_log, settings.log_level)
+        events_log = EventLog(self.paths.event_log)
         for warning in warnings:
             log.warning("%s", warning)
         pid_path = self.options.pid_file or self.paths.pid_file
@@ -141,7 +140,7 @@ class Daemon:
             pid_file.release()
             self._restore_signals()
 
-    def _run_locked(self, settings: Settings, webhooks: list[Webhook], events_log: logging.Logger) -> int:
+    def _run_locked(self, settings: Settings, webhooks: list[Webhook], events_log: EventLog) -> int:
         self.paths.events_dir.mkdir(parents=True, exist_ok=True)
         node = nodeid.node_id(self.paths)
         sockets = open_sockets(settings.port, self.options.listen)
@@ -187,6 +186,7 @@ class Daemon:
             pipeline.stopping.set()
             pipeline.join(30)
             writer.close()
+            events_log.close()
             log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
                      self.stats.total("delivered"))
         return 1 if pipeline.failed.is_set() else 0

@@ -60,7 +60,11 @@ def enrich(raw: RawEvent, names: tuple[str, ...], nodeid: str) -> Event:
     return Event(name=name, ts=raw.ts, message=message, nodeid=nodeid)
 
 
+# json.dumps(..., sort_keys=True) builds a new encoder on every call; this one is reused.
+_BODY_ENCODER = json.JSONEncoder(sort_keys=True)
+
+
 def body_of(event: Event) -> bytes:
     """The webhook body: exactly four keys, sorted, as the original daemon serialised it."""
     document = {"event": event.name, "message": event.message, "nodeid": event.nodeid, "ts": event.ts}
-    return json.dumps(document, sort_keys=True).encode("utf-8")
+    return _BODY_ENCODER.encode(document).encode("utf-8")

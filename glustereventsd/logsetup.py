@@ -1,7 +1,7 @@
-"""Logging of the daemon: its own log, and events.log with one line per published event.
+"""Logging of the daemon's own messages (events.log is ``eventlog``'s).
 
-Both use WatchedFileHandler, which reopens the file when logrotate has moved it away, so the
-daemon keeps writing to the new file after a rotation without a signal.
+WatchedFileHandler reopens the file when logrotate has moved it away, so the daemon keeps
+writing to the new file after a rotation without a signal.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 FORMAT = "[%(asctime)s] %(levelname)s [%(name)s] %(message)s"
-EVENTS_LOGGER = "glustereventsd.events"
 
 
 def _handler(target: str | Path) -> logging.Handler:
@@ -23,8 +22,8 @@ def _handler(target: str | Path) -> logging.Handler:
     return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
 
 
-def setup_logging(daemon_log: str | Path, event_log: str | Path, level: str) -> logging.Logger:
-    """Configure the daemon log at ``level`` and return the events.log logger."""
+def setup_logging(daemon_log: str | Path, level: str) -> None:
+    """Configure the daemon log at ``level``."""
     root = logging.getLogger("glustereventsd")
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -34,17 +33,6 @@ def setup_logging(daemon_log: str | Path, event_log: str | Path, level: str) -> 
     root.addHandler(daemon_handler)
     root.setLevel(level)
     root.propagate = False
-
-    events = logging.getLogger(EVENTS_LOGGER)
-    for handler in list(events.handlers):
-        events.removeHandler(handler)
-        handler.close()
-    event_handler = _handler(event_log)
-    event_handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s"))
-    events.addHandler(event_handler)
-    events.setLevel(logging.INFO)
-    events.propagate = False
-    return events
 
 
 def set_level(level: str) -> None:

@@ -17,11 +17,13 @@ import queue
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import eventtypes
 from glustereventsd import enrich, parse
+from glustereventsd.eventlog import EventLog
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.source import Datagram
 from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
@@ -61,7 +63,7 @@ class Pipeline(threading.Thread):
         nodeid: str,
         settings: Settings,
         stats: Stats,
-        event_log: logging.Logger,
+        event_log: EventLog,
         stopping: threading.Event,
     ) -> None:
         super().__init__(name="pipeline", daemon=True)
@@ -70,7 +72,7 @@ class Pipeline(threading.Thread):
         self.nodeid = nodeid
         self.settings = settings
         self.stats = stats
-        self.event_log = event_log
+        self.event_log = event_log  # disabled by disable-events-log at publish time
         self.stopping = stopping  # the sources have stopped: drain and finish
         self.workers_stopping = threading.Event()
         self.results: queue.Queue[Result] = queue.Queue(maxsize=RESULTS_MAX)
@@ -137,6 +139,7 @@ class Pipeline(threading.Thread):
         settings = self.settings
         names = eventtypes.names_for(settings.event_numbering)
         events = []
+        received: Counter[str] = Counter()
         for datagram in batch:
             try:
                 raw = parse.parse_datagram(datagram.data, settings.max_datagram_bytes, settings.max_attributes)
@@ -149,12 +152,13 @@ class Pipeline(threading.Thread):
                                 datagram.sender, len(datagram.data),
                                 f" ({held} similar messages suppressed)" if held else "")
                 continue
-            body = enrich.body_of(event)
-            self.stats.add("received", event.name)
-            if not settings.disable_events_log:
-                self.event_log.info("%s", body.decode("utf-8"))
+            received[event.name] += 1
             events.append(NewEvent(f"msg_{os.urandom(12).hex()}", self.writer.take_seq(), event.name,
-                                   event.ts, datagram.received, body))
+                                   event.ts, datagram.received, enrich.body_of(event)))
+        for name, count in received.items():
+            self.stats.add("received", name, count)
+        if not settings.disable_events_log:
+            self.event_log.write([event.body for event in events])
         return events
 
     def _turn(self, batch: list[Datagram], results: list[Result]) -> None:

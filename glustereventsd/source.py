@@ -18,7 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from glustereventsd.stats import RateLimitedLog, Stats
 
@@ -32,8 +32,7 @@ MAX_UDP_BYTES = 65535
 SENDER_CACHE_SIZE = 4096
 
 
-@dataclass(frozen=True)
-class Datagram:
+class Datagram(NamedTuple):
     """Bytes as received, where from and when."""
 
     data: bytes

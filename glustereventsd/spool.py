@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -61,8 +62,7 @@ CREATE INDEX IF NOT EXISTS dead_by_hook ON dead (hook_id, id);
 BUSY_TIMEOUT_MS = 10_000
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One event waiting for one webhook."""
 
     id: int  # spool row id: increases with arrival, per file
@@ -75,8 +75,7 @@ class Record:
     body: bytes
 
 
-@dataclass(frozen=True)
-class NewEvent:
+class NewEvent(NamedTuple):
     """An accepted event before it is spooled: the fields every webhook's record shares."""
 
     event_id: str

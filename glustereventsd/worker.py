@@ -21,6 +21,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from glustereventsd import deliver
 from glustereventsd.httpclient import HttpConnection
@@ -31,8 +32,7 @@ from glustereventsd.stats import RateLimitedLog, Stats
 log = logging.getLogger("glustereventsd.worker")
 
 
-@dataclass(frozen=True)
-class Delivered:
+class Delivered(NamedTuple):
     """A record the webhook accepted: delete it from the spool."""
 
     hook_id: int
@@ -41,8 +41,7 @@ class Delivered:
     latency_secs: float
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(NamedTuple):
     """One failed attempt that will be retried."""
 
     hook_id: int
@@ -51,8 +50,7 @@ class Failed:
     at: float
 
 
-@dataclass(frozen=True)
-class Dead:
+class Dead(NamedTuple):
     """A record that will never be delivered: move it to the dead letters."""
 
     record: Record
