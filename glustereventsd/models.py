@@ -77,7 +77,7 @@ class Settings:
     retry_max_backoff_secs: float = 300.0
     dead_letter_max: int = 10_000
     webhook_timeout_secs: float = 10.0
-    webhook_concurrency: int = 4
+    webhook_concurrency: int = 8
     metrics_address: str = "127.0.0.1"
     metrics_port: int = 0  # 0: no metrics endpoint
     ssh_user: str = "root"
