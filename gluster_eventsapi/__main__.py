@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,7 +155,8 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
-        args = parser.parse_args(args_list)
+        with contextlib.redirect_stdout(ctx.stdout), contextlib.redirect_stderr(ctx.stderr):
+            args = parser.parse_args(args_list)
     except SystemExit as exit_:  # argparse printed usage or help
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else ExitStatus.ERROR
     as_json = bool(args.json or getattr(args, "sub_json", False))

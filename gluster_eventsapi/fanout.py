@@ -101,10 +101,10 @@ def ssh_argv(peer: Peer, settings: SshSettings, command: str) -> list[str]:
     return argv
 
 
-def _last_line(data: bytes) -> str:
+def _last_line(data: bytes, limit: int | None = 200) -> str:
     lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines()]
     lines = [line for line in lines if line]
-    return lines[-1][:200] if lines else ""
+    return lines[-1][:limit] if lines else ""
 
 
 def _ssh_failure(stderr: str, settings: SshSettings) -> str:
@@ -160,7 +160,7 @@ def classify(name: str, command: str, done: Completed, settings: SshSettings) ->
     if done.returncode == 126:
         return NodeResult(name, up=True, ok=False,
                           error=f"cannot execute '{settings.remote_command}' on the peer: {stderr}")
-    line = _last_line(done.stdout)
+    line = _last_line(done.stdout, None)
     if done.returncode == 2 and "invalid choice" in stderr:
         return NodeResult(name, up=True, ok=False,
                           error=f"version mismatch: the peer's gluster-eventsapi does not know "

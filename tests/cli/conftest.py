@@ -170,6 +170,23 @@ def cli_defaults(cluster: Cluster, **extra: Any) -> dict[str, Any]:
             "ssh-connect-timeout-secs": 3, "ssh-command-timeout-secs": 20, **extra}
 
 
+def _broken_hosts(base: Path, target: SshNode, keys: SshKeys) -> list[str]:
+    """ssh_config hosts that reach node2's sshd the wrong way: unknown key, unknown host key."""
+    stranger = base / "keys/stranger_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)],
+                   check=True, timeout=30, stdin=subprocess.DEVNULL)
+    empty_known = base / "keys/empty_known_hosts"
+    empty_known.write_text("")
+    common = [f"    HostName {target.address}", f"    Port {target.port}", "    User root",
+              "    IdentitiesOnly yes", "    LogLevel ERROR"]
+    return [
+        "\n".join(["Host badkey", *common, f"    IdentityFile {stranger}",
+                   f"    UserKnownHostsFile {keys.known_hosts}", ""]),
+        "\n".join(["Host badhostkey", *common, f"    IdentityFile {keys.client_key}",
+                   f"    UserKnownHostsFile {empty_known}", ""]),
+    ]
+
+
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if not shutil.which("sshd") and not Path("/usr/sbin/sshd").exists():
@@ -181,7 +198,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     try:
         for node in nodes.values():
             node.start()
-        config = write_ssh_config(base / "ssh_config", list(nodes.values()), keys)
+        config = write_ssh_config(base / "ssh_config", list(nodes.values()), keys,
+                                  _broken_hosts(base, nodes["node2"], keys))
         yield Cluster(base, keys, nodes, config)
     finally:
         for node in nodes.values():

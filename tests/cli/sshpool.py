@@ -164,9 +164,13 @@ class SshNode:
                  what=f"{self.address}:{self.port} to close")
 
 
-def write_ssh_config(path: Path, nodes: list[SshNode], keys: SshKeys) -> Path:
-    """An ssh_config naming every node (``Host node2`` -> 127.0.0.2:port) and a known_hosts."""
-    blocks, known = [], []
+def write_ssh_config(path: Path, nodes: list[SshNode], keys: SshKeys,
+                     extra: list[str] | None = None) -> Path:
+    """An ssh_config naming every node (``Host node2`` -> 127.0.0.2:port) and a known_hosts.
+
+    ``extra``: more ``Host`` blocks appended as they are.
+    """
+    blocks, known = list(extra or []), []
     for node in nodes:
         blocks.append("\n".join([
             f"Host {node.name}",
