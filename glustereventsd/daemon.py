@@ -25,7 +25,7 @@ from glustereventsd.pipeline import Pipeline
 from glustereventsd.source import Datagram, SenderPolicy, UdpSource, open_sockets
 from glustereventsd.spool import SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.watch import FileWatcher, put_reload
+from glustereventsd.watch import FileWatcher, WatchError, put_reload
 
 log = logging.getLogger("glustereventsd.daemon")
 
@@ -141,8 +141,16 @@ class Daemon:
             self._restore_signals()
 
     def _run_locked(self, settings: Settings, webhooks: list[Webhook], events_log: EventLog) -> int:
-        self.paths.events_dir.mkdir(parents=True, exist_ok=True)
-        node = nodeid.node_id(self.paths)
+        try:
+            self.paths.events_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            log.warning("Cannot create %s (%s); it appears when the first webhook is added",
+                        self.paths.events_dir, err.strerror)
+        try:
+            node = nodeid.node_id(self.paths)
+        except OSError as err:
+            raise StartupError(f"cannot store this node's id in {self.paths.node_id_file}: {err.strerror}; "
+                               "make the folder writable or install glusterd") from None
         sockets = open_sockets(settings.port, self.options.listen)
         self.bound_ports = [sock.getsockname()[1] for sock in sockets]
         try:
@@ -164,7 +172,11 @@ class Daemon:
             source.start()
         watcher = FileWatcher(self.paths.events_dir, (self.paths.webhooks_file.name, self.paths.config_file.name),
                               put_reload(self.control))
-        watcher.start()
+        try:
+            watcher.start()
+        except (OSError, WatchError) as err:
+            log.warning("Cannot watch %s for changes (%s); run 'systemctl reload glustereventsd' after editing "
+                        "its files", self.paths.events_dir, err)
         self._install_signals()
         if not settings.allowed_senders:
             log.warning("Accepting events from any address on port %d; set allowed-senders to the "

@@ -18,6 +18,7 @@ from glustereventsd.httpclient import HttpConnection, HttpError, Origin
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
 
 USER_AGENT = "glustereventsd/1.0"
+DEFAULT_TIMEOUT_SECS = 10.0
 RETRY_STATUSES = frozenset({408, 425, 429})
 
 
@@ -40,7 +41,7 @@ def tls_context(hook: Webhook) -> ssl.SSLContext | None:
 
 def open_connection(hook: Webhook, timeout_secs: float | None = None) -> HttpConnection:
     """A keep-alive connection for ``hook``; raises ValueError/OSError for a bad URL or CA file."""
-    timeout = timeout_secs if timeout_secs is not None else hook.timeout_secs
+    timeout = timeout_secs or hook.timeout_secs or DEFAULT_TIMEOUT_SECS
     return HttpConnection(Origin.from_url(hook.url), timeout, tls_context(hook))
 
 

@@ -39,8 +39,8 @@ class Webhook:
     token: str = field(default="", repr=False)
     secret: str = field(default="", repr=False)  # HS256 JWT secret (the original's ``secret``)
     signing_secret: str = field(default="", repr=False)  # Standard Webhooks, ``whsec_<base64>``
-    timeout_secs: float = 10.0
-    concurrency: int = 0  # 0: the daemon's default
+    timeout_secs: float = 0.0  # 0: the daemon's webhook-timeout-secs
+    concurrency: int = 0  # 0: the daemon's webhook-concurrency
     ca_bundle: str = ""
     insecure_tls: bool = False
     events: tuple[str, ...] = ()  # glob patterns of event names; empty: every event

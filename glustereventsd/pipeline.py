@@ -10,6 +10,7 @@ the time from receipt to commit stays within one turn.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import logging
 import os
@@ -172,6 +173,11 @@ class Pipeline(threading.Thread):
         except sqlite3.Error as err:
             self._spool_failed(err, appends, acks)
             return
+        for hook_id in {record.hook_id for record, _ in deaths}:
+            try:
+                self.writer.trim_dead(hook_id, self.settings.dead_letter_max)
+            except sqlite3.Error as err:
+                log.warning("Could not trim dead letters hook=%d error=%s", hook_id, err)
         if trims:
             for hook_id, _, _ in trims:
                 state = self.by_id.get(hook_id)
@@ -280,7 +286,7 @@ class Pipeline(threading.Thread):
 
     def set_webhooks(self, webhooks: Sequence[Webhook]) -> None:
         """Start, update or stop webhooks; a removed webhook's spool is discarded."""
-        wanted = {hook.url: hook for hook in webhooks}
+        wanted = {hook.url: hook for hook in webhooks}  # as configured: 0 means the daemon default
         for url in list(self.hooks):
             if url not in wanted:
                 state = self.hooks.pop(url)
@@ -293,7 +299,9 @@ class Pipeline(threading.Thread):
                 self.writer.discard_hook(self.writer.known_hooks()[url])
         policy = RetryPolicy(self.settings.retry_min_backoff_secs, self.settings.retry_max_backoff_secs,
                              self.settings.max_event_age_secs)
-        for url, hook in wanted.items():
+        for url, configured in wanted.items():
+            hook = dataclasses.replace(
+                configured, timeout_secs=configured.timeout_secs or self.settings.webhook_timeout_secs)
             state = self.hooks.get(url)
             if state is None:
                 state = self._start_hook(hook)

@@ -16,6 +16,8 @@ import pyinotify
 
 log = logging.getLogger("glustereventsd.watch")
 
+WatchError = pyinotify.WatchManagerError
+
 
 class _Handler(pyinotify.ProcessEvent):  # type: ignore[misc]
     def my_init(self, names: frozenset[str], on_change: Callable[[str], None]) -> None:
@@ -40,7 +42,7 @@ class FileWatcher:
         self._mask = mask
 
     def start(self) -> None:
-        """Start watching (the folder must exist)."""
+        """Start watching; raises WatchError or OSError when the folder cannot be watched."""
         self._manager.add_watch(str(self.folder), self._mask, quiet=False)
         self._notifier.start()
 
