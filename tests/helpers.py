@@ -120,12 +120,14 @@ class Receiver:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 65536  # status, headers and body in one send (two sends cost a 40 ms delayed ACK)
 
             def log_message(self, *args: object) -> None:
                 pass
 
             def setup(self) -> None:
                 super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 with receiver.lock:
                     receiver._connections.add(self.connection)
 
@@ -165,6 +167,7 @@ class Receiver:
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"OK")
+                self.wfile.flush()
 
         return Handler
 
@@ -419,14 +422,61 @@ def send_lines(port: int, lines: list[bytes], host: str = "127.0.0.1") -> None:
 
 
 def event_log_lines(path: Path) -> list[dict[str, Any]]:
-    """The bodies logged in events.log (each line is ``[time] <json body>``)."""
+    """The bodies logged in events.log (each line is ``[time] [INFO] <json body>``)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return []
-    return [json.loads(line.split("] ", 1)[1]) for line in text.splitlines() if "] {" in line]
+    return [json.loads(line[line.index("{"):]) for line in text.splitlines() if "{" in line]
 
 
 def nodeid_of(root: Path) -> str:
     """The node id the daemon generated under ``root``."""
     return (root / "var/lib/glustereventsd/node-id").read_text().strip()
+
+
+class Stream:
+    """Send ``count`` events named ``<prefix><i>`` at ``rate_per_sec`` from a background thread."""
+
+    def __init__(self, port: int, count: int, rate_per_sec: float, prefix: str = "v", event_id: int = 2,
+                 host: str = "127.0.0.1") -> None:
+        self.port = port
+        self.count = count
+        self.rate = rate_per_sec
+        self.prefix = prefix
+        self.event_id = event_id
+        self.host = host
+        self.sent = 0
+        self.paused = threading.Event()  # set: the sender waits (bounded by the stream's own end)
+        self._thread = threading.Thread(target=self._run, name="stream", daemon=True)
+
+    def names(self, upto: int | None = None) -> list[str]:
+        return [f"{self.prefix}{i}" for i in range(self.sent if upto is None else upto)]
+
+    def start(self) -> Stream:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            start = time.monotonic()
+            for i in range(self.count):
+                waited = 0
+                while self.paused.is_set() and waited < 6000:  # at most 60 s paused
+                    time.sleep(0.01)
+                    waited += 1
+                    start = time.monotonic() - i / self.rate
+                pause = start + i / self.rate - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+                sock.sendto(f"{int(time.time())} {self.event_id} name={self.prefix}{i}".encode(),
+                            (self.host, self.port))
+                self.sent = i + 1
+
+    def wait_sent(self, n: int, timeout: float = 30) -> None:
+        wait_for(lambda: self.sent >= n, timeout=timeout, what=f"{n} events sent")
+
+    def join(self, timeout: float = 120) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "stream did not finish"

@@ -1,0 +1,86 @@
+"""Reload by signal and by file replace while events flow: nothing lost; bad files keep the last good config."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.helpers import DaemonProcess, Receiver, Stream, send_lines, wait_for
+
+
+def test_three_signal_reloads_and_a_file_replace_during_a_stream_lose_nothing(daemon: DaemonProcess,
+                                                                               make_receiver) -> None:
+    main, added = make_receiver(), make_receiver()
+    daemon.write_webhooks({main.url: {"concurrency": 1}})
+    daemon.start()
+    stream = Stream(daemon.port, 1500, rate_per_sec=500).start()
+    stream.wait_sent(200)
+    daemon.reload()
+    stream.wait_sent(500)
+    daemon.write_config({"log-level": "DEBUG"})  # a config change through inotify
+    daemon.reload()
+    stream.wait_sent(800)
+    count = daemon.log_text().count("Configuration reloaded")
+    daemon.write_webhooks({main.url: {"concurrency": 1}, added.url: {}})  # atomic replace: inotify reload
+    wait_for(lambda: daemon.log_text().count("Configuration reloaded") > count, what="inotify reload")
+    stream.wait_sent(1100)
+    daemon.reload()
+    stream.join()
+    wait_for(lambda: len(main.distinct_names()) >= 1500, timeout=20, what="all 1500 at the first webhook")
+    assert main.distinct_names() == stream.names()  # nothing lost, in order (concurrency 1)
+    assert added.count() > 0
+    assert set(added.names()) <= set(stream.names())
+    assert daemon.log_text().count("Configuration reloaded") >= 4
+    assert "Webhook added url=%s" % added.url in daemon.log_text()
+
+
+def test_file_replace_alone_reloads_webhooks(daemon: DaemonProcess, make_receiver) -> None:
+    first, second = make_receiver(), make_receiver()
+    daemon.write_webhooks({first.url: {}})
+    daemon.start()
+    send_lines(daemon.port, [b"1 2 name=before"])
+    wait_for(lambda: first.count() == 1, what="first")
+    daemon.write_webhooks({second.url: {"token": "t2"}})  # no signal
+    wait_for(lambda: "Webhook removed, its queue discarded url=%s" % first.url in daemon.log_text(),
+             what="inotify reload")
+    send_lines(daemon.port, [b"1 2 name=after"])
+    wait_for(lambda: second.count() == 1, what="second")
+    assert second.names() == ["after"] and second.requests[0].headers["authorization"] == "Bearer t2"
+    assert first.names() == ["before"]
+
+
+def test_sighup_reloads_too(daemon: DaemonProcess, make_receiver) -> None:
+    first, second = make_receiver(), make_receiver()
+    daemon.write_webhooks({first.url: {}})
+    daemon.start()
+    (daemon.events_dir / "webhooks.json").unlink()
+    wait_for(lambda: "Configuration reloaded webhooks=0" in daemon.log_text(), what="reload on delete")
+    count = daemon.log_text().count("Configuration reloaded")
+    # Write a new file behind the watcher's back (rename from another folder is still IN_MOVED_TO,
+    # so write in place): then SIGHUP.
+    daemon.write_webhooks({second.url: {}})
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: daemon.log_text().count("Configuration reloaded") > count, what="SIGHUP reload")
+    send_lines(daemon.port, [b"1 2 name=x"])
+    wait_for(lambda: second.count() == 1, what="second webhook")
+    assert first.count() == 0
+
+
+def test_corrupt_webhooks_file_keeps_last_good_config(daemon: DaemonProcess, receiver: Receiver) -> None:
+    daemon.write_webhooks({receiver.url: {"token": "good"}})
+    daemon.start()
+    path = daemon.events_dir / "webhooks.json"
+    path.write_text('{"http://127.0.0.1:1/x": {"token": ')  # half-written, in place (IN_CLOSE_WRITE)
+    wait_for(lambda: "Reload failed, keeping the last good configuration" in daemon.log_text(), what="logged")
+    assert f"{path}: not valid JSON" in daemon.log_text()
+    daemon.signal(signal.SIGUSR2)  # and by signal too
+    wait_for(lambda: daemon.log_text().count("Reload failed, keeping the last good configuration") >= 2,
+             what="second refusal")
+    send_lines(daemon.port, [b"1 2 name=still-here"])
+    wait_for(lambda: receiver.count() == 1, what="delivered with the last good config")
+    assert receiver.requests[0].headers["authorization"] == "Bearer good"
+    # A wrong-typed config value is refused the same way.
+    daemon.write_config({"port": "not-a-port"})
+    wait_for(lambda: "invalid value 'not-a-port' for port" in daemon.log_text(), what="bad config refused")
+    send_lines(daemon.port, [b"1 2 name=still-here-2"])
+    wait_for(lambda: receiver.count() == 2, what="still delivering")
+    assert daemon.proc is not None and daemon.proc.poll() is None
