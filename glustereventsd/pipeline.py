@@ -178,12 +178,13 @@ class Pipeline(threading.Thread):
                 self.writer.trim_dead(hook_id, self.settings.dead_letter_max)
             except sqlite3.Error as err:
                 log.warning("Could not trim dead letters hook=%d error=%s", hook_id, err)
-        if trims:
-            for hook_id, _, _ in trims:
-                state = self.by_id.get(hook_id)
-                if state is not None:
-                    state.events, state.bytes = self.writer.usage(hook_id)
         self._hand_over(added)
+        for hook_id, _, _ in trims:
+            state = self.by_id.get(hook_id)
+            if state is not None:
+                state.events, state.bytes = self.writer.usage(hook_id)
+                # The trimmed rows were the oldest: forget those still waiting in memory too.
+                state.queue.discard_before(self.writer.oldest(hook_id))
 
     def _hand_over(self, added: list[Record]) -> None:
         per_hook: dict[int, list[Record]] = {}
@@ -255,7 +256,7 @@ class Pipeline(threading.Thread):
                 continue
             average = max(1, state.bytes // max(1, state.events))
             count = max(over_events, -(-over_bytes // average), 0) + settings.spool_max_events // 100
-            trims.append((state.queue.hook_id, state.queue.cursor, count))
+            trims.append((state.queue.hook_id, 0, count))  # the oldest, even those already in memory
             self._count_dropped(state, count, "spool_full")
         return trims
 

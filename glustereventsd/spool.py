@@ -180,6 +180,11 @@ class SpoolWriter:
         ).fetchone()
         return int(row[0]), int(row[1])
 
+    def oldest(self, hook_id: int) -> int | None:
+        """Row id of the oldest event queued for a webhook, or None when none is."""
+        row = self.db.execute("SELECT min(id) FROM queue WHERE hook_id=?", (hook_id,)).fetchone()
+        return None if row[0] is None else int(row[0])
+
     # -- the batch of one commit --------------------------------------------------------
     def take_seq(self) -> int:
         """The next per-node sequence number (persisted with the next commit)."""

@@ -108,7 +108,7 @@ class HookQueue:
 
     @property
     def cursor(self) -> int:
-        """Rows up to this id are (or were) in memory; trimming must only touch rows above it."""
+        """Rows up to this id are (or were) in memory; the next refill reads rows above it."""
         with self._lock:
             return self._cursor
 
@@ -148,6 +148,19 @@ class HookQueue:
                     self._backlog = True  # they wait in the spool; take() pages them in
             self._ready.notify(len(records) + len(volatile))
         return dropped
+
+    def discard_before(self, oldest: int | None) -> None:
+        """Drop waiting records the spool no longer has (trimmed when full): ids below ``oldest``.
+
+        ``oldest`` None means the webhook's spool is empty. Records already taken by a worker
+        and memory-only records (id 0) are left alone.
+        """
+        with self._lock:
+            if self._reader is None:
+                return
+            limit = self._cursor + 1 if oldest is None else oldest
+            while self._window and self._window[0].id < limit:
+                self._window.popleft()
 
     def mark_backlog(self) -> None:
         """Look in the spool again (after dead letters were re-queued by the CLI)."""
