@@ -149,10 +149,29 @@ def _write(ctx: Context, out: str, err: str) -> None:
         ctx.stderr.flush()
 
 
+def _run_hidden(name: str, rest: list[str], ctx: Context) -> int:
+    """Run a hidden node-* command without building the full parser.
+
+    They run on every peer for every pool-wide command, so their start-up time counts once
+    per node; they take no arguments (the request comes on stdin).
+    """
+    if rest:
+        ctx.stderr.write(f"{PROG} {name}: takes no arguments (the request comes on stdin)\n")
+        return int(ExitStatus.CONFIG_UNCHANGED)  # argparse's usage-error status
+    result = COMMANDS[name].run(argparse.Namespace(command=name), ctx)
+    from gluster_eventsapi import render
+
+    shown = render.render(result, as_json=True)
+    _write(ctx, shown.stdout, shown.stderr)
+    return int(shown.status)
+
+
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     """Run one gluster-eventsapi command and return its exit status."""
     ctx = ctx or Context()
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in COMMANDS and COMMANDS[args_list[0]].hidden:
+        return _run_hidden(args_list[0], args_list[1:], ctx)
     parser = build_parser()
     try:
         with contextlib.redirect_stdout(ctx.stdout), contextlib.redirect_stderr(ctx.stderr):

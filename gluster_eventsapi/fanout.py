@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
-from gluster_eventsapi.results import NodeResult
+from gluster_eventsapi.results import PROTOCOL, NodeResult
 
-PROTOCOL = 1  # version of the node-* request/answer; bumped on incompatible changes
 LOCAL_NAME = "localhost"
 
 

@@ -19,7 +19,7 @@ from glustereventsd.paths import Paths
 
 from gluster_eventsapi import service, store
 from gluster_eventsapi.errors import CliError
-from gluster_eventsapi.fanout import PROTOCOL
+from gluster_eventsapi.results import PROTOCOL
 
 Answer = dict[str, Any]
 Handler = Callable[[Mapping[str, Any], Paths, float], Answer]

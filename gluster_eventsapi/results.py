@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+PROTOCOL = 1  # version of the node-* request/answer; bumped on incompatible changes
+
 
 @dataclass(frozen=True)
 class NodeResult:
