@@ -15,6 +15,7 @@ setup(
         "requests>=2.28",
         "prettytable>=3.0",
         "pyinotify>=0.9.6",
+        "prometheus_client>=0.16",
         "pyasyncore>=1.0.2; python_version >= '3.12'",
     ],
     extras_require={

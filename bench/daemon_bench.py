@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -289,10 +290,9 @@ def bench_backlog_rss(count: int) -> dict[str, object]:
     receiver = ReceiverProcess()  # never started: connection refused
     with running("disk", receiver, None, {"spool-max-events": count + 1000, "spool-max-bytes": 1 << 34,
                                           "disable-events-log": True}) as daemon:
-        send(daemon.port, count, rate=25_000)
+        send(daemon.port, count, rate=8_000)
         db = daemon.root / "var/lib/glustereventsd/spool.sqlite3"
-        deadline = time.monotonic() + 120
-        import sqlite3
+        deadline = time.monotonic() + 60
         queued = 0
         while time.monotonic() < deadline:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:

@@ -324,6 +324,16 @@ def validate_url(url: str) -> str:
     return url.strip()
 
 
+def display_url(url: str) -> str:
+    """A webhook URL safe for logs, tables and metric labels: no credentials, query or fragment."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+
+
 def webhook_from_entry(url: str, entry: object) -> Webhook:
     """Normalise one webhooks.json entry: a bare token string (old form) or an object."""
     if entry is None:

@@ -19,6 +19,7 @@ from types import FrameType
 from glustereventsd import config, logsetup, nodeid, sdnotify
 from glustereventsd.eventlog import EventLog
 from glustereventsd.fsutil import PidFile, PidFileBusy
+from glustereventsd.metrics import DaemonCollector, MetricsServer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.paths import Paths
 from glustereventsd.pipeline import Pipeline
@@ -84,6 +85,7 @@ class Daemon:
         self._policy: list[SenderPolicy] = []
         self._previous_handlers: dict[int, object] = {}
         self.bound_ports: list[int] = []
+        self.metrics_port = 0
 
     # -- signals: record intent only -------------------------------------------------------
     def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -177,6 +179,7 @@ class Daemon:
         except (OSError, WatchError) as err:
             log.warning("Cannot watch %s for changes (%s); run 'systemctl reload glustereventsd' after editing "
                         "its files", self.paths.events_dir, err)
+        metrics = self._start_metrics(settings, pipeline)
         self._install_signals()
         if not settings.allowed_senders:
             log.warning("Accepting events from any address on port %d; set allowed-senders to the "
@@ -191,6 +194,8 @@ class Daemon:
             sdnotify.notify("STOPPING=1")
             log.info("glustereventsd stopping")
             watcher.stop()
+            if metrics is not None:
+                metrics.stop()
             self.stopping.set()
             for source in self._sources:
                 source.join(2)
@@ -202,6 +207,19 @@ class Daemon:
             log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
                      self.stats.total("delivered"))
         return 1 if pipeline.failed.is_set() else 0
+
+    def _start_metrics(self, settings: Settings, pipeline: Pipeline) -> MetricsServer | None:
+        """Start the Prometheus endpoint when metrics-port is set; a failure is logged, not fatal."""
+        if not settings.metrics_port:
+            return None
+        server = MetricsServer(DaemonCollector(self.stats, pipeline.queue_gauges))
+        try:
+            self.metrics_port = server.start(settings.metrics_address, settings.metrics_port)
+        except OSError as err:
+            log.error("Cannot start the metrics endpoint on %s port %d: %s; events are delivered all the same",
+                      settings.metrics_address, settings.metrics_port, err.strerror or err)
+            return None
+        return server
 
     def _serve(self, pipeline: Pipeline) -> None:
         while True:

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 
 import eventtypes
 from glustereventsd import enrich, parse
+from glustereventsd.config import display_url
 from glustereventsd.eventlog import EventLog
+from glustereventsd.metrics import QueueGauge
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.source import Datagram
 from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
@@ -48,6 +50,11 @@ class HookState:
     workers: list[DeliveryWorker] = field(default_factory=list)
     events: int = 0
     bytes: int = 0
+
+    @property
+    def label(self) -> str:
+        """The webhook as shown in logs and metrics (no credentials or query string)."""
+        return display_url(self.hook.url)
 
     def wants(self, name: str) -> bool:
         """True when the webhook's event filter (glob patterns) admits ``name``."""
@@ -81,7 +88,6 @@ class Pipeline(threading.Thread):
         self.hooks: dict[str, HookState] = {}
         self.by_id: dict[int, HookState] = {}
         self.log_limiter = RateLimitedLog()
-        self.latencies: list[float] = []  # recent delivery latencies, for the metrics issue
         self.failed = threading.Event()  # the spool failed in a way we cannot go on from
         self._pending_acks: list[int] = []  # deletes that a failed commit has to redo
 
@@ -223,12 +229,12 @@ class Pipeline(threading.Thread):
                 counters = self.writer.count(result.hook_id)
                 counters.delivered += 1
                 counters.last_success_at = result.at
-                self.stats.add("delivered", str(result.hook_id))
-                if len(self.latencies) < 100_000:
-                    self.latencies.append(result.latency_secs)
                 state = self.by_id.get(result.hook_id)
-                if state is not None and result.record_id:
-                    state.events -= 1
+                if state is not None:
+                    self.stats.add("delivered", state.label)
+                    self.stats.observe("delivery_latency_seconds", state.label, result.latency_secs)
+                    if result.record_id:
+                        state.events -= 1
             elif isinstance(result, Failed):
                 counters = self.writer.count(result.hook_id)
                 counters.retried += 1
@@ -237,7 +243,9 @@ class Pipeline(threading.Thread):
             else:
                 deaths.append((result.record, result.reason))
                 self.writer.count(result.record.hook_id).dead += 1
-                self.stats.add("dead_letters", str(result.record.hook_id))
+                dead_state = self.by_id.get(result.record.hook_id)
+                if dead_state is not None:
+                    self.stats.add("dead_letters", dead_state.label)
         return acks, deaths
 
     def _trims(self, appends: list[tuple[int, NewEvent]]) -> list[tuple[int, int, int]]:
@@ -266,7 +274,7 @@ class Pipeline(threading.Thread):
         held = self.log_limiter.allow(f"drop:{state.hook.url}")
         if held is not None:
             log.warning("Spool full: dropped the oldest queued events url=%s dropped=%d max_events=%d%s",
-                        state.hook.url, count, self.settings.spool_max_events,
+                        state.label, count, self.settings.spool_max_events,
                         f" ({held} similar messages suppressed)" if held else "")
 
     # -- webhooks ------------------------------------------------------------------------
@@ -294,7 +302,8 @@ class Pipeline(threading.Thread):
                 self.by_id.pop(state.queue.hook_id, None)
                 state.queue.close()
                 self.writer.discard_hook(state.queue.hook_id)
-                log.info("Webhook removed, its queue discarded url=%s", url)
+                self.stats.forget(state.label)
+                log.info("Webhook removed, its queue discarded url=%s", state.label)
         for url in list(self.writer.known_hooks()):
             if url not in wanted:  # left over from a webhook deleted while the daemon was down
                 self.writer.discard_hook(self.writer.known_hooks()[url])
@@ -306,7 +315,7 @@ class Pipeline(threading.Thread):
             state = self.hooks.get(url)
             if state is None:
                 state = self._start_hook(hook)
-                log.info("Webhook added url=%s auth=%s", url, hook.describe_auth())
+                log.info("Webhook added url=%s auth=%s", display_url(url), hook.describe_auth())
             else:
                 state.queue.update(hook)
                 state.hook = hook
@@ -351,6 +360,20 @@ class Pipeline(threading.Thread):
         except sqlite3.Error as err:
             log.error("Could not record the last deliveries; they will be sent again error=%s", err)
 
-    def depth(self) -> dict[str, int]:
-        """Events waiting per webhook URL (spool usage as the pipeline tracks it)."""
-        return {url: max(0, state.events) for url, state in self.hooks.items()}
+    def queue_gauges(self) -> list[QueueGauge]:
+        """Backlog of every webhook, for the metrics endpoint (called from its thread)."""
+        states = list(self.hooks.values())
+        now = time.time()
+        gauges = []
+        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        try:
+            for state in states:
+                if reader is not None:
+                    depth, oldest = max(0, state.events), reader.oldest_received(state.queue.hook_id)
+                else:
+                    depth, oldest = state.queue.waiting(), state.queue.oldest_received()
+                gauges.append(QueueGauge(state.label, depth, now - oldest if oldest else 0.0))
+        finally:
+            if reader is not None:
+                reader.close()
+        return gauges

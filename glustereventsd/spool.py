@@ -276,6 +276,11 @@ class SpoolReader:
         return [Record(int(r[0]), int(r[1]), r[2], int(r[3]), r[4], int(r[5]), float(r[6]), bytes(r[7]))
                 for r in rows]
 
+    def oldest_received(self, hook_id: int) -> float | None:
+        """Receipt time of the oldest event queued for a webhook (None when none is)."""
+        row = self.db.execute("SELECT received FROM queue WHERE hook_id=? ORDER BY id LIMIT 1", (hook_id,)).fetchone()
+        return None if row is None else float(row[0])
+
     def close(self) -> None:
         """Close the connection."""
         self.db.close()

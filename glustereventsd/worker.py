@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from glustereventsd import deliver
+from glustereventsd.config import display_url
 from glustereventsd.httpclient import HttpConnection
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
 from glustereventsd.spool import Record, SpoolReader
@@ -200,6 +201,11 @@ class HookQueue:
         with self._lock:
             self.in_flight -= 1
 
+    def oldest_received(self) -> float | None:
+        """Receipt time of the oldest record waiting in memory."""
+        with self._lock:
+            return self._window[0].received if self._window else None
+
     def waiting(self) -> int:
         """Records in memory not yet taken."""
         with self._lock:
@@ -270,7 +276,7 @@ class DeliveryWorker(threading.Thread):
                 self._connection = deliver.open_connection(hook)
             except (ValueError, OSError) as err:
                 self._connection = None
-                self._warn("config", f"cannot use settings of webhook url={hook.url}: {err}")
+                self._warn("config", f"cannot use settings of webhook url={display_url(hook.url)}: {err}")
         return self._connection
 
     def _warn(self, key: str, message: str) -> None:
@@ -291,11 +297,11 @@ class DeliveryWorker(threading.Thread):
                 self._report(Delivered(record.hook_id, record.id, now, now - record.received))
                 return
             if outcome.kind is OutcomeKind.REJECT:
-                self._warn(outcome.reason, f"Webhook rejected event, moved to dead letters url={hook.url} "
+                self._warn(outcome.reason, f"Webhook rejected event, moved to dead letters url={display_url(hook.url)} "
                            f"event={record.name} reason={outcome.detail or outcome.reason}")
                 self._report(Dead(record, outcome.detail or outcome.reason))
                 return
-            self.stats.add("retried", outcome.reason)
+            self.stats.add("retried", (display_url(hook.url), outcome.reason))
             self._report(Failed(record.hook_id, outcome.reason, outcome.detail or outcome.reason, now))
             if now - record.received > self.policy.max_age_secs:
                 self._report(Dead(record, f"undelivered after {self.policy.max_age_secs:g}s: {outcome.reason}"))
@@ -317,7 +323,7 @@ class DeliveryWorker(threading.Thread):
         self.hooks.failures += 1
         delay = self.policy.backoff(self.hooks.failures, outcome.retry_after_secs)
         self.hooks.blocked_until = max(self.hooks.blocked_until, time.monotonic() + delay)
-        self._warn(outcome.reason, f"Webhook delivery failed, retrying url={hook.url} "
+        self._warn(outcome.reason, f"Webhook delivery failed, retrying url={display_url(hook.url)} "
                    f"reason={outcome.detail or outcome.reason} retry_in_secs={delay:.1f}")
 
     def _wait_backoff(self) -> bool:

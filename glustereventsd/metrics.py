@@ -1,0 +1,104 @@
+"""The opt-in Prometheus endpoint: the daemon's counters, exposed at scrape time.
+
+Nothing is counted twice: a custom collector reads ``Stats`` and the pipeline's spool depth
+when Prometheus scrapes, so the hot path pays nothing for metrics. The registry is built
+here, not taken from prometheus_client's process-wide default. Names follow Prometheus
+conventions: ``_total`` counters, seconds as the base unit.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from glustereventsd.stats import Stats
+
+log = logging.getLogger("glustereventsd.metrics")
+PREFIX = "gluster_events"
+
+
+@dataclass(frozen=True)
+class QueueGauge:
+    """One webhook's backlog at scrape time."""
+
+    webhook: str
+    depth: int
+    oldest_age_secs: float
+
+
+class DaemonCollector(Collector):  # type: ignore[misc]
+    """Turns ``Stats`` and the queue gauges into metric families."""
+
+    def __init__(self, stats: Stats, queues: Callable[[], list[QueueGauge]]) -> None:
+        self.stats = stats
+        self.queues = queues
+
+    def collect(self) -> Iterator[Any]:
+        """Yield every metric family (called by prometheus_client on each scrape)."""
+        counts = self.stats.snapshot()
+        simple = {
+            "received": ("received_total", "Events received and published, by event name.", "event"),
+            "parse_errors": ("parse_errors_total", "Datagrams dropped as malformed, by reason.", "reason"),
+            "dropped": ("dropped_total", "Events or datagrams dropped, by reason.", "reason"),
+            "delivered": ("delivered_total", "Events delivered (2xx), by webhook.", "webhook"),
+            "dead_letters": ("dead_letters_total", "Events moved to the dead letters, by webhook.", "webhook"),
+            "not_spooled": ("not_spooled_total", "Events that could not be written to the spool.", "reason"),
+        }
+        families = {key: CounterMetricFamily(f"{PREFIX}_{name}", text, labels=[label])
+                    for key, (name, text, label) in simple.items()}
+        retries = CounterMetricFamily(f"{PREFIX}_delivery_retries_total",
+                                      "Failed delivery attempts that will be retried, by webhook and reason.",
+                                      labels=["webhook", "reason"])
+        for (name, label), value in sorted(counts.items(), key=lambda item: str(item[0])):
+            if name == "retried" and isinstance(label, tuple):
+                retries.add_metric(list(label), value)
+            elif name in families and isinstance(label, str):
+                families[name].add_metric([label], value)
+        yield from families.values()
+        yield retries
+        latency = HistogramMetricFamily(f"{PREFIX}_delivery_latency_seconds",
+                                        "Time from receipt of an event to its delivery, by webhook.",
+                                        labels=["webhook"])
+        for label, histogram in sorted(self.stats.histograms("delivery_latency_seconds").items(), key=str):
+            latency.add_metric([str(label)], histogram.cumulative(), histogram.sum)
+        yield latency
+        depth = GaugeMetricFamily(f"{PREFIX}_queue_depth", "Events waiting for delivery, by webhook.",
+                                  labels=["webhook"])
+        age = GaugeMetricFamily(f"{PREFIX}_queue_oldest_age_seconds",
+                                "Age of the oldest event waiting, by webhook (0 when none).", labels=["webhook"])
+        for gauge in self.queues():
+            depth.add_metric([gauge.webhook], gauge.depth)
+            age.add_metric([gauge.webhook], gauge.oldest_age_secs)
+        yield depth
+        yield age
+
+
+class MetricsServer:
+    """The HTTP endpoint, started and stopped with the daemon."""
+
+    def __init__(self, collector: DaemonCollector) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(collector)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, address: str, port: int) -> int:
+        """Listen on ``address:port`` (0: any free port); return the port. Raises OSError."""
+        self._server, self._thread = start_http_server(port, addr=address, registry=self.registry)
+        bound = int(self._server.server_address[1])
+        log.info("Metrics endpoint listening address=%s port=%d", address, bound)
+        return bound
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
