@@ -278,7 +278,7 @@ def load_config_values(defaults_file: Path, config_file: Path) -> tuple[dict[str
 
 def settings_from_values(values: Mapping[str, object]) -> Settings:
     """Build frozen ``Settings`` from values already converted by ``convert_value``."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for name, value in values.items():
         fields[OPTIONS[name].field] = tuple(value) if isinstance(value, list) else value
     return dataclasses.replace(Settings(), **fields)

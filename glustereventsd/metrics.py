@@ -33,7 +33,7 @@ class QueueGauge:
     oldest_age_secs: float
 
 
-class DaemonCollector(Collector):  # type: ignore[misc]
+class DaemonCollector(Collector):
     """Turns ``Stats`` and the queue gauges into metric families."""
 
     def __init__(self, stats: Stats, queues: Callable[[], list[QueueGauge]]) -> None:

@@ -312,11 +312,12 @@ class Pipeline(threading.Thread):
         for url, configured in wanted.items():
             hook = dataclasses.replace(
                 configured, timeout_secs=configured.timeout_secs or self.settings.webhook_timeout_secs)
-            state = self.hooks.get(url)
-            if state is None:
+            existing = self.hooks.get(url)
+            if existing is None:
                 state = self._start_hook(hook)
                 log.info("Webhook added url=%s auth=%s", display_url(url), hook.describe_auth())
             else:
+                state = existing
                 state.queue.update(hook)
                 state.hook = hook
             self._size_workers(state, policy)
