@@ -30,6 +30,7 @@ setup(
     },
     data_files=[
         ("etc/glusterfs", ["etc/eventsconfig.json"]),
+        ("share/man/man8", ["man/glustereventsd.8", "man/gluster-eventsapi.8"]),
     ],
     entry_points={
         "console_scripts": [
