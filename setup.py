@@ -31,6 +31,7 @@ setup(
     data_files=[
         ("etc/glusterfs", ["etc/eventsconfig.json"]),
         ("share/man/man8", ["man/glustereventsd.8", "man/gluster-eventsapi.8"]),
+        ("share/bash-completion/completions", ["etc/bash_completion.d/gluster-eventsapi"]),
     ],
     entry_points={
         "console_scripts": [
