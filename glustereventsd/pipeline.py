@@ -108,11 +108,10 @@ class Pipeline(threading.Thread):
                 self._apply_control()
                 batch = self._next_batch()
                 results = self._drain_results()
-                if not batch and not results:
-                    if self.stopping.is_set() and self.intake.empty():
-                        break
-                    continue
-                self._turn(batch, results)
+                if batch or results:
+                    self._turn(batch, results)
+                if self.stopping.is_set() and self.intake.empty():
+                    break  # even while results keep coming: the backlog waits in the spool
             self._shutdown()
         except Exception:  # noqa: BLE001 - last line of defence: log, keep the process alive
             log.exception("Pipeline stopped by an unexpected error; the daemon will exit")
