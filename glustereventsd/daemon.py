@@ -8,6 +8,7 @@ swaps them in whole, or keeps the old ones and logs why.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import signal
@@ -19,6 +20,7 @@ from types import FrameType
 from glustereventsd import config, logsetup, nodeid, sdnotify
 from glustereventsd.eventlog import EventLog
 from glustereventsd.fsutil import PidFile, PidFileBusy
+from glustereventsd.lastgood import LastGood
 from glustereventsd.metrics import DaemonCollector, MetricsServer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.paths import Paths
@@ -53,18 +55,12 @@ def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[W
     """Read settings and webhooks; raise ConfigFileError naming the bad file."""
     settings, warnings = config.load_settings(paths.defaults_file, paths.config_file)
     if options.port is not None:
-        settings = _replace(settings, port=options.port)
+        settings = dataclasses.replace(settings, port=options.port)
     webhooks = config.load_webhooks(paths.webhooks_file)
     if not config.file_mode_ok(paths.webhooks_file):
         warnings.append(f"{paths.webhooks_file} is readable by other users; it holds webhook "
                         "credentials: chmod 600 it")
     return settings, webhooks, warnings
-
-
-def _replace(settings: Settings, **changes: object) -> Settings:
-    import dataclasses
-
-    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -86,6 +82,8 @@ class Daemon:
         self._previous_handlers: dict[int, object] = {}
         self.bound_ports: list[int] = []
         self.metrics_port = 0
+        self._last_good = LastGood(self.paths.state_dir / "last-good",
+                                   (self.paths.webhooks_file, self.paths.config_file))
 
     # -- signals: record intent only -------------------------------------------------------
     def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -119,12 +117,10 @@ class Daemon:
     # -- life ------------------------------------------------------------------------------
     def run(self) -> int:
         """Run until SIGTERM (or ``request(SHUTDOWN)``); return the exit status."""
-        try:
-            settings, webhooks, warnings = load_configuration(self.paths, self.options)
-        except config.ConfigError as err:
-            raise StartupError(f"{err}") from None
+        logsetup.setup_logging(self.options.log_file or self.paths.daemon_log, "INFO")
+        settings, webhooks, warnings = self._load_at_start()
         self.settings = settings
-        logsetup.setup_logging(self.options.log_file or self.paths.daemon_log, settings.log_level)
+        logsetup.set_level(settings.log_level)
         events_log = EventLog(self.paths.event_log)
         for warning in warnings:
             log.warning("%s", warning)
@@ -141,6 +137,29 @@ class Daemon:
         finally:
             pid_file.release()
             self._restore_signals()
+
+    def _load_at_start(self) -> tuple[Settings, list[Webhook], list[str]]:
+        """Load the files; when one is corrupt, fall back to the last copies that loaded."""
+        last_good = self._last_good
+        try:
+            loaded = load_configuration(self.paths, self.options)
+        except config.ConfigError as err:
+            if not last_good.available():
+                raise StartupError(f"{err}") from None
+            fallback = dataclasses.replace(self.paths, webhooks_file=last_good.copy_of(self.paths.webhooks_file),
+                                           config_file=last_good.copy_of(self.paths.config_file))
+            try:
+                loaded = load_configuration(fallback, self.options)
+            except config.ConfigError:
+                raise StartupError(f"{err}") from None
+            log.error("Starting with the last configuration that loaded (%s), because %s; fix the file, "
+                      "or run 'gluster-eventsapi sync' from a healthy node", last_good.folder, err)
+            return loaded
+        try:
+            last_good.remember()
+        except OSError as err:
+            log.warning("Cannot keep a copy of the configuration in %s: %s", last_good.folder, err.strerror)
+        return loaded
 
     def _run_locked(self, settings: Settings, webhooks: list[Webhook], events_log: EventLog) -> int:
         try:
@@ -259,11 +278,15 @@ class Daemon:
         if settings.port != self.settings.port:
             log.warning("The port changed from %d to %d: restart glustereventsd to listen on it",
                         self.settings.port, settings.port)
-            settings = _replace(settings, port=self.settings.port)
+            settings = dataclasses.replace(settings, port=self.settings.port)
         logsetup.set_level(settings.log_level)
         self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)
         pipeline.reconfigure(settings, webhooks)
         pipeline.rescan_spool()
+        try:
+            self._last_good.remember()
+        except OSError as err:
+            log.warning("Cannot keep a copy of the configuration in %s: %s", self._last_good.folder, err.strerror)
         self.settings = settings
         log.info("Configuration reloaded webhooks=%d", len(webhooks))
         sdnotify.notify("READY=1")

@@ -369,3 +369,17 @@ def test_config_value_of_the_wrong_type_on_reload_keeps_the_last_good(daemon: Da
              what="bad reload logged")
     send_raw(daemon.port, b"1468303352 2 name=still-working")
     wait_for(lambda: receiver.count() == 1, what="still delivering")
+
+
+def test_corrupt_webhooks_file_at_start_uses_the_last_good_copy(daemon: DaemonProcess, receiver: Receiver) -> None:
+    daemon.write_webhooks({receiver.url: {"token": "kept-token-0001"}})
+    daemon.start()
+    daemon.stop()
+    (daemon.events_dir / "webhooks.json").write_text('{"http://half-written')  # a torn edit
+    daemon.start()
+    assert "Starting with the last configuration that loaded" in daemon.log_text()
+    assert "webhooks.json" in daemon.log_text()
+    send_raw(daemon.port, b"1468303352 2 name=still-delivered")
+    wait_for(lambda: receiver.count() == 1, what="delivered with the last good webhooks")
+    assert receiver.requests[0].headers["authorization"] == "Bearer kept-token-0001"
+    assert "kept-token-0001" not in daemon.log_text()
