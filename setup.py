@@ -25,7 +25,7 @@ setup(
             "pyjwt>=2.6",
             "standardwebhooks>=1.0",
             "hypothesis>=6.80",
-            "psutil>=5.9",
+            "mypy>=1.8",
         ],
     },
     data_files=[
