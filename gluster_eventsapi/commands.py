@@ -25,6 +25,7 @@ from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
 from gluster_eventsapi.results import (
+    PROTOCOL,
     Message,
     NameValues,
     NodeAnswer,
@@ -35,6 +36,10 @@ from gluster_eventsapi.results import (
 )
 
 RESTART_NOTE = "Restart glustereventsd in all nodes"
+# SPEC section 4: what /etc/glusterfs/eventsconfig.json ships. config-get lists these keys even
+# when that file is missing (a package without it, or a GLUSTER_EVENTS_ROOT test tree).
+SHIPPED_DEFAULTS: Mapping[str, object] = {"log-level": "INFO", "port": 24009,
+                                          "disable-events-log": False}
 # The local node already has the files it is pushing: it only reloads its daemon.
 LOCAL_EQUIVALENT: Mapping[str, str] = {"node-sync": "node-reload"}
 
@@ -232,7 +237,9 @@ def cmd_config_get(args: argparse.Namespace, ctx: Context) -> NameValues:
     if args.name is not None:
         names = [_config_name(args.name)]
     else:
-        shown = store.keys_set_in(paths.defaults_file) | store.keys_set_in(paths.config_file)
+        shipped = (store.keys_set_in(paths.defaults_file) if paths.defaults_file.exists()
+                   else set(SHIPPED_DEFAULTS))
+        shown = shipped | store.keys_set_in(paths.config_file)
         names = [name for name in OPTIONS if name in shown]
     return NameValues(tuple((display_name(name), values[name]) for name in names))
 
@@ -359,5 +366,5 @@ def cmd_node(args: argparse.Namespace, ctx: Context) -> NodeAnswer:
     try:
         request = node.read_request(ctx.stdin.read() if not ctx.stdin.isatty() else "")
     except CliError as err:
-        return NodeAnswer({"ok": False, "error": err.message, "protocol": node.PROTOCOL})
+        return NodeAnswer({"ok": False, "error": err.message, "protocol": PROTOCOL})
     return NodeAnswer(node.handle(args.command, request, ctx.get_paths(), ctx.clock()))
