@@ -29,8 +29,9 @@ exit status:
   4  some nodes not OK
   (2 is both the original "config unchanged" code and argparse's usage-error code.)
 
--t - and -s - read the bearer token / secret from stdin (one line each, token first),
-so that they do not appear in the process list or the shell history.
+-t -, -s - and --signing-secret - read the bearer token / secret / signing secret from
+stdin (one line each, in that order), so that they do not appear in the process list or
+the shell history.
 """
 
 
@@ -57,6 +58,35 @@ def _url_and_auth(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bearer_token", "-t", help="Bearer Token ('-': read it from stdin)")
     parser.add_argument("--secret", "-s",
                         help="Secret to sign a JWT with ('-': read it from stdin)")
+
+
+def _webhook_settings(parser: argparse.ArgumentParser) -> None:
+    """The per-webhook delivery settings of webhook-add / webhook-mod."""
+    parser.add_argument("--timeout-secs", metavar="SECS",
+                        help="Seconds to wait for the webhook to answer one POST "
+                             "(0: the daemon's webhook-timeout-secs)")
+    parser.add_argument("--concurrency", metavar="N",
+                        help="POSTs in flight to this webhook, 1 to 64; 1 keeps strict order "
+                             "(0: the daemon's webhook-concurrency)")
+    parser.add_argument("--signing-secret", metavar="whsec_...",
+                        help="Sign every delivery (Standard Webhooks) with this secret "
+                             "('-': read it from stdin; '': stop signing)")
+    parser.add_argument("--ca-bundle", metavar="FILE",
+                        help="PEM file of the CA(s) that signed the webhook's HTTPS certificate; "
+                             "it must exist at the same path on every node ('': system store)")
+    tls = parser.add_mutually_exclusive_group()
+    tls.add_argument("--insecure-tls", dest="insecure_tls", action="store_const", const=True,
+                     help="Do NOT verify the webhook's HTTPS certificate (shown by status)")
+    tls.add_argument("--verify-tls", dest="insecure_tls", action="store_const", const=False,
+                     help="Verify the webhook's HTTPS certificate again (the default)")
+    parser.add_argument("--events", metavar="PATTERN[,PATTERN]",
+                        help="Send only events whose name matches one of these glob patterns, "
+                             "e.g. 'VOLUME_*,QUORUM_*' ('': every event)")
+
+
+def _webhook_change(parser: argparse.ArgumentParser) -> None:
+    _url_and_auth(parser)
+    _webhook_settings(parser)
 
 
 def _config_get(parser: argparse.ArgumentParser) -> None:
@@ -87,10 +117,10 @@ COMMANDS: Mapping[str, Command] = {
     "status": Command("Show webhooks and glustereventsd status of every node", _no_args,
                       commands.cmd_status),
     "reload": Command("Reload glustereventsd on every node", _no_args, commands.cmd_reload),
-    "webhook-add": Command("Add a webhook and sync it to every node", _url_and_auth,
+    "webhook-add": Command("Add a webhook and sync it to every node", _webhook_change,
                            commands.cmd_webhook_add),
-    "webhook-mod": Command("Change a webhook's token or secret", _url_and_auth,
-                           commands.cmd_webhook_mod),
+    "webhook-mod": Command("Change a webhook's credentials or delivery settings",
+                           _webhook_change, commands.cmd_webhook_mod),
     "webhook-del": Command("Delete a webhook", _url, commands.cmd_webhook_del),
     "webhook-test": Command("Send a test request to a webhook from every node", _url_and_auth,
                             commands.cmd_webhook_test),

@@ -17,10 +17,11 @@ from glustereventsd.config import (
     convert_value,
     load_config_values,
     validate_url,
+    webhook_from_entry,
 )
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import node, peers, store
+from gluster_eventsapi import hooks, node, peers, store
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
@@ -119,8 +120,7 @@ class _StdinSecrets:
         return line.rstrip("\r\n")
 
 
-def _credentials(args: argparse.Namespace, ctx: Context) -> tuple[str | None, str | None]:
-    reader = _StdinSecrets(ctx)
+def _credentials(args: argparse.Namespace, reader: _StdinSecrets) -> tuple[str | None, str | None]:
     token = reader.resolve(args.bearer_token, "bearer token")
     secret = reader.resolve(args.secret, "secret")
     return token, secret
@@ -147,7 +147,19 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> StatusReport:
     """Registered webhooks and, per node, whether glustereventsd runs."""
     webhooks = store.read_webhooks(ctx.get_paths())
     rows = on_pool(ctx, "node-status", {})
-    return StatusReport(tuple(webhooks), tuple(rows))
+    return StatusReport(tuple(webhooks), tuple(rows), insecure_urls(webhooks))
+
+
+def insecure_urls(webhooks: Mapping[str, object]) -> tuple[str, ...]:
+    """The registered URLs whose HTTPS certificates are not verified (``insecure-tls``)."""
+    found = []
+    for url, entry in webhooks.items():
+        try:
+            if webhook_from_entry(url, entry).insecure_tls:
+                found.append(url)
+        except ConfigError:
+            continue  # read_webhooks already checked the file; be lenient here
+    return tuple(found)
 
 
 def cmd_reload(args: argparse.Namespace, ctx: Context) -> NodeTable:
@@ -158,36 +170,54 @@ def cmd_reload(args: argparse.Namespace, ctx: Context) -> NodeTable:
 def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Register a webhook on this node, then sync the pool."""
     url = _url(args.url)
-    token, secret = _credentials(args, ctx)
+    reader = _StdinSecrets(ctx)
+    token, secret = _credentials(args, reader)
+    changes = hooks.settings_changes(args, reader.resolve)
+    entry: dict[str, Any] = {"token": token or "", "secret": secret or ""}
+    hooks.apply_changes(entry, changes)
 
     def add(data: dict[str, Any]) -> None:
         if url in data:
-            raise CliError("Webhook already exists", ExitStatus.WEBHOOK_EXISTS)
-        data[url] = {"token": token or "", "secret": secret or ""}
+            raise CliError(f"Webhook already exists: {url} (change it with "
+                           "'gluster-eventsapi webhook-mod')", ExitStatus.WEBHOOK_EXISTS)
+        data[url] = entry
 
     store.modify_webhooks(ctx.get_paths(), add)
-    return sync_pool(ctx)
+    return sync_pool(ctx, hooks.settings_notes(url, entry))
+
+
+def _not_registered(url: str) -> CliError:
+    return CliError(f"Webhook does not exist: {url} is not registered (see "
+                    "'gluster-eventsapi status'; URLs must match exactly)",
+                    ExitStatus.WEBHOOK_NOT_EXISTS)
 
 
 def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
-    """Change the token and/or secret of a registered webhook, then sync the pool."""
+    """Change the credentials and/or delivery settings of a webhook, then sync the pool."""
     url = args.url.strip()
-    token, secret = _credentials(args, ctx)
-    if token is None and secret is None:
-        raise CliError("nothing to change: give --bearer_token and/or --secret")
+    reader = _StdinSecrets(ctx)
+    token, secret = _credentials(args, reader)
+    changes = hooks.settings_changes(args, reader.resolve)
+    if token is None and secret is None and not changes:
+        raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
+                       "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "
+                       "--insecure-tls/--verify-tls, --events")
+    changed: dict[str, Any] = {}
 
     def mod(data: dict[str, Any]) -> None:
         if url not in data:
-            raise CliError("Webhook does not exist", ExitStatus.WEBHOOK_NOT_EXISTS)
+            raise _not_registered(url)
         entry = _entry_dict(data[url])
         if token is not None:
             entry["token"] = token
         if secret is not None:
             entry["secret"] = secret
+        hooks.apply_changes(entry, changes)
         data[url] = entry
+        changed.update(entry)
 
     store.modify_webhooks(ctx.get_paths(), mod)
-    return sync_pool(ctx)
+    return sync_pool(ctx, hooks.settings_notes(url, changed))
 
 
 def cmd_webhook_del(args: argparse.Namespace, ctx: Context) -> NodeTable:
@@ -196,7 +226,7 @@ def cmd_webhook_del(args: argparse.Namespace, ctx: Context) -> NodeTable:
 
     def delete(data: dict[str, Any]) -> None:
         if url not in data:
-            raise CliError("Webhook does not exist", ExitStatus.WEBHOOK_NOT_EXISTS)
+            raise _not_registered(url)
         del data[url]
 
     store.modify_webhooks(ctx.get_paths(), delete)
@@ -209,7 +239,7 @@ def cmd_webhook_test(args: argparse.Namespace, ctx: Context) -> NodeTable:
     A registered webhook is tested with its stored settings unless -t/-s are given.
     """
     url = _url(args.url)
-    token, secret = _credentials(args, ctx)
+    token, secret = _credentials(args, _StdinSecrets(ctx))
     registered = store.read_webhooks(ctx.get_paths()).get(url)
     entry = _entry_dict(registered) if registered is not None else {}
     if token is not None or secret is not None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from glustereventsd.config import ConfigError, webhook_from_entry
+from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
 
@@ -36,8 +36,10 @@ def _reload_answer(paths: Paths, answer: Answer) -> Answer:
         reloaded = service.reload(paths)
     except service.ReloadError as err:
         return {**answer, "ok": False, "error": str(err)}
-    if not reloaded:
-        answer["warning"] = NOT_RUNNING
+    warnings = [] if reloaded else [NOT_RUNNING]
+    warnings += [w for w in [_missing_ca_bundles(paths)] if w]
+    if warnings:
+        answer["warning"] = "; ".join(warnings)
     return answer
 
 
@@ -87,6 +89,19 @@ def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     if failed:
         return {"ok": False, "failed": failed, "error": "; ".join(errors)}
     return _reload_answer(paths, {"ok": True, "output": "OK"})
+
+
+def _missing_ca_bundles(paths: Paths) -> str:
+    """A warning naming the CA bundles that webhooks.json refers to but this node lacks."""
+    try:
+        hooks = load_webhooks(paths.webhooks_file)
+    except ConfigError:
+        return ""
+    missing = sorted({h.ca_bundle for h in hooks if h.ca_bundle and not Path(h.ca_bundle).is_file()})
+    if not missing:
+        return ""
+    return (f"CA bundle {', '.join(missing)} missing on this node: copy it there, "
+            "or HTTPS deliveries from this node fail")
 
 
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:

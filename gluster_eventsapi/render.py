@@ -120,14 +120,23 @@ def render_node_table(result: NodeTable, as_json: bool) -> Rendered:
     return Rendered(text + "\n" + tail, "", status)
 
 
+INSECURE_NOTE = "(insecure TLS: certificate not verified)"
+
+
+def _webhook_line(url: str, insecure: Sequence[str]) -> str:
+    return f"{url} {INSECURE_NOTE}" if url in insecure else url
+
+
 def render_status(result: StatusReport, as_json: bool) -> Rendered:
     """``Webhooks:`` and the GLUSTEREVENTSD STATUS table, as in the seed."""
     status = exit_status(result.rows)
     column = "GLUSTEREVENTSD STATUS"
     if as_json:
         rows = [_json_row(column, row, row.value if row.ok else "NOT OK") for row in result.rows]
-        return Rendered(envelope({"webhooks": list(result.webhooks), "data": rows}), "", status)
-    head = "Webhooks:\n" + "".join(f"{url}\n" for url in result.webhooks or ("None",)) + "\n"
+        return Rendered(envelope({"webhooks": list(result.webhooks), "data": rows,
+                                  "insecure_tls": list(result.insecure_tls)}), "", status)
+    head = "Webhooks:\n" + "".join(f"{_webhook_line(url, result.insecure_tls)}\n"
+                                    for url in result.webhooks or ("None",)) + "\n"
     table = node_table(column, result.rows, [_cell(row) for row in result.rows])
     return Rendered(head + table + "\n", "", status)
 

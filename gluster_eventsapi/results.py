@@ -45,6 +45,7 @@ class StatusReport:
 
     webhooks: tuple[str, ...]
     rows: tuple[NodeResult, ...]
+    insecure_tls: tuple[str, ...] = ()  # URLs whose HTTPS certificate is not verified
 
 
 @dataclass(frozen=True)

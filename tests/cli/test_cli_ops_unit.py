@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import subprocess
 
 import pytest
 
@@ -63,3 +65,97 @@ def test_config_get_name_works_for_every_key(one_node, name):
     assert status == 0, err
     value = OPTIONS[name].default
     assert json.loads(out)["output"] == {OPTIONS[name].field: value}
+
+
+SIGNING = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.fixture
+def ca_file(tmp_path):
+    """A real self-signed CA certificate (PEM), made with openssl."""
+    key, cert = tmp_path / "ca.key", tmp_path / "ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=test-ca", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    return cert
+
+
+def hooks_file(run):
+    return json.loads((run.events / "webhooks.json").read_text())
+
+
+def test_webhook_add_with_every_setting(one_node, ca_file):
+    url = "https://h.example/x"
+    status, out, err = one_node(
+        "webhook-add", url, "-t", "-", "--signing-secret", "-", "--timeout-secs", "2.5",
+        "--concurrency", "1", "--ca-bundle", str(ca_file), "--events", "volume_*, QUORUM_LOST",
+        stdin=f"tok\n{SIGNING}\n")
+    assert status == 0, err
+    assert hooks_file(one_node) == {url: {
+        "token": "tok", "secret": "", "signing-secret": SIGNING, "timeout-secs": 2.5,
+        "concurrency": 1, "ca-bundle": str(ca_file), "events": ["VOLUME_*", "QUORUM_LOST"]}}
+    assert "must exist at that path on every node" in out
+    assert SIGNING not in out + err
+
+
+def test_webhook_mod_changes_only_what_is_given(one_node):
+    url = "https://h.example/x"
+    assert one_node("webhook-add", url, "-s", "sec", "--concurrency", "4", "--events",
+                    "VOLUME_CREATE")[0] == 0
+    status, out, err = one_node("webhook-mod", url, "--insecure-tls", "--timeout-secs", "3")
+    assert status == 0, err
+    assert "will NOT be verified" in out
+    assert hooks_file(one_node)[url] == {"token": "", "secret": "sec", "concurrency": 4,
+                                         "events": ["VOLUME_CREATE"], "insecure-tls": True,
+                                         "timeout-secs": 3.0}
+    status, out, _ = one_node("status")
+    assert f"{url} (insecure TLS: certificate not verified)" in out.splitlines()
+    status, out, _ = one_node("status", "--json")
+    assert json.loads(out)["output"]["insecure_tls"] == [url]
+    status, _, err = one_node("webhook-mod", url, "--verify-tls", "--concurrency", "0",
+                              "--events", "", "--timeout-secs", "0")
+    assert status == 0, err
+    assert hooks_file(one_node)[url] == {"token": "", "secret": "sec"}
+    assert "insecure" not in one_node("status")[1]
+
+
+def test_old_entries_keep_working_with_new_flags(one_node):
+    (one_node.events / "webhooks.json").write_text('{"http://old/": "oldtoken"}')
+    status, _, err = one_node("webhook-mod", "http://old/", "--concurrency", "2")
+    assert status == 0, err
+    assert hooks_file(one_node) == {"http://old/": {"token": "oldtoken", "secret": "",
+                                                    "concurrency": 2}}
+
+
+@pytest.mark.parametrize("argv, stdin, words", [
+    (("--events", "VOLUME_CREAT"), "", ["matches no event name", "VOLUME_CREATE"]),
+    (("--events", "VOLUME_*,BRIK_*"), "", ["'BRIK_*'", "matches no event name"]),
+    (("--timeout-secs", "soon"), "", ["--timeout-secs 'soon'", "0.1 to 600"]),
+    (("--concurrency", "100"), "", ["--concurrency '100'", "0 to 64"]),
+    (("--signing-secret", "-"), "whsec_notbase64!!\n", ["--signing-secret", "whsec_"]),
+    (("--ca-bundle", "/nonexistent/ca.pem"), "", ["/nonexistent/ca.pem does not exist"]),
+])
+def test_invalid_settings_exit_7_and_write_nothing(one_node, argv, stdin, words):
+    status, out, err = one_node("webhook-add", "https://h.example/x", *argv, stdin=stdin)
+    assert status == 7, (out, err)
+    assert all(word in err for word in words), err
+    assert "notbase64" not in err
+    assert not (one_node.events / "webhooks.json").exists()
+
+
+def test_ca_bundle_that_is_not_pem_is_refused(one_node, tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    status, _, err = one_node("webhook-add", "https://h.example/x", "--ca-bundle", str(bad))
+    assert status == 7 and "cannot load CA certificates" in err
+
+
+def test_insecure_and_verify_tls_are_exclusive(one_node):
+    status, _, err = one_node("webhook-add", "https://h/x", "--insecure-tls", "--verify-tls")
+    assert status == 2 and "not allowed with" in err
+
+
+def test_webhook_mod_without_changes_lists_the_flags(one_node):
+    assert one_node("webhook-add", "http://h/x")[0] == 0
+    status, _, err = one_node("webhook-mod", "http://h/x")
+    assert status == 1 and "--events" in err and "--signing-secret" in err
