@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import secrets
 from tests.helpers import DaemonProcess, InProcessDaemon, Receiver, free_udp_port
 
 
@@ -79,3 +80,44 @@ def inproc(daemon_root: Path) -> Iterator[InProcessDaemon]:
     yield runner
     runner.stop()
     _no_traceback(runner.log_text(), "in-process daemon")
+
+
+# -- secrets never leak into outputs (issue 5) -------------------------------------------------
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fail a test whose captured stdout, stderr or log shows one of the test secrets."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "teardown" or report.failed:
+        return  # the teardown report carries the output of every phase
+    for name, content in report.sections:
+        found = secrets.leaks_in(content)
+        if found:
+            report.outcome = "failed"
+            report.longrepr = f"test secret(s) {', '.join(found)} appeared in {name}"
+            return
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a file the tests made (logs, outputs) shows one of the test secrets."""
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None or getattr(factory, "_basetemp", None) is None:
+        return
+    leaks = []
+    for path in sorted(Path(factory.getbasetemp()).rglob("*")):
+        if not path.is_file() or path.is_symlink() or secrets.holds_credentials(path.name):
+            continue
+        if path.suffix in (".sqlite3", ".sqlite3-wal", ".sqlite3-shm") or path.stat().st_size > 64 * 2**20:
+            continue  # the spool holds event bodies, never credentials
+        text = path.read_bytes().decode("utf-8", "replace")
+        found = secrets.leaks_in(text)
+        if found:
+            leaks.append(f"{path}: {', '.join(found)}")
+    if leaks:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        message = "test secrets leaked into files:\n  " + "\n  ".join(leaks)
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(message, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -255,6 +255,7 @@ class DaemonProcess:
         self.env.pop("NOTIFY_SOCKET", None)
         self.log_file = root / "var/log/glusterfs/glustereventsd.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr_offset = 0
 
     @property
     def events_dir(self) -> Path:
@@ -285,13 +286,29 @@ class DaemonProcess:
         args = [sys.executable, "-m", "glustereventsd", "--port", str(self.port)]
         for host in self.listen:
             args += ["--listen", host]
-        self.proc = subprocess.Popen(args, env=self.env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Output goes to files under the root, so the suite's secret scan reads it too.
+        self._stderr_offset = self.stderr_file.stat().st_size if self.stderr_file.exists() else 0
+        with open(self.root / "daemon.stdout", "ab") as out, open(self.stderr_file, "ab") as err:
+            self.proc = subprocess.Popen(args, env=self.env, cwd=REPO, stdout=out, stderr=err)
         if wait:
             wait_for(lambda: "glustereventsd started" in self.log_text()[offset:] or self.proc.poll() is not None,
                      timeout=15, what="daemon start")
             if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited: {self.proc.stderr.read().decode()}")
+                raise AssertionError(f"daemon exited: {self.stderr_text()}")
         return self
+
+    @property
+    def stderr_file(self) -> Path:
+        return self.root / "daemon.stderr"
+
+    def stderr_text(self) -> str:
+        """What the daemon started last wrote to stderr."""
+        try:
+            with open(self.stderr_file, "rb") as handle:
+                handle.seek(self._stderr_offset)
+                return handle.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
 
     def signal(self, signum: int) -> None:
         assert self.proc is not None
@@ -312,8 +329,6 @@ class DaemonProcess:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             code = self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
         self.proc = None
         return code
 
@@ -321,8 +336,6 @@ class DaemonProcess:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
         self.proc = None
 
 

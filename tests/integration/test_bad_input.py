@@ -75,4 +75,4 @@ def test_daemon_process_survives_bad_input_without_traceback(daemon: DaemonProce
     # And it still stops cleanly.
     daemon.signal(signal.SIGTERM)
     assert daemon.proc.wait(15) == 0
-    assert daemon.proc.stderr.read() == b""
+    assert daemon.stderr_text() == ""

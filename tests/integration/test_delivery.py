@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 
@@ -13,12 +12,11 @@ from eventtypes.emit import gf_event
 from glustereventsd import deliver
 from glustereventsd.models import OutcomeKind, Webhook
 from tests.catalog_spec import SPEC_NAMES_3_9, SPEC_NAMES_3_10
+from tests.secrets import JWT_SECRET, TOKEN, WHSEC
 from tests.helpers import (DaemonProcess, InProcessDaemon, Receiver, event_log_lines, nodeid_of, send_lines,
                            wait_for)
 
-JWT_SECRET = "jwt-secret-for-tests-0001"
-TOKEN = "bearer-token-for-tests-0001"
-WHSEC = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
 
 
 def all_ids_then_unknown(inproc: InProcessDaemon, receiver: Receiver, names: list[str], unknown: list[int]) -> None:

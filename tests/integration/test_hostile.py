@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 
 from glustereventsd import spool
 from tests.helpers import REPO, DaemonProcess, Receiver, free_udp_port, send_raw, wait_for
+from tests.secrets import KEPT_TOKEN
 
 FAST_RETRY = {"retry-min-backoff-secs": 0.05, "retry-max-backoff-secs": 0.3, "webhook-timeout-secs": 1}
 
@@ -326,7 +327,7 @@ def test_port_in_use_is_a_clear_error(daemon: DaemonProcess) -> None:
         daemon.start(wait=False)
         assert daemon.proc is not None
         code = daemon.proc.wait(30)
-        stderr = daemon.proc.stderr.read().decode()
+        stderr = daemon.stderr_text()
     assert code == 1
     assert f"cannot listen on UDP 127.0.0.1 port {daemon.port}: already in use" in stderr
     assert "Traceback" not in stderr
@@ -347,7 +348,7 @@ def test_second_daemon_on_the_same_pid_file_refuses_to_start(daemon: DaemonProce
     second.start(wait=False)
     assert second.proc is not None
     assert second.proc.wait(30) == 1
-    assert "locked by a running glustereventsd" in second.proc.stderr.read().decode()
+    assert "locked by a running glustereventsd" in second.stderr_text()
     second.stop()
 
 
@@ -356,7 +357,7 @@ def test_config_value_of_the_wrong_type_refuses_start_naming_the_file(daemon: Da
     daemon.start(wait=False)
     assert daemon.proc is not None
     assert daemon.proc.wait(30) == 1
-    stderr = daemon.proc.stderr.read().decode()
+    stderr = daemon.stderr_text()
     assert "config.json" in stderr and "port" in stderr and "Traceback" not in stderr
 
 
@@ -372,7 +373,7 @@ def test_config_value_of_the_wrong_type_on_reload_keeps_the_last_good(daemon: Da
 
 
 def test_corrupt_webhooks_file_at_start_uses_the_last_good_copy(daemon: DaemonProcess, receiver: Receiver) -> None:
-    daemon.write_webhooks({receiver.url: {"token": "kept-token-0001"}})
+    daemon.write_webhooks({receiver.url: {"token": KEPT_TOKEN}})
     daemon.start()
     daemon.stop()
     (daemon.events_dir / "webhooks.json").write_text('{"http://half-written')  # a torn edit
@@ -381,5 +382,5 @@ def test_corrupt_webhooks_file_at_start_uses_the_last_good_copy(daemon: DaemonPr
     assert "webhooks.json" in daemon.log_text()
     send_raw(daemon.port, b"1468303352 2 name=still-delivered")
     wait_for(lambda: receiver.count() == 1, what="delivered with the last good webhooks")
-    assert receiver.requests[0].headers["authorization"] == "Bearer kept-token-0001"
-    assert "kept-token-0001" not in daemon.log_text()
+    assert receiver.requests[0].headers["authorization"] == f"Bearer {KEPT_TOKEN}"
+    assert KEPT_TOKEN not in daemon.log_text()
