@@ -241,7 +241,11 @@ class Pipeline(threading.Thread):
                 counters.last_error_at = result.at
             else:
                 deaths.append((result.record, result.reason))
-                self.writer.count(result.record.hook_id).dead += 1
+                counters = self.writer.count(result.record.hook_id)
+                counters.dead += 1
+                # webhook-status shows why events die (a 410 is never retried, so no Failed)
+                counters.last_error = result.reason
+                counters.last_error_at = time.time()
                 dead_state = self.by_id.get(result.record.hook_id)
                 if dead_state is not None:
                     self.stats.add("dead_letters", dead_state.label)
