@@ -89,6 +89,16 @@ def _webhook_change(parser: argparse.ArgumentParser) -> None:
     _webhook_settings(parser)
 
 
+def _webhook_status(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", nargs="?", help="URL of Webhook (default: every webhook)")
+
+
+def _webhook_redeliver(parser: argparse.ArgumentParser) -> None:
+    _url(parser)
+    parser.add_argument("--list", action="store_true",
+                        help="Only show each node's dead letters (count and the newest few)")
+
+
 def _config_get(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="Config Name")
 
@@ -124,6 +134,12 @@ COMMANDS: Mapping[str, Command] = {
     "webhook-del": Command("Delete a webhook", _url, commands.cmd_webhook_del),
     "webhook-test": Command("Send a test request to a webhook from every node", _url_and_auth,
                             commands.cmd_webhook_test),
+    "webhook-status": Command("Show each node's delivery state of every webhook (queued, "
+                              "delivered, retried, dead letters, last error)",
+                              _webhook_status, commands.cmd_webhook_status),
+    "webhook-redeliver": Command("Re-queue a webhook's dead letters on every node "
+                                 "(--list: show them)", _webhook_redeliver,
+                                 commands.cmd_webhook_redeliver),
     "config-get": Command("Show the configuration", _config_get, commands.cmd_config_get),
     "config-set": Command("Set a configuration value on every node", _config_set,
                           commands.cmd_config_set),
@@ -140,6 +156,8 @@ COMMANDS: Mapping[str, Command] = {
     "node-reload": Command("", _no_args, commands.cmd_node, hidden=True),
     "node-sync": Command("", _no_args, commands.cmd_node, hidden=True),
     "node-webhook-test": Command("", _no_args, commands.cmd_node, hidden=True),
+    "node-webhook-status": Command("", _no_args, commands.cmd_node, hidden=True),
+    "node-webhook-redeliver": Command("", _no_args, commands.cmd_node, hidden=True),
 }
 
 

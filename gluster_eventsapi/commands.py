@@ -27,6 +27,8 @@ from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
 from gluster_eventsapi.results import (
     PROTOCOL,
+    DeadLetterReport,
+    HookStatusTable,
     Message,
     NameValues,
     NodeAnswer,
@@ -246,6 +248,38 @@ def cmd_webhook_test(args: argparse.Namespace, ctx: Context) -> NodeTable:
         entry["token"], entry["secret"] = token or "", secret or ""
     rows = on_pool(ctx, "node-webhook-test", {"url": url, "entry": entry})
     return NodeTable("WEBHOOK STATUS", tuple(rows))
+
+
+def cmd_webhook_status(args: argparse.Namespace, ctx: Context) -> HookStatusTable | Message:
+    """Per node and webhook: queued, delivered, retried, dead letters, ages, last error."""
+    webhooks = store.read_webhooks(ctx.get_paths())
+    urls = list(webhooks)
+    if args.url is not None:
+        url = args.url.strip()
+        if url not in webhooks:
+            raise _not_registered(url)
+        urls = [url]
+    if not urls:
+        return Message("No webhooks registered. Add one with "
+                       "'gluster-eventsapi webhook-add URL'.", [])
+    rows = on_pool(ctx, "node-webhook-status", {"urls": urls})
+    return HookStatusTable(tuple(rows), insecure_urls(webhooks))
+
+
+def cmd_webhook_redeliver(args: argparse.Namespace, ctx: Context) -> NodeTable | DeadLetterReport:
+    """List (--list) or re-queue the dead letters of a webhook on every node."""
+    url = args.url.strip()
+    if url not in store.read_webhooks(ctx.get_paths()):
+        raise _not_registered(url)
+    if args.list:
+        return DeadLetterReport(url, tuple(on_pool(ctx, "node-webhook-redeliver",
+                                                   {"url": url, "list": True})))
+    rows = tuple(on_pool(ctx, "node-webhook-redeliver", {"url": url}))
+    total = sum(int(row.value) for row in rows if row.ok and row.value.isdigit())
+    note = (f"{total} dead letter(s) re-queued; follow them with "
+            f"'gluster-eventsapi webhook-status {url}'." if total else
+            "Nothing to re-queue: no node has dead letters for this webhook.")
+    return NodeTable("REQUEUED", rows, (note,), json_value=True)
 
 
 def _config_name(name: str) -> str:

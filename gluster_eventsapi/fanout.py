@@ -141,6 +141,7 @@ def answer_to_result(name: str, answer: Mapping[str, object]) -> NodeResult:
         warning=str(answer.get("warning") or ""),
         failed=tuple(str(f) for f in failed) if isinstance(failed, list) else (),
         nodeid=str(answer.get("nodeid") or ""),
+        data=answer.get("data"),
     )
 
 

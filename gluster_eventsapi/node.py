@@ -9,6 +9,7 @@ local node) and returns the answer object that goes back as exactly one JSON lin
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -127,11 +128,85 @@ def describe_outcome(outcome: Any) -> str:
     return str(outcome.detail or outcome.reason or f"HTTP {outcome.status}")
 
 
+NEWEST_DEAD_LETTERS = 5
+
+
+def _age(now: float, at: float) -> float | None:
+    return round(max(0.0, now - at), 1) if at else None
+
+
+def _spool_error(paths: Paths, err: Exception) -> Answer:
+    return {"ok": False, "error": f"cannot read the spool {paths.spool_file}: {err} "
+                                  "(is the disk full or the file damaged?)"}
+
+
+def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
+    """This node's delivery state of each requested webhook (zeros where nothing ran)."""
+    urls = request.get("urls")
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        return {"ok": False, "error": "bad request: no webhook URLs"}
+    from glustereventsd import spool
+
+    try:
+        found = {s.url: s for s in spool.read_status(paths.spool_file, now)}
+    except sqlite3.Error as err:
+        return _spool_error(paths, err)
+    hooks = []
+    for url in urls:
+        state = found.get(url)
+        hooks.append({
+            "url": url,
+            "queued": state.queued if state else 0,
+            "delivered": state.delivered if state else 0,
+            "retried": state.retried if state else 0,
+            "dropped": state.dropped if state else 0,
+            "dead_letters": state.dead_letters if state else 0,
+            "oldest_age_secs": round(state.oldest_age_secs, 1) if state else 0.0,
+            "last_error": state.last_error if state else "",
+            "last_error_age_secs": _age(now, state.last_error_at) if state else None,
+            "last_success_age_secs": _age(now, state.last_success_at) if state else None,
+        })
+    return {"ok": True, "output": "OK", "data": hooks}
+
+
+def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
+    """List this node's dead letters of a webhook, or re-queue them and reload the daemon."""
+    url = request.get("url")
+    if not isinstance(url, str) or not url:
+        return {"ok": False, "error": "bad request: no webhook URL"}
+    from glustereventsd import spool
+
+    try:
+        if request.get("list"):
+            count = sum(s.dead_letters for s in spool.read_status(paths.spool_file, now)
+                        if s.url == url)
+            newest = [{"event": d.name, "seq": d.seq, "event_id": d.event_id, "ts": d.ts,
+                       "reason": d.reason, "age_secs": _age(now, d.died)}
+                      for d in spool.list_dead(paths.spool_file, url, NEWEST_DEAD_LETTERS)]
+            return {"ok": True, "output": str(count), "data": {"count": count, "newest": newest}}
+        moved = spool.requeue_dead(paths.spool_file, url)
+    except sqlite3.Error as err:
+        return _spool_error(paths, err)
+    answer: Answer = {"ok": True, "output": str(moved), "data": {"requeued": moved}}
+    if not moved:
+        return answer
+    try:
+        running = service.reload(paths)
+    except service.ReloadError as err:
+        return {**answer, "ok": False, "error": f"re-queued {moved}, but {err}"}
+    if not running:
+        answer["warning"] = (f"re-queued {moved}; glustereventsd is not running on this node: "
+                             "they are delivered when it starts")
+    return answer
+
+
 NODE_COMMANDS: Mapping[str, Handler] = {
     "node-status": node_status,
     "node-reload": node_reload,
     "node-sync": node_sync,
     "node-webhook-test": node_webhook_test,
+    "node-webhook-status": node_webhook_status,
+    "node-webhook-redeliver": node_webhook_redeliver,
 }
 
 

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from gluster_eventsapi.errors import ExitStatus
 from gluster_eventsapi.results import (
+    DeadLetterReport,
+    HookStatusTable,
     Message,
     NameValues,
     NodeAnswer,
@@ -92,7 +94,7 @@ def _json_key(column: str) -> str:
     return column.lower().replace(" ", "_")
 
 
-def _json_row(column: str, row: NodeResult, status_value: str) -> dict[str, object]:
+def _json_row(column: str, row: NodeResult, status_value: object) -> dict[str, object]:
     data: dict[str, object] = {
         "node": row.node,
         "node_status": "UP" if row.up else "DOWN",
@@ -108,12 +110,20 @@ def _warnings(rows: Sequence[NodeResult]) -> list[str]:
     return [f"Note: {row.node}: {row.warning}" for row in rows if row.warning]
 
 
+def _json_value(result: NodeTable, row: NodeResult) -> object:
+    if not row.ok:
+        return "NOT OK"
+    if result.json_value:
+        return int(row.value) if row.value.isdigit() else row.value
+    return "OK"
+
+
 def render_node_table(result: NodeTable, as_json: bool) -> Rendered:
     """A SYNC / WEBHOOK / RELOAD STATUS table and its exit status."""
     status = exit_status(result.rows)
     notes = list(result.notes)
     if as_json:
-        rows = [_json_row(result.column, row, "OK" if row.ok else "NOT OK") for row in result.rows]
+        rows = [_json_row(result.column, row, _json_value(result, row)) for row in result.rows]
         return Rendered(envelope(rows), "".join(f"{n}\n" for n in notes), status)
     text = node_table(result.column, result.rows, [_cell(row) for row in result.rows])
     tail = "".join(f"{line}\n" for line in _warnings(result.rows) + notes)
@@ -178,8 +188,127 @@ def render_peers(result: PeerRows, as_json: bool) -> Rendered:
     return Rendered(head + table.get_string() + "\n", "", ExitStatus.OK)
 
 
+def age(secs: float | None) -> str:
+    """A short age: ``45s``, ``3m12s``, ``2h05m``, ``3d04h``."""
+    if secs is None:
+        return "never"
+    whole = int(secs)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d{whole % 86400 // 3600:02d}h"
+
+
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+HOOK_COLUMNS = ["NODE", "WEBHOOK", "QUEUED", "DELIVERED", "RETRIED", "DEAD LETTERS", "OLDEST",
+                "LAST ERROR", "LAST SUCCESS"]
+
+
+def _hooks_of(row: NodeResult) -> list[dict[str, object]]:
+    data = row.data if isinstance(row.data, list) else []
+    return [hook for hook in data if isinstance(hook, dict)]
+
+
+def _num(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
+    """``webhook-status``: one row per node and webhook."""
+    status = exit_status(result.rows)
+    if as_json:
+        rows = []
+        for row in result.rows:
+            data = _json_row("WEBHOOK STATUS", row, "OK" if row.ok else "NOT OK")
+            data["webhooks"] = [{**hook, "insecure_tls": hook.get("url") in result.insecure_tls}
+                                for hook in _hooks_of(row)]
+            rows.append(data)
+        return Rendered(envelope(rows), "", status)
+    table = _table(HOOK_COLUMNS)
+    table.align = "l"
+    for column in ("QUEUED", "DELIVERED", "RETRIED", "DEAD LETTERS", "OLDEST"):
+        table.align[column] = "r"
+    for row in result.rows:
+        if not row.ok:
+            table.add_row([row.node, f"NOT OK: {row.error}"] + [""] * 7)
+            continue
+        for hook in _hooks_of(row):
+            url = str(hook.get("url", ""))
+            error = str(hook.get("last_error") or "")
+            queued = int(str(hook.get("queued", 0)))
+            table.add_row([
+                row.node,
+                f"{url} (insecure TLS)" if url in result.insecure_tls else url,
+                queued, hook.get("delivered", 0), hook.get("retried", 0),
+                hook.get("dead_letters", 0),
+                age(_num(hook.get("oldest_age_secs"))) if queued else "-",
+                f"{_short(error)} ({age(_num(hook.get('last_error_age_secs')))} ago)"
+                if error else "-",
+                _ago(_num(hook.get("last_success_age_secs"))),
+            ])
+    tail = "".join(f"Note: {row.node}: {row.warning}\n" for row in result.rows if row.warning)
+    return Rendered(table.get_string() + "\n" + tail, "", status)
+
+
+def _ago(secs: float | None) -> str:
+    return "never" if secs is None else f"{age(secs)} ago"
+
+
+def render_dead_letters(result: DeadLetterReport, as_json: bool) -> Rendered:
+    """``webhook-redeliver --list``: each node's count and its newest dead letters."""
+    status = exit_status(result.rows)
+    if as_json:
+        rows = []
+        for row in result.rows:
+            data = _json_row("DEAD LETTERS", row, "OK" if row.ok else "NOT OK")
+            found = row.data if isinstance(row.data, dict) else {}
+            data["dead_letters"] = found.get("count", 0)
+            data["newest"] = found.get("newest", [])
+            rows.append(data)
+        return Rendered(envelope(rows), "", status)
+    table = _table(["NODE", "DEAD LETTERS", "EVENT", "SEQ", "DIED", "REASON"])
+    table.align = "l"
+    table.align["DEAD LETTERS"] = "r"
+    table.align["SEQ"] = "r"
+    total = 0
+    for row in result.rows:
+        if not row.ok:
+            table.add_row([row.node, f"NOT OK: {row.error}", "", "", "", ""])
+            continue
+        found = row.data if isinstance(row.data, dict) else {}
+        count = int(str(found.get("count", 0)))
+        total += count
+        newest = [d for d in found.get("newest", []) if isinstance(d, dict)]
+        if not newest:
+            table.add_row([row.node, count, "-", "", "", ""])
+        for index, dead in enumerate(newest):
+            table.add_row([row.node if index == 0 else "", count if index == 0 else "",
+                           dead.get("event", ""), dead.get("seq", ""),
+                           _ago(_num(dead.get("age_secs"))), _short(str(dead.get("reason", "")))])
+    if total:
+        tail = (f"{total} dead letter(s) of {result.url} (newest first, at most "
+                f"{NEWEST_SHOWN} per node). Re-queue them on every node with: "
+                f"gluster-eventsapi webhook-redeliver {result.url}\n")
+    else:
+        tail = f"No dead letters for {result.url}.\n"
+    return Rendered(table.get_string() + "\n" + tail, "", status)
+
+
+NEWEST_SHOWN = 5
+
+
 def render(result: Result, as_json: bool) -> Rendered:
     """Render any command result."""
+    if isinstance(result, HookStatusTable):
+        return render_hook_status(result, as_json)
+    if isinstance(result, DeadLetterReport):
+        return render_dead_letters(result, as_json)
     if isinstance(result, NodeTable):
         return render_node_table(result, as_json)
     if isinstance(result, StatusReport):

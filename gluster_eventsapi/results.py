@@ -28,6 +28,7 @@ class NodeResult:
     warning: str = ""
     failed: tuple[str, ...] = ()
     nodeid: str = ""
+    data: object = None  # structured part of the answer (webhook-status, webhook-redeliver)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,23 @@ class NodeTable:
     column: str
     rows: tuple[NodeResult, ...]
     notes: tuple[str, ...] = ()  # shown after the table (stderr in JSON mode)
+    json_value: bool = False  # JSON column holds the row's value (a count), not "OK"
+
+
+@dataclass(frozen=True)
+class HookStatusTable:
+    """``webhook-status``: per node, the delivery state of each webhook (``row.data``)."""
+
+    rows: tuple[NodeResult, ...]
+    insecure_tls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeadLetterReport:
+    """``webhook-redeliver --list``: per node, how many dead letters and the newest few."""
+
+    url: str
+    rows: tuple[NodeResult, ...]
 
 
 @dataclass(frozen=True)
@@ -78,4 +96,5 @@ class NodeAnswer:
     answer: Mapping[str, object] = field(default_factory=dict)
 
 
-Result = NodeTable | StatusReport | NameValues | PeerRows | Message | NodeAnswer
+Result = (NodeTable | StatusReport | NameValues | PeerRows | Message | NodeAnswer
+          | HookStatusTable | DeadLetterReport)

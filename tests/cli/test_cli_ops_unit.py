@@ -159,3 +159,25 @@ def test_webhook_mod_without_changes_lists_the_flags(one_node):
     assert one_node("webhook-add", "http://h/x")[0] == 0
     status, _, err = one_node("webhook-mod", "http://h/x")
     assert status == 1 and "--events" in err and "--signing-secret" in err
+
+
+@pytest.mark.parametrize("secs, shown", [(None, "never"), (0.4, "0s"), (59, "59s"),
+                                         (192, "3m12s"), (7500, "2h05m"), (273600, "3d04h")])
+def test_age(secs, shown):
+    from gluster_eventsapi.render import age
+
+    assert age(secs) == shown
+
+
+def test_webhook_status_of_a_node_where_the_daemon_never_ran(one_node):
+    assert one_node("webhook-add", "https://h/x", "--insecure-tls")[0] == 0
+    status, out, err = one_node("webhook-status")
+    assert status == 0, err
+    row = [c.strip() for c in out.splitlines()[3].split("|")[1:-1]]
+    assert row == ["localhost", "https://h/x (insecure TLS)", "0", "0", "0", "0", "-", "-",
+                   "never"]
+    status, out, _ = one_node("webhook-redeliver", "https://h/x", "--list")
+    assert status == 0 and "No dead letters for https://h/x." in out
+    status, out, _ = one_node("webhook-redeliver", "https://h/x", "--json")
+    assert status == 0 and json.loads(out)["output"][0]["requeued"] == 0
+    assert not (one_node.root / "var/lib/glustereventsd/spool.sqlite3").exists()

@@ -44,3 +44,71 @@ def test_webhook_settings_are_synced_and_shown(pool, tmp_path):
     assert run.status == 0
     assert run.out.count(f"CA bundle {ca} missing on this node") == 3
     assert SIGNING not in run.out + run.err
+
+
+def hook_rows(run):
+    """webhook-status --json: {node: first webhook's state}."""
+    return {row["node"]: (row["webhooks"][0] if row["webhooks"] else None)
+            for row in run.json()["output"]}
+
+
+def test_status_dead_letters_redeliver_on_the_pool(pool, receiver):
+    from tests.helpers import send_raw
+
+    run = pool.cli("webhook-status")
+    assert run.status == 0 and "No webhooks registered" in run.out
+    receiver.behaviour.default = 410  # gone: not retried, straight to the dead letters
+    daemons = {name: pool.start_daemon(name) for name in ("node1", "node2")}
+    assert pool.cli("webhook-add", receiver.url).status == 0
+    for daemon in daemons.values():
+        wait_for(lambda: "Webhook added" in daemon.log_text(), 10, what="daemon reloaded")
+    for name, count in (("node1", 3), ("node2", 2)):
+        for i in range(count):
+            send_raw(daemons[name].port, f"1468303352 2 name={name}-v{i}".encode())
+
+    def dead_counts():
+        run = pool.cli("webhook-status", "--json")
+        found = hook_rows(run)
+        counts = {n: found[n]["dead_letters"] for n in found}
+        return found if counts == {"localhost": 3, "node2": 2, "node3": 0} else None
+
+    found = wait_for(dead_counts, 30, 0.2, "dead letters on node1 and node2")
+    assert found["localhost"]["last_error"].startswith("HTTP 410")
+    assert found["node3"] == {"url": receiver.url, "queued": 0, "delivered": 0, "retried": 0,
+                              "dropped": 0, "dead_letters": 0, "oldest_age_secs": 0.0,
+                              "last_error": "", "last_error_age_secs": None,
+                              "last_success_age_secs": None, "insecure_tls": False}
+    run = pool.cli("webhook-status", receiver.url)
+    assert run.status == 0
+    lines = run.out.splitlines()
+    assert [c.strip() for c in lines[1].split("|")[1:-1]] == [
+        "NODE", "WEBHOOK", "QUEUED", "DELIVERED", "RETRIED", "DEAD LETTERS", "OLDEST",
+        "LAST ERROR", "LAST SUCCESS"]
+    cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+             for line in lines[3:6]}
+    assert cells["localhost"][4] == "3" and cells["localhost"][6].startswith("HTTP 410 (")
+    assert cells["localhost"][7] == "never"
+    assert cells["node3"] == [receiver.url, "0", "0", "0", "0", "-", "-", "never"]
+
+    run = pool.cli("webhook-redeliver", receiver.url, "--list", "--json")
+    assert run.status == 0
+    listed = {row["node"]: row for row in run.json()["output"]}
+    assert [listed[n]["dead_letters"] for n in ("localhost", "node2", "node3")] == [3, 2, 0]
+    newest = listed["localhost"]["newest"][0]
+    assert newest["event"] == "VOLUME_CREATE" and newest["reason"] and newest["seq"] >= 1
+    run = pool.cli("webhook-redeliver", receiver.url, "--list")
+    assert "webhook-redeliver " + receiver.url in run.out and "VOLUME_CREATE" in run.out
+
+    receiver.behaviour.default = 200
+    run = pool.cli("webhook-redeliver", receiver.url, "--json")
+    assert run.status == 0, run.out + run.err
+    assert [r["requeued"] for r in run.json()["output"]] == [3, 2, 0]
+    wait_for(lambda: receiver.count() == 5, 30, what="the 5 re-queued events delivered")
+    assert sorted(receiver.names()) == ["node1-v0", "node1-v1", "node1-v2", "node2-v0", "node2-v1"]
+    found = wait_for(lambda: (lambda f: f if f["localhost"]["delivered"] == 3 else None)(
+        hook_rows(pool.cli("webhook-status", "--json"))), 15, 0.2, "delivered counted")
+    assert found["localhost"]["dead_letters"] == 0 and found["node2"]["delivered"] == 2
+    run = pool.cli("webhook-redeliver", receiver.url)
+    assert run.status == 0 and "Nothing to re-queue" in run.out
+    assert pool.cli("webhook-status", receiver.url + "x").status == 6
+    assert pool.cli("webhook-redeliver", receiver.url + "x").status == 6
