@@ -99,6 +99,30 @@ def _webhook_redeliver(parser: argparse.ArgumentParser) -> None:
                         help="Only show each node's dead letters (count and the newest few)")
 
 
+def _listen(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="Address to listen on (default 127.0.0.1; 0.0.0.0 for every IPv4 "
+                             "address)")
+    parser.add_argument("--port", type=int, default=9000, help="TCP port (default 9000)")
+    parser.add_argument("--bearer_token", "-t",
+                        help="Accept only this bearer token ('-': read it from stdin)")
+    parser.add_argument("--secret", "-s",
+                        help="Accept only JWTs signed with this secret ('-': read it from stdin)")
+    parser.add_argument("--signing-secret", metavar="whsec_...",
+                        help="Accept only events signed with this Standard Webhooks secret "
+                             "('-': read it from stdin)")
+
+
+def _emit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("event", nargs="?", help="Event name (VOLUME_CREATE) or id (2)")
+    parser.add_argument("attributes", nargs="*", metavar="key=value",
+                        help="Attributes of the event, e.g. name=test")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="Where glustereventsd listens (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="UDP port (default: the configured port)")
+    parser.add_argument("--list", action="store_true", help="List every event name and id")
+
+
 def _config_get(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", help="Config Name")
 
@@ -140,6 +164,10 @@ COMMANDS: Mapping[str, Command] = {
     "webhook-redeliver": Command("Re-queue a webhook's dead letters on every node "
                                  "(--list: show them)", _webhook_redeliver,
                                  commands.cmd_webhook_redeliver),
+    "listen": Command("Receive events like a webhook and print each one (a test receiver)",
+                      _listen, commands.cmd_listen),
+    "emit": Command("Send one event through this node's glustereventsd (to test the path)",
+                    _emit, commands.cmd_emit),
     "config-get": Command("Show the configuration", _config_get, commands.cmd_config_get),
     "config-set": Command("Set a configuration value on every node", _config_set,
                           commands.cmd_config_set),

@@ -21,7 +21,7 @@ from glustereventsd.config import (
 )
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import hooks, node, peers, store
+from gluster_eventsapi import hooks, node, peers, service, store
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
@@ -280,6 +280,104 @@ def cmd_webhook_redeliver(args: argparse.Namespace, ctx: Context) -> NodeTable |
             f"'gluster-eventsapi webhook-status {url}'." if total else
             "Nothing to re-queue: no node has dead letters for this webhook.")
     return NodeTable("REQUEUED", rows, (note,), json_value=True)
+
+
+def cmd_listen(args: argparse.Namespace, ctx: Context) -> Message:
+    """Run the reference webhook receiver until Ctrl-C or SIGTERM."""
+    import threading
+
+    from gluster_eventsapi import listen
+
+    reader = _StdinSecrets(ctx)
+    token, secret = _credentials(args, reader)
+    signing = reader.resolve(args.signing_secret, "signing secret") or ""
+    hooks.check_signing_secret(signing)
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port {args.port}: must be from 0 to 65535")
+    auth = listen.Auth(token or "", secret or "", signing)
+    output = listen.Output(ctx.stdout, ctx.stderr, bool(args.json or args.sub_json),
+                           threading.Lock())
+    try:
+        listen.serve(args.host, args.port, auth, output)
+    except OSError as err:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {err.strerror or err} "
+                       "(choose another --port or --host)") from None
+    return Message("", quiet=True)
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+EMIT_TIMEOUT_SECS = 5.0
+
+
+def _event_id(text: str, numbering: str) -> tuple[int, str]:
+    """An event given by name or id, as (id, name) in the configured numbering."""
+    import eventtypes
+
+    try:
+        if text.strip().isdigit():
+            event_id = int(text)
+            return event_id, eventtypes.name_of(event_id, numbering)
+        event_id = eventtypes.id_of(text.strip(), numbering)
+        return event_id, eventtypes.name_of(event_id, numbering)
+    except eventtypes.UnknownEvent as err:
+        hint = hooks.suggestion(text) if not text.strip().isdigit() else (
+            "; 'gluster-eventsapi emit --list' lists every event name and id")
+        raise CliError(f"{err}{hint}") from None
+
+
+def _attributes(pairs: list[str]) -> dict[str, object]:
+    attributes: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"attribute {pair!r} must be written key=value (e.g. name=gv1)")
+        attributes[key.strip()] = value
+    return attributes
+
+
+def cmd_emit(args: argparse.Namespace, ctx: Context) -> Message:
+    """Send one event datagram to the local daemon, in Gluster's wire format."""
+    import socket
+
+    from eventtypes import names_for
+    from eventtypes.emit import format_datagram
+
+    paths = ctx.get_paths()
+    values, _ = store.merged_config(paths)
+    numbering = str(values["event-numbering"])
+    if args.list:
+        names = names_for(numbering)
+        text = "\n".join(f"{index:3d} {name}" for index, name in enumerate(names))
+        return Message(text, {"numbering": numbering, "events": list(names)})
+    if not args.event:
+        raise CliError("give the EVENT to send, by name or id (e.g. 'gluster-eventsapi emit "
+                       "VOLUME_CREATE name=test'); 'emit --list' lists them")
+    event_id, name = _event_id(args.event, numbering)
+    attributes = _attributes(args.attributes)
+    port = int(str(args.port if args.port is not None else values["port"]))
+    if not 1 <= port <= 65535:
+        raise CliError(f"--port {port}: must be from 1 to 65535")
+    if args.host in LOOPBACK_HOSTS and not service.is_running(paths):
+        raise CliError("glustereventsd is not running on this node, so nothing would receive "
+                       "the event; start it (systemctl start glustereventsd) and try again; "
+                       "nothing was sent")
+    try:
+        data = format_datagram(event_id, attributes)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(EMIT_TIMEOUT_SECS)
+            sock.sendto(data, (args.host, port))
+    except OSError as err:
+        raise CliError(f"cannot send to {args.host}:{port}: {err.strerror or err}") from None
+    shown = " ".join(f"{k}={v}" for k, v in attributes.items()) or "(no attributes)"
+    text = (f"Sent {name} (id {event_id}) to glustereventsd at {args.host}:{port}: {shown}\n"
+            f"Check that it arrived: 'gluster-eventsapi webhook-status' (DELIVERED) or the "
+            f"event log {paths.event_log}.")
+    return Message(text, {"event": name, "id": event_id, "host": args.host, "port": port,
+                          "attributes": attributes})
 
 
 def _config_name(name: str) -> str:

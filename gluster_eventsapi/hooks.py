@@ -73,7 +73,8 @@ def _number(flag: str, key: str, raw: str) -> object | None:
         raise CliError(f"{flag} {raw!r}: {err}", ExitStatus.INVALID_CONFIG) from None
 
 
-def _signing_secret(value: str) -> str | None:
+def check_signing_secret(value: str) -> str | None:
+    """Validate a ``whsec_`` secret (exit 7 without showing it); '' means none."""
     if not value:
         return None
     try:
@@ -107,7 +108,7 @@ def settings_changes(args: argparse.Namespace, read_secret: SecretReader) -> Cha
     if getattr(args, "concurrency", None) is not None:
         changes["concurrency"] = _number("--concurrency", "concurrency", args.concurrency)
     if getattr(args, "signing_secret", None) is not None:
-        changes["signing-secret"] = _signing_secret(
+        changes["signing-secret"] = check_signing_secret(
             read_secret(args.signing_secret, "signing secret") or "")
     if getattr(args, "ca_bundle", None) is not None:
         changes["ca-bundle"] = _ca_bundle(args.ca_bundle)

@@ -320,6 +320,8 @@ def render(result: Result, as_json: bool) -> Rendered:
     if isinstance(result, NodeAnswer):
         return Rendered(json.dumps(dict(result.answer), sort_keys=True) + "\n", "", ExitStatus.OK)
     if isinstance(result, Message):
+        if result.quiet:
+            return Rendered("", "", ExitStatus.OK)
         if as_json:
             return Rendered(envelope(result.data if result.data is not None else result.text),
                             "", ExitStatus.OK)

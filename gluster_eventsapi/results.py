@@ -87,6 +87,7 @@ class Message:
 
     text: str
     data: object = None
+    quiet: bool = False  # the command already printed what it had to (listen)
 
 
 @dataclass(frozen=True)

@@ -181,3 +181,30 @@ def test_webhook_status_of_a_node_where_the_daemon_never_ran(one_node):
     status, out, _ = one_node("webhook-redeliver", "https://h/x", "--json")
     assert status == 0 and json.loads(out)["output"][0]["requeued"] == 0
     assert not (one_node.root / "var/lib/glustereventsd/spool.sqlite3").exists()
+
+
+def test_jwt_verification_checks_alg_signature_and_expiry():
+    from glustereventsd.auth import jwt_hs256
+    from gluster_eventsapi.listen import AuthFailure, verify_jwt
+
+    token = jwt_hs256("k" * 20, "VOLUME_CREATE", 100, 1000)
+    assert verify_jwt(token, "k" * 20, 1000)["sub"] == "VOLUME_CREATE"
+    with pytest.raises(AuthFailure, match="signature does not match"):
+        verify_jwt(token, "x" * 20, 1000)
+    with pytest.raises(AuthFailure, match="expired"):
+        verify_jwt(token, "k" * 20, 2000)
+    head, claims, _ = token.split(".")
+    none = base64.urlsafe_b64encode(b'{"alg":"none"}').rstrip(b"=").decode()
+    with pytest.raises(AuthFailure, match="'none' refused"):
+        verify_jwt(f"{none}.{claims}.", "k" * 20, 1000)
+
+
+def test_listen_on_a_busy_port_is_a_clear_error(one_node):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        status, _, err = one_node("listen", "--port", str(port))
+    assert status == 1 and f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err

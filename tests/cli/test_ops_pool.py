@@ -112,3 +112,137 @@ def test_status_dead_letters_redeliver_on_the_pool(pool, receiver):
     assert run.status == 0 and "Nothing to re-queue" in run.out
     assert pool.cli("webhook-status", receiver.url + "x").status == 6
     assert pool.cli("webhook-redeliver", receiver.url + "x").status == 6
+
+
+class Listener:
+    """``gluster-eventsapi listen`` as a real process; its stdout and stderr read by threads."""
+
+    def __init__(self, pool, *argv: str, stdin: str = "") -> None:
+        import sys
+        import threading
+
+        from tests.cli.sshpool import free_port, port_open
+
+        self.port = free_port("127.0.0.1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gluster_eventsapi", "listen", "--port", str(self.port), *argv],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=pool.environ("node1"), text=True)
+        self.proc.stdin.write(stdin)
+        self.proc.stdin.close()
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.threads = [threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+                        for stream, lines in ((self.proc.stdout, self.out),
+                                              (self.proc.stderr, self.err))]
+        for thread in self.threads:
+            thread.start()
+        wait_for(lambda: port_open("127.0.0.1", self.port) or self.proc.poll() is not None, 10,
+                 what="listen to accept connections")
+        assert self.proc.poll() is None, "".join(self.err)
+
+    @staticmethod
+    def _read(stream, lines) -> None:
+        for line in stream:
+            lines.append(line.rstrip("\n"))
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def stop(self) -> int:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait(10)
+        for thread in self.threads:
+            thread.join(5)
+        return code
+
+
+TOKEN, SECRET = "listen-token-8c1f", "listen-secret-4e7a9b2d41c6"
+WRONG_SIGNING = "whsec_" + base64.b64encode(b"w" * 32).decode()
+# (listen flags, stdin, good webhook flags/stdin, wrong webhook flags/stdin, reason shown)
+AUTH_CASES = {
+    "bearer": (["-t", "-"], TOKEN, (["-t", "-"], TOKEN), (["-t", "-"], "other"),
+               "bearer token does not match"),
+    "jwt": (["-s", "-"], SECRET, (["-s", "-"], SECRET), (["-s", "-"], "other-secret"),
+            "JWT signature does not match"),
+    "signed": (["--signing-secret", "-", "--json"], SIGNING, (["--signing-secret", "-"], SIGNING),
+               (["--signing-secret", "-"], WRONG_SIGNING), "webhook-signature does not match"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AUTH_CASES))
+def test_listen_receives_from_a_daemon_and_rejects_wrong_credentials(pool, case):
+    listen_flags, listen_secret, good, wrong, reason = AUTH_CASES[case]
+    listener = Listener(pool, *listen_flags, stdin=listen_secret + "\n")
+    try:
+        daemon = pool.start_daemon("node1")
+        pool.set_peers()  # a one-node pool: this test is about listen, not SSH
+        for path, (flags, value) in (("good", good), ("wrong", wrong)):
+            run = pool.cli("webhook-add", listener.url(path), *flags, stdin=value + "\n")
+            assert run.status == 0, run.out + run.err
+        wait_for(lambda: daemon.log_text().count("Webhook added") == 2, 10, what="reload")
+        run = pool.cli("webhook-test", listener.url("good"))
+        assert run.status == 0, run.out
+        run = pool.cli("webhook-test", listener.url("wrong"))
+        signed = case == "signed"  # test requests carry no signature: only the event is checked
+        assert (run.status, "HTTP 401" in run.out) == ((0, False) if signed else (3, True))
+        run = pool.cli("emit", "VOLUME_CREATE", "name=gv 1", "force=1", "--port",
+                       str(daemon.port))
+        assert run.status == 0, run.err
+        wait_for(lambda: listener.out, 15, what="the event printed")
+        wait_for(lambda: sum("REJECTED" in line for line in listener.err) >= 2 - signed, 15,
+                 what="the wrong webhook's event rejected")
+    finally:
+        code = listener.stop()
+    assert code == 0
+    assert len(listener.out) == 1
+    if "--json" in listen_flags:
+        body = json.loads(listener.out[0])
+        assert body["event"] == "VOLUME_CREATE"
+        assert body["message"] == {"name": "gv 1", "force": True}
+    else:
+        line = listener.out[0]
+        assert ' VOLUME_CREATE  force=true name="gv 1"' in line and "  node " in line
+    rejected = [line for line in listener.err if "REJECTED" in line]
+    assert all("/wrong" in line and reason in line and "(answered 401)" in line
+               for line in rejected), listener.err
+    assert any("test request" in line for line in listener.err)
+    assert listener.err[-1] == "Stopped listening."
+    for text in listener.out + listener.err:
+        assert listen_secret not in text
+
+
+def test_emit_end_to_end_with_filter_and_errors(pool, receiver):
+    daemon = pool.start_daemon("node1")
+    pool.set_peers()
+    run = pool.cli("webhook-add", receiver.url, "--events", "QUORUM_*")
+    assert run.status == 0, run.err
+    wait_for(lambda: "Webhook added" in daemon.log_text(), 10, what="reload")
+    port = str(daemon.port)
+    assert pool.cli("emit", "VOLUME_CREATE", "name=skipped", "--port", port).status == 0
+    run = pool.cli("emit", "80", "volume=gv1", "--port", port)  # QUORUM_LOST by id
+    assert run.status == 0 and run.out.startswith("Sent QUORUM_LOST (id 80)")
+    run = pool.cli("emit", "quorum_regained", "volume=gv1", "--port", port, "--json")
+    assert run.json()["output"]["id"] == 81
+    wait_for(lambda: receiver.count() == 2, 15, what="both quorum events")
+    assert [e["event"] for e in receiver.events()] == ["QUORUM_LOST", "QUORUM_REGAINED"]
+    assert receiver.events()[0]["message"] == {"volume": "gv1"}
+
+    run = pool.cli("emit", "VOLUME_CRATE")
+    assert run.status == 1 and "closest: VOLUME_CREATE" in run.err
+    run = pool.cli("emit", "999")
+    assert run.status == 1 and "0..141" in run.err
+    run = pool.cli("emit", "VOLUME_CREATE", "nameless")
+    assert run.status == 1 and "key=value" in run.err
+    run = pool.cli("emit", "--list")
+    assert "  2 VOLUME_CREATE" in run.out.splitlines()
+    daemon.stop()
+    run = pool.cli("emit", "VOLUME_CREATE", "name=x", "--port", port)
+    assert run.status == 1 and "not running" in run.err and "nothing was sent" in run.err
