@@ -167,7 +167,8 @@ _OPTIONS = (
     Option("spool", one_of("disk", "memory"), True,
            "Where undelivered events wait: disk (durable, survives restarts) or memory."),
     Option("spool-max-events", int_between(100, 100_000_000), False,
-           "Events kept per webhook; when full the oldest is dropped and counted."),
+           "Events kept per webhook (at most 100000 with spool memory); when full the oldest is dropped "
+           "and counted."),
     Option("spool-max-bytes", int_between(65536, 1 << 40), False,
            "Bytes of event bodies kept per webhook; when full the oldest is dropped."),
     Option("max-event-age-secs", int_between(60, 90 * 86400), False,

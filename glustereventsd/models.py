@@ -70,8 +70,8 @@ class Settings:
     allowed_senders: tuple[str, ...] = ()  # CIDRs; empty: any sender
     sender_rate_limit: int = 0  # events/s per source address; 0: unlimited
     spool: str = "disk"  # "disk" (durable) or "memory"
-    spool_max_events: int = 100_000
-    spool_max_bytes: int = 64 * 1024 * 1024
+    spool_max_events: int = 1_000_000
+    spool_max_bytes: int = 512 * 1024 * 1024
     max_event_age_secs: int = 86_400
     retry_min_backoff_secs: float = 1.0
     retry_max_backoff_secs: float = 300.0

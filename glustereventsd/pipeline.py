@@ -39,6 +39,7 @@ BATCH_MAX = 2000
 COMMIT_WAIT_SECS = 0.01
 WINDOW = 1000  # records of one webhook kept in memory; the rest stays in the spool
 RESULTS_MAX = 100_000
+MEMORY_QUEUE_MAX = 100_000  # events per webhook held in memory (spool memory, or the disk is full)
 
 
 @dataclass
@@ -328,7 +329,7 @@ class Pipeline(threading.Thread):
     def _start_hook(self, hook: Webhook) -> HookState:
         hook_id = self.writer.hook_id(hook.url)
         reader = SpoolReader(self.writer.path) if self.writer.durable else None
-        hook_queue = HookQueue(hook, hook_id, reader, WINDOW, self.settings.spool_max_events)
+        hook_queue = HookQueue(hook, hook_id, reader, WINDOW, min(self.settings.spool_max_events, MEMORY_QUEUE_MAX))
         state = HookState(hook, hook_queue)
         state.events, state.bytes = self.writer.usage(hook_id)
         self.hooks[hook.url] = state
