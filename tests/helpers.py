@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glustereventsd.fsutil import atomic_write_json
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -243,19 +245,10 @@ class Receiver:
             return [a for a in self.attempts if a.body and json.loads(a.body)["message"].get("name") == name]
 
 
-class DaemonProcess:
-    """glustereventsd as a real process with its own GLUSTER_EVENTS_ROOT."""
+class NodeFiles:
+    """The files of one node under its GLUSTER_EVENTS_ROOT (``root``), shared by both daemon runners."""
 
-    def __init__(self, root: Path, port: int, extra_env: dict[str, str] | None = None,
-                 listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
-        self.root = root
-        self.port = port
-        self.listen = listen
-        self.env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), **(extra_env or {})}
-        self.env.pop("NOTIFY_SOCKET", None)
-        self.log_file = root / "var/log/glusterfs/glustereventsd.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._stderr_offset = 0
+    root: Path
 
     @property
     def events_dir(self) -> Path:
@@ -265,14 +258,14 @@ class DaemonProcess:
     def event_log(self) -> Path:
         return self.root / "var/log/glusterfs/events.log"
 
-    def write_webhooks(self, data: dict[str, Any]) -> None:
-        from glustereventsd.fsutil import atomic_write_json
+    @property
+    def log_file(self) -> Path:
+        return self.root / "var/log/glusterfs/glustereventsd.log"
 
+    def write_webhooks(self, data: dict[str, Any]) -> None:
         atomic_write_json(self.events_dir / "webhooks.json", data)
 
     def write_config(self, data: dict[str, Any]) -> None:
-        from glustereventsd.fsutil import atomic_write_json
-
         atomic_write_json(self.events_dir / "config.json", data, 0o644)
 
     def log_text(self) -> str:
@@ -280,6 +273,20 @@ class DaemonProcess:
             return self.log_file.read_text(encoding="utf-8")
         except FileNotFoundError:
             return ""
+
+
+class DaemonProcess(NodeFiles):
+    """glustereventsd as a real process with its own GLUSTER_EVENTS_ROOT."""
+
+    def __init__(self, root: Path, port: int, extra_env: dict[str, str] | None = None,
+                 listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
+        self.root = root
+        self.port = port
+        self.listen = listen
+        self.env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), **(extra_env or {})}
+        self.env.pop("NOTIFY_SOCKET", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._stderr_offset = 0
 
     def start(self, wait: bool = True) -> DaemonProcess:
         offset = len(self.log_text())
@@ -355,7 +362,7 @@ def emit_many(port: int, count: int, event_id: int = 2, host: str = "127.0.0.1",
             yield i
 
 
-class InProcessDaemon:
+class InProcessDaemon(NodeFiles):
     """``Daemon(paths, options).run()`` in a thread, so a test can read its ``Stats``."""
 
     def __init__(self, root: Path, port: int | None = None, listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
@@ -365,35 +372,14 @@ class InProcessDaemon:
         self.root = root
         self.port = port if port is not None else free_udp_port()
         self.paths = resolve_paths({"GLUSTER_EVENTS_ROOT": str(root)})
-        self.log_file = root / "var/log/glusterfs/glustereventsd.log"
         self.daemon = Daemon(self.paths, Options(port=self.port, listen=listen))
         self._thread: threading.Thread | None = None
         self.error: BaseException | None = None
         self.exit_code: int | None = None
 
     @property
-    def events_dir(self) -> Path:
-        return self.paths.events_dir
-
-    @property
     def stats(self) -> Any:
         return self.daemon.stats
-
-    def write_webhooks(self, data: dict[str, Any]) -> None:
-        from glustereventsd.fsutil import atomic_write_json
-
-        atomic_write_json(self.events_dir / "webhooks.json", data)
-
-    def write_config(self, data: dict[str, Any]) -> None:
-        from glustereventsd.fsutil import atomic_write_json
-
-        atomic_write_json(self.events_dir / "config.json", data, 0o644)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return ""
 
     def _run(self) -> None:
         try:
