@@ -263,7 +263,10 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     except CliError as err:
         shown = render.render_error(err.message, err.status, as_json)
     except KeyboardInterrupt:
-        shown = render.render_error("interrupted", ExitStatus.INTERRUPTED, as_json)
+        shown = render.render_error(
+            "interrupted; if a change was being copied to the pool, run "
+            "'gluster-eventsapi sync' so that every node has the same files",
+            ExitStatus.INTERRUPTED, as_json)
     except OSError as err:
         where = f"{err.filename}: " if err.filename else ""
         shown = render.render_error(f"{where}{err.strerror or err}", ExitStatus.ERROR, as_json)

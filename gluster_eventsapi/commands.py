@@ -118,7 +118,10 @@ class _StdinSecrets:
             return value
         line = self.ctx.stdin.readline()
         if not line:
-            raise CliError(f"expected the {what} on stdin (one line), found nothing")
+            raise CliError(f"expected the {what} on stdin (one line), found nothing: '-' reads "
+                           "it from stdin; pipe it in, one line per '-' in the order token, "
+                           "secret, signing secret (e.g. printf '%s\\n' \"$TOKEN\" | "
+                           "gluster-eventsapi webhook-add URL -t -)")
         return line.rstrip("\r\n")
 
 
@@ -486,7 +489,9 @@ def cmd_peer_add(args: argparse.Namespace, ctx: Context) -> Message:
 
     def add(data: dict[str, Any]) -> None:
         if host in data:
-            raise CliError(f"Peer {host} already exists in {paths.peers_file}")
+            raise CliError(f"Peer {host} already exists in {paths.peers_file} (to change "
+                           f"its SSH options: 'gluster-eventsapi peer-del {host}', then "
+                           "peer-add again)")
         data[host] = entry
 
     peers.modify_peers_file(paths, add)
@@ -502,7 +507,8 @@ def cmd_peer_del(args: argparse.Namespace, ctx: Context) -> Message:
 
     def delete(data: dict[str, Any]) -> None:
         if host not in data:
-            raise CliError(f"Peer {host} does not exist in {paths.peers_file}")
+            raise CliError(f"Peer {host} does not exist in {paths.peers_file} (see "
+                           "'gluster-eventsapi peer-list' for the names as added)")
         del data[host]
 
     peers.modify_peers_file(paths, delete)

@@ -53,7 +53,9 @@ def _install(path: Path, text: str, check: Callable[[dict[str, Any], Path], None
     try:
         data = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as err:
-        raise CliError(f"{path}: received content is not valid JSON ({err.msg})") from None
+        raise CliError(f"{path}: received content is not valid JSON ({err.msg}); this node "
+                       "kept its file: fix the sending node's file and run "
+                       "'gluster-eventsapi sync'") from None
     if not isinstance(data, dict):
         raise CliError(f"{path}: received content is not a JSON object")
     check(data, path)
@@ -61,7 +63,8 @@ def _install(path: Path, text: str, check: Callable[[dict[str, Any], Path], None
         try:
             atomic_write_bytes(path, text.encode("utf-8"), store.FILE_MODE)
         except OSError as err:
-            raise CliError(f"{path}: cannot write: {err.strerror or err}") from None
+            raise CliError(f"{path}: cannot write: {err.strerror or err} (this node kept its "
+                           "old file; fix the cause, then run 'gluster-eventsapi sync')") from None
 
 
 SYNCED_FILES: tuple[tuple[str, Callable[[Paths], Path], Callable[[dict[str, Any], Path], None]], ...] = (

@@ -9,6 +9,7 @@ overwritten.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +34,15 @@ FILE_MODE = 0o600
 Data = dict[str, Any]
 
 
+def _hint(err: OSError) -> str:
+    """What to do about a failed write, when the cause is a common one."""
+    if isinstance(err, PermissionError):
+        return " (run gluster-eventsapi as root, or check the folder's owner and mode)"
+    if err.errno == errno.ENOSPC:
+        return " (the file system is full: free some space and run the command again)"
+    return ""
+
+
 def read_object(path: Path) -> Data:
     """Read a JSON object file ({} when missing); CliError naming the file when bad."""
     try:
@@ -46,7 +56,8 @@ def write_object(path: Path, data: Data) -> None:
     try:
         atomic_write_bytes(path, dump_json(data), FILE_MODE)
     except OSError as err:
-        raise CliError(f"{path}: cannot write: {err.strerror or err}", ExitStatus.ERROR) from None
+        raise CliError(f"{path}: cannot write: {err.strerror or err}{_hint(err)}",
+                       ExitStatus.ERROR) from None
 
 
 @contextlib.contextmanager
@@ -56,7 +67,8 @@ def file_lock(path: Path) -> Iterator[None]:
     try:
         lock.__enter__()
     except OSError as err:
-        raise CliError(f"{path}: cannot lock: {err.strerror or err}", ExitStatus.ERROR) from None
+        raise CliError(f"{path}: cannot lock: {err.strerror or err}{_hint(err)}; nothing was "
+                       "changed", ExitStatus.ERROR) from None
     try:
         yield
     finally:
