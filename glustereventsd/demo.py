@@ -1,18 +1,17 @@
-"""A self-contained demonstration: daemon + webhook receiver + one event, in a local folder.
+"""A self-contained demonstration of the whole path, with the real tools, in a local folder.
 
     python -m glustereventsd.demo [--folder ./demo] [--keep]
 
 Needs no root and no Gluster: every file lives under ``--folder`` (GLUSTER_EVENTS_ROOT). It
-starts a small webhook receiver on 127.0.0.1, registers it with ``gluster-eventsapi
-webhook-add``, starts ``glustereventsd``, sends a VOLUME_CREATE event the way Gluster does
-(one UDP datagram) and prints the JSON the webhook received. With ``--keep`` everything
-stays up until Ctrl-C, so you can send more events yourself.
+runs exactly what an administrator would: ``gluster-eventsapi listen`` (a webhook receiver),
+``gluster-eventsapi webhook-add``, ``glustereventsd``, then ``gluster-eventsapi emit
+VOLUME_CREATE name=demo-volume`` (one UDP datagram, as Gluster sends it), and prints the JSON
+the webhook received. With ``--keep`` everything stays up until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import http.server
 import json
 import os
 import queue
@@ -24,96 +23,98 @@ import threading
 import time
 from pathlib import Path
 
-from eventtypes.emit import gf_event
 
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _start_receiver(arrivals: queue.Queue[bytes]) -> http.server.ThreadingHTTPServer:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+def _run(title: str, argv: list[str], env: dict[str, str]) -> int:
+    print(f"\n$ {title}", flush=True)
+    return subprocess.run([sys.executable, "-m", *argv], env=env, timeout=120).returncode
 
-        def log_message(self, *args: object) -> None:
-            pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            if body:
-                arrivals.put(body)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"OK")
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def main() -> int:
     """Run the demonstration; 0 when the event arrived."""
     parser = argparse.ArgumentParser(prog="python -m glustereventsd.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, default=Path("demo"), help="where every file goes (default ./demo)")
-    parser.add_argument("--keep", action="store_true", help="keep the daemon and receiver running until Ctrl-C")
+    parser.add_argument("--keep", action="store_true", help="keep everything running until Ctrl-C")
     args = parser.parse_args()
     root = args.folder.resolve()
     root.mkdir(parents=True, exist_ok=True)
+    # The folder is the demo's own: forget webhooks an earlier run registered on other ports.
+    (root / "var/lib/glusterd/events/webhooks.json").unlink(missing_ok=True)
     env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root)}
-    arrivals: queue.Queue[bytes] = queue.Queue(maxsize=1000)
-    receiver = _start_receiver(arrivals)
-    url = f"http://127.0.0.1:{receiver.server_address[1]}/listen"
-    port = _free_udp_port()
-    print(f"State folder (GLUSTER_EVENTS_ROOT): {root}")
-    print(f"Demo webhook receiver: {url}\n")
-    cli = [sys.executable, "-m", "gluster_eventsapi"]
-    print(f"$ gluster-eventsapi webhook-add {url}")
-    subprocess.run([*cli, "webhook-del", url], env=env, capture_output=True, timeout=60)
-    added = subprocess.run([*cli, "webhook-add", url], env=env, timeout=60)
-    if added.returncode not in (0, 5):
-        print("webhook-add failed; see the message above", file=sys.stderr)
-        return 1
-    daemon_log = root / "var/log/glusterfs/glustereventsd.log"
-    print(f"\n$ glustereventsd --port {port}   (log: {daemon_log})")
-    daemon = subprocess.Popen([sys.executable, "-m", "glustereventsd", "--port", str(port), "--listen", "127.0.0.1"],
-                              env=env)
+    http_port, udp_port = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
+    url = f"http://127.0.0.1:{http_port}/listen"
+    print(f"Every file of this demo lives under {root} (GLUSTER_EVENTS_ROOT)")
+
+    print(f"\n$ gluster-eventsapi listen --port {http_port} --json &", flush=True)
+    listener = subprocess.Popen([sys.executable, "-m", "gluster_eventsapi", "listen", "--port", str(http_port),
+                                 "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    bodies: queue.Queue[str] = queue.Queue(maxsize=1000)
+
+    def read_bodies() -> None:
+        assert listener.stdout is not None
+        for line in listener.stdout:
+            try:
+                bodies.put(line.decode("utf-8").strip(), timeout=1)
+            except queue.Full:
+                pass
+
+    threading.Thread(target=read_bodies, daemon=True).start()
+    daemon: subprocess.Popen[bytes] | None = None
     try:
+        if _run(f"gluster-eventsapi webhook-add {url}", ["gluster_eventsapi", "webhook-add", url], env) not in (0, 5):
+            print("webhook-add failed: see the message above", file=sys.stderr)
+            return 1
+        daemon_log = root / "var/log/glusterfs/glustereventsd.log"
+        print(f"\n$ glustereventsd --port {udp_port} &   # its log: {daemon_log}", flush=True)
+        offset = daemon_log.stat().st_size if daemon_log.exists() else 0
+        daemon = subprocess.Popen([sys.executable, "-m", "glustereventsd", "--port", str(udp_port),
+                                   "--listen", "127.0.0.1"], env=env)
         deadline = time.monotonic() + 20
-        while "glustereventsd started" not in (daemon_log.read_text() if daemon_log.exists() else ""):
+        while "glustereventsd started" not in (daemon_log.read_text()[offset:] if daemon_log.exists() else ""):
             if daemon.poll() is not None or time.monotonic() > deadline:
-                print("glustereventsd did not start; see its log above", file=sys.stderr)
+                print(f"glustereventsd did not start: see {daemon_log}", file=sys.stderr)
                 return 1
             time.sleep(0.05)
-        print(f"\nSending VOLUME_CREATE name=demo-volume to 127.0.0.1:{port} (one UDP datagram, as Gluster does)")
-        gf_event("VOLUME_CREATE", server="127.0.0.1", port=port, name="demo-volume")
+        if _run(f"gluster-eventsapi emit VOLUME_CREATE name=demo-volume --port {udp_port}",
+                ["gluster_eventsapi", "emit", "VOLUME_CREATE", "name=demo-volume", "--port", str(udp_port)],
+                env) != 0:
+            return 1
         try:
-            body = arrivals.get(timeout=10)
+            body = bodies.get(timeout=15)
         except queue.Empty:
-            print("No event reached the webhook within 10 s; see the daemon log", file=sys.stderr)
+            print(f"No event reached the webhook within 15 s: see {daemon_log}", file=sys.stderr)
             return 1
         print("\nThe webhook received:")
-        print(json.dumps(json.loads(body), indent=4, sort_keys=True))
+        print(json.dumps(json.loads(body), indent=4, sort_keys=True), flush=True)
         if args.keep:
-            print(f"\nStill running. Send more with:\n  python -c \"from eventtypes.emit import gf_event; "
-                  f"gf_event('VOLUME_START', server='127.0.0.1', port={port}, name='demo-volume', force=1)\"\n"
-                  "Ctrl-C to stop.")
+            print(f"\nStill running. In another shell:\n  export GLUSTER_EVENTS_ROOT={root}\n"
+                  f"  gluster-eventsapi emit VOLUME_START name=demo-volume force=1 --port {udp_port}\n"
+                  "  gluster-eventsapi status\nCtrl-C here to stop.", flush=True)
             try:
                 while True:
-                    print(json.dumps(json.loads(arrivals.get())), flush=True)
+                    print(bodies.get(), flush=True)
             except KeyboardInterrupt:
                 pass
         return 0
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-        receiver.shutdown()
+        if daemon is not None:
+            _stop(daemon)
+        _stop(listener)
 
 
 if __name__ == "__main__":
