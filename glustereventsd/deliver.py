@@ -10,6 +10,7 @@ it lives in ``pipeline``; the CLI's ``webhook-test`` uses ``post_test``.
 from __future__ import annotations
 
 import email.utils
+import os
 import ssl
 import time
 
@@ -66,9 +67,13 @@ def request_headers(
     now: int,
     body: bytes,
     message_id: str = "",
-    sequence: int = 0,
+    sequence: int | None = None,
 ) -> list[tuple[str, str]]:
-    """Headers of one POST: content type, credentials, and the delivery identity headers."""
+    """Headers of one POST: content type, credentials, and the delivery identity headers.
+
+    ``message_id`` (the ``webhook-id``) is what a Standard Webhooks signature covers;
+    ``sequence`` is the per-node event number (None for a test request, which has none).
+    """
     headers = [("User-Agent", USER_AGENT)]
     if body:
         headers.append(("Content-Type", "application/json"))
@@ -78,7 +83,8 @@ def request_headers(
     if message_id:
         headers.append(("webhook-id", message_id))
         headers.append(("webhook-timestamp", str(now)))
-        headers.append(("X-Gluster-Event-Seq", str(sequence)))
+        if sequence is not None:
+            headers.append(("X-Gluster-Event-Seq", str(sequence)))
         if hook.signing_secret:
             key = auth.signing_key(hook.signing_secret)
             headers.append(("webhook-signature", auth.standard_signature(key, message_id, now, body)))
@@ -108,13 +114,18 @@ def send_once(connection: HttpConnection, headers: list[tuple[str, str]], body: 
 
 
 def post_test(hook: Webhook, now: int, timeout_secs: float | None = None) -> Outcome:
-    """Send the webhook-test request: an empty POST, with a JWT whose sub is TEST and iat now."""
+    """Send the webhook-test request: an empty POST, with a JWT whose sub is TEST and iat now.
+
+    With a signing secret it is signed like an event (over the empty body), so a receiver
+    that verifies signatures can check its secret with a test too.
+    """
     try:
         connection = open_connection(hook, timeout_secs)
     except (ValueError, OSError, ssl.SSLError) as err:
         return Outcome(OutcomeKind.REJECT, "config", 0, None, f"cannot use webhook settings: {err}")
     try:
-        headers = request_headers(hook, "TEST", now, now, b"")
+        message_id = f"msg_test_{os.urandom(12).hex()}" if hook.signing_secret else ""
+        headers = request_headers(hook, "TEST", now, now, b"", message_id)
     except auth.SigningSecretError as err:
         return Outcome(OutcomeKind.REJECT, "config", 0, None, str(err))
     try:
