@@ -18,6 +18,7 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass
+from typing import NamedTuple
 
 MAX_HEAD_BYTES = 64 * 1024  # status line + headers
 MAX_BODY_BYTES = 64 * 1024  # we read a response body only to keep the connection usable
@@ -60,8 +61,7 @@ class ProtocolError(HttpError):
     reason = "protocol"
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     """What the server answered: status, headers (lower-case names) and a capped body."""
 
     status: int

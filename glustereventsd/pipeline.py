@@ -31,7 +31,8 @@ from glustereventsd.models import Settings, Webhook
 from glustereventsd.source import Datagram
 from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.worker import Dead, Delivered, DeliveryWorker, Failed, HookQueue, Result, RetryPolicy
+from glustereventsd.worker import (Dead, Delivered, DeliveryWorker, Failed, HookQueue, Result, ResultChannel,
+                                   RetryPolicy)
 
 log = logging.getLogger("glustereventsd.pipeline")
 
@@ -51,11 +52,10 @@ class HookState:
     workers: list[DeliveryWorker] = field(default_factory=list)
     events: int = 0
     bytes: int = 0
+    label: str = ""  # the webhook as shown in logs and metrics (no credentials or query string)
 
-    @property
-    def label(self) -> str:
-        """The webhook as shown in logs and metrics (no credentials or query string)."""
-        return display_url(self.hook.url)
+    def __post_init__(self) -> None:
+        self.label = display_url(self.hook.url)
 
     def wants(self, name: str) -> bool:
         """True when the webhook's event filter (glob patterns) admits ``name``."""
@@ -84,7 +84,7 @@ class Pipeline(threading.Thread):
         self.event_log = event_log  # disabled by disable-events-log at publish time
         self.stopping = stopping  # the sources have stopped: drain and finish
         self.workers_stopping = threading.Event()
-        self.results: queue.Queue[Result] = queue.Queue(maxsize=RESULTS_MAX)
+        self.results = ResultChannel(RESULTS_MAX)
         self.control: queue.Queue[tuple[Settings, list[Webhook]] | str] = queue.Queue(maxsize=64)
         self.hooks: dict[str, HookState] = {}
         self.by_id: dict[int, HookState] = {}
@@ -133,14 +133,7 @@ class Pipeline(threading.Thread):
         return batch
 
     def _drain_results(self) -> list[Result]:
-        results: list[Result] = []
-        get = self.results.get_nowait
-        try:
-            while len(results) < RESULTS_MAX:
-                results.append(get())
-        except queue.Empty:
-            pass
-        return results
+        return self.results.drain(RESULTS_MAX)
 
     def _publish(self, batch: list[Datagram]) -> list[NewEvent]:
         settings = self.settings
