@@ -85,7 +85,7 @@ def on_pool(ctx: Context, command: str, request: Mapping[str, object]) -> list[N
     def local(name: str, body: Mapping[str, object]) -> Mapping[str, object]:
         return node.handle(LOCAL_EQUIVALENT.get(name, name), body, paths, ctx.clock())
 
-    return run_on_pool(pool, command, request, settings, ctx.runner, local)
+    return run_on_pool(pool, command, request, settings, ctx.get_runner(), local)
 
 
 def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
@@ -527,12 +527,3 @@ def cmd_peer_list(args: argparse.Namespace, ctx: Context) -> PeerRows:
 
 
 # --- hidden per-node subcommands ----------------------------------------------------------
-
-
-def cmd_node(args: argparse.Namespace, ctx: Context) -> NodeAnswer:
-    """Do this node's part of a pool-wide command; the request comes on stdin."""
-    try:
-        request = node.read_request(ctx.stdin.read() if not ctx.stdin.isatty() else "")
-    except CliError as err:
-        return NodeAnswer({"ok": False, "error": err.message, "protocol": PROTOCOL})
-    return NodeAnswer(node.handle(args.command, request, ctx.get_paths(), ctx.clock()))

@@ -11,11 +11,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from glustereventsd.paths import Paths, resolve_paths
 
-from gluster_eventsapi.fanout import Runner, subprocess_runner
+if TYPE_CHECKING:
+    from gluster_eventsapi.fanout import Runner
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Context:
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     clock: Callable[[], float] = time.time
-    runner: Runner = subprocess_runner
+    runner: Runner | None = None  # None: the real ssh client (imported only when needed)
     paths: Paths | None = None
 
     def get_paths(self) -> Paths:
@@ -35,3 +36,11 @@ class Context:
         if self.paths is None:
             self.paths = resolve_paths(self.environ)
         return self.paths
+
+    def get_runner(self) -> Runner:
+        """How commands reach the peers: the injected runner, or the OpenSSH client."""
+        if self.runner is None:
+            from gluster_eventsapi.fanout import subprocess_runner
+
+            self.runner = subprocess_runner
+        return self.runner

@@ -12,7 +12,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
@@ -21,6 +21,9 @@ from glustereventsd.paths import Paths
 from gluster_eventsapi import service, store
 from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.results import PROTOCOL
+
+if TYPE_CHECKING:
+    from gluster_eventsapi.context import Context
 
 Answer = dict[str, Any]
 Handler = Callable[[Mapping[str, Any], Paths, float], Answer]
@@ -249,3 +252,23 @@ def read_request(text: str) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise CliError("bad request on stdin: not a JSON object")
     return data
+
+
+def main(command: str, extra_args: list[str], ctx: Context) -> int:
+    """Run a hidden node command: read the request on stdin, print exactly one JSON line."""
+    if extra_args:
+        ctx.stderr.write(f"gluster-eventsapi {command}: takes no arguments (the request comes on stdin)\n")
+        return 2  # argparse's usage-error status
+    answer: Answer
+    try:
+        request = read_request(ctx.stdin.read() if not ctx.stdin.isatty() else "")
+    except CliError as err:
+        answer = {"ok": False, "error": err.message, "protocol": PROTOCOL}
+    else:
+        answer = handle(command, request, ctx.get_paths(), ctx.clock())
+    try:
+        ctx.stdout.write(json.dumps(answer, sort_keys=True) + "\n")
+        ctx.stdout.flush()
+    except BrokenPipeError:
+        pass
+    return 0
