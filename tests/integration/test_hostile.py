@@ -384,3 +384,16 @@ def test_corrupt_webhooks_file_at_start_uses_the_last_good_copy(daemon: DaemonPr
     wait_for(lambda: receiver.count() == 1, what="delivered with the last good webhooks")
     assert receiver.requests[0].headers["authorization"] == f"Bearer {KEPT_TOKEN}"
     assert KEPT_TOKEN not in daemon.log_text()
+
+
+def test_redirects_are_never_followed(daemon: DaemonProcess, make_receiver) -> None:
+    redirecting, target = make_receiver(), make_receiver()
+    redirecting.behaviour.default = 307
+    redirecting.behaviour.headers = {"Location": target.url}
+    daemon.write_webhooks({redirecting.url: {}})
+    daemon.start()
+    send_raw(daemon.port, b"1468303352 80 volume=gv1")
+    wait_for(lambda: (s := status_of(daemon, redirecting.url)) and s.dead_letters == 1, what="dead letter")
+    status = status_of(daemon, redirecting.url)
+    assert status is not None and "307" in status.last_error and "not followed" in status.last_error
+    assert target.count() == 0 and target.attempts == []  # the POST never went anywhere else
