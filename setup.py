@@ -26,6 +26,7 @@ setup(
             "standardwebhooks>=1.0",
             "hypothesis>=6.80",
             "mypy>=1.8",
+            "ruff>=0.4",
         ],
     },
     data_files=[

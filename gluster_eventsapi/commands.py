@@ -26,12 +26,10 @@ from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
 from gluster_eventsapi.results import (
-    PROTOCOL,
     DeadLetterReport,
     HookStatusTable,
     Message,
     NameValues,
-    NodeAnswer,
     NodeResult,
     NodeTable,
     PeerRows,

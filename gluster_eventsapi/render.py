@@ -17,7 +17,6 @@ from gluster_eventsapi.results import (
     HookStatusTable,
     Message,
     NameValues,
-    NodeAnswer,
     NodeResult,
     NodeTable,
     PeerRows,
@@ -317,8 +316,6 @@ def render(result: Result, as_json: bool) -> Rendered:
         return render_name_values(result, as_json)
     if isinstance(result, PeerRows):
         return render_peers(result, as_json)
-    if isinstance(result, NodeAnswer):
-        return Rendered(json.dumps(dict(result.answer), sort_keys=True) + "\n", "", ExitStatus.OK)
     if isinstance(result, Message):
         if result.quiet:
             return Rendered("", "", ExitStatus.OK)

@@ -6,7 +6,7 @@ Commands never print; they hand one of these to ``__main__``, which hands it to 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PROTOCOL = 1  # version of the node-* request/answer; bumped on incompatible changes
 
@@ -90,12 +90,4 @@ class Message:
     quiet: bool = False  # the command already printed what it had to (listen)
 
 
-@dataclass(frozen=True)
-class NodeAnswer:
-    """What a hidden ``node-*`` command prints: exactly one JSON line."""
-
-    answer: Mapping[str, object] = field(default_factory=dict)
-
-
-Result = (NodeTable | StatusReport | NameValues | PeerRows | Message | NodeAnswer
-          | HookStatusTable | DeadLetterReport)
+Result = NodeTable | StatusReport | NameValues | PeerRows | Message | HookStatusTable | DeadLetterReport

@@ -31,7 +31,7 @@ from glustereventsd.models import Settings, Webhook
 from glustereventsd.source import Datagram
 from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.worker import (Dead, Delivered, DeliveryWorker, Failed, HookQueue, Result, ResultChannel,
+from glustereventsd.worker import (Delivered, DeliveryWorker, Failed, HookQueue, Result, ResultChannel,
                                    RetryPolicy)
 
 log = logging.getLogger("glustereventsd.pipeline")
