@@ -38,6 +38,7 @@ log = logging.getLogger("glustereventsd.pipeline")
 
 BATCH_MAX = 2000
 COMMIT_WAIT_SECS = 0.01
+GATHER_SECS = 0.002  # added latency per turn, paid once per batch
 WINDOW = 1000  # records of one webhook kept in memory; the rest stays in the spool
 RESULTS_MAX = 100_000
 MEMORY_QUEUE_MAX = 100_000  # events per webhook held in memory (spool memory, or the disk is full)
@@ -123,6 +124,9 @@ class Pipeline(threading.Thread):
             first = self.intake.get(timeout=COMMIT_WAIT_SECS)
         except queue.Empty:
             return []
+        # Let a few more arrive before committing: under load one turn then carries many events
+        # instead of one (a transaction, an events.log write and a hand-over per turn).
+        time.sleep(GATHER_SECS)
         batch = [first]
         get = self.intake.get_nowait
         try:
