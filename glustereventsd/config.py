@@ -107,6 +107,14 @@ def to_text(value: object) -> str:
     return str(value).strip()
 
 
+def to_header_text(value: object) -> str:
+    """A value sent in an HTTP header (the bearer token): printable ASCII only."""
+    text = to_text(value)
+    if not all(" " <= char <= "~" for char in text):
+        raise ConfigError("must be printable ASCII (it is sent in an HTTP header)")
+    return text
+
+
 def to_cidrs(value: object) -> tuple[str, ...]:
     """Convert a comma-separated string or a list to normalised CIDR networks."""
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
@@ -295,7 +303,7 @@ def load_settings(defaults_file: Path, config_file: Path) -> tuple[Settings, lis
 # --- webhooks.json ---------------------------------------------------------------------
 
 WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
-    "token": ("token", to_text),
+    "token": ("token", to_header_text),
     "secret": ("secret", to_text),
     "signing-secret": ("signing_secret", to_text),
     "timeout-secs": ("timeout_secs", float_between(0.1, 600)),
@@ -308,12 +316,16 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
 
 
 def validate_url(url: str) -> str:
-    """Check a webhook URL: http or https, with a host, and no embedded credentials."""
+    """Check a webhook URL: http or https, with a usable host, and no embedded credentials.
+
+    Messages quote the URL without its user info, query or fragment: they may hold secrets.
+    """
     parts = urllib.parse.urlsplit(url.strip())
+    shown = repr(_safe_url(parts))
     if parts.scheme not in ("http", "https"):
-        raise ConfigError(f"webhook URL {url!r} must start with http:// or https://")
+        raise ConfigError(f"webhook URL {shown} must start with http:// or https://")
     if not parts.hostname:
-        raise ConfigError(f"webhook URL {url!r} has no host")
+        raise ConfigError(f"webhook URL {shown} has no host")
     if parts.username or parts.password:
         raise ConfigError(
             "webhook URL must not embed credentials (user:password@); "
@@ -322,18 +334,28 @@ def validate_url(url: str) -> str:
     try:
         parts.port
     except ValueError:
-        raise ConfigError(f"webhook URL {url!r} has an invalid port") from None
+        raise ConfigError(f"webhook URL {shown} has an invalid port") from None
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        raise ConfigError(f"webhook URL {shown} has an invalid host name") from None
     return url.strip()
+
+
+def _safe_url(parts: urllib.parse.SplitResult) -> str:
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", ""))
 
 
 def display_url(url: str) -> str:
     """A webhook URL safe for logs, tables and metric labels: no credentials, query or fragment."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+    return _safe_url(urllib.parse.urlsplit(url))
 
 
 def webhook_from_entry(url: str, entry: object) -> Webhook:
@@ -343,7 +365,7 @@ def webhook_from_entry(url: str, entry: object) -> Webhook:
     if isinstance(entry, str):  # Gluster 3.9: {"<url>": "<token>"}
         entry = {"token": entry}
     if not isinstance(entry, dict):
-        raise ConfigError(f"entry for {url!r} must be an object or a token string")
+        raise ConfigError(f"entry for {display_url(url)!r} must be an object or a token string")
     fields: dict[str, object] = {}
     for key, value in entry.items():
         if key not in WEBHOOK_KEYS:
@@ -354,7 +376,7 @@ def webhook_from_entry(url: str, entry: object) -> Webhook:
         try:
             fields[attribute] = convert(value)
         except ConfigError as err:
-            raise ConfigError(f"{key} of {url!r}: {err}") from None
+            raise ConfigError(f"{key} of {display_url(url)!r}: {err}") from None
     return Webhook(url=validate_url(url), **fields)  # type: ignore[arg-type]
 
 

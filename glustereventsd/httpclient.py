@@ -61,6 +61,10 @@ class ProtocolError(HttpError):
     reason = "protocol"
 
 
+class StaleConnection(ProtocolError):
+    """The connection ended before a single byte of the answer: an idle keep-alive the server closed."""
+
+
 class Response(NamedTuple):
     """What the server answered: status, headers (lower-case names) and a capped body."""
 
@@ -104,6 +108,7 @@ class HttpConnection:
         self.tls = tls
         self._sock: socket.socket | None = None
         self._buffer = b""
+        self._answered = False  # whether the current request got any byte back
 
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""
@@ -121,6 +126,8 @@ class HttpConnection:
             sock = socket.create_connection((self.origin.host, self.origin.port), timeout=remaining)
         except socket.gaierror as err:
             raise ResolveError(f"cannot resolve {self.origin.host}: {err.strerror}") from None
+        except UnicodeError:
+            raise ResolveError(f"cannot resolve {self.origin.host}: not a valid host name") from None
         except TimeoutError:
             raise RequestTimeout(f"connect to {self.origin.host}:{self.origin.port} timed out") from None
         except OSError as err:
@@ -144,16 +151,20 @@ class HttpConnection:
         return sock
 
     def post(self, headers: list[tuple[str, str]], body: bytes) -> Response:
-        """POST ``body`` with ``headers``; retry once on a stale keep-alive connection."""
+        """POST ``body`` with ``headers``; on a stale keep-alive connection, once more on a new one.
+
+        Sending again is safe only when the server answered nothing at all (it closed the idle
+        connection before reading the request); any other failure is reported, never resent
+        here, so a delivery is not duplicated behind the caller's back.
+        """
         deadline = time.monotonic() + self.timeout_secs
         reused = self._sock is not None
         try:
             return self._exchange(headers, body, deadline)
-        except ProtocolError:
+        except StaleConnection:
             self.close()
             if not reused:
                 raise
-        # The server closed an idle keep-alive connection: safe to send once more on a new one.
         try:
             return self._exchange(headers, body, deadline)
         except HttpError:
@@ -167,6 +178,7 @@ class HttpConnection:
         lines.extend(f"{name}: {value}" for name, value in headers)
         lines.append(f"Content-Length: {len(body)}")
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        self._answered = bool(self._buffer)
         try:
             self._sock.settimeout(max(0.001, deadline - time.monotonic()))
             self._sock.sendall(request)
@@ -175,6 +187,9 @@ class HttpConnection:
             self.close()
             raise RequestTimeout(f"no answer within {self.timeout_secs:g}s") from None
         except (ConnectionError, ssl.SSLError) as err:
+            self.close()
+            if not self._answered:
+                raise StaleConnection(f"connection lost: {err}") from None
             raise ProtocolError(f"connection lost: {err}") from None
         except OSError as err:
             self.close()
@@ -191,7 +206,10 @@ class HttpConnection:
         self._sock.settimeout(remaining)
         data = self._sock.recv(RECV_BYTES)
         if not data:
+            if not self._answered:
+                raise StaleConnection("server closed the connection")
             raise ProtocolError("server closed the connection")
+        self._answered = True
         return data
 
     def _read_response(self, deadline: float) -> Response:

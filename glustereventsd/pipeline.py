@@ -31,7 +31,7 @@ from glustereventsd.models import Settings, Webhook
 from glustereventsd.source import Datagram
 from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.worker import (Delivered, DeliveryWorker, Failed, HookQueue, Result, ResultChannel,
+from glustereventsd.worker import (Dead, Delivered, DeliveryWorker, Failed, HookQueue, Result, ResultChannel,
                                    RetryPolicy)
 
 log = logging.getLogger("glustereventsd.pipeline")
@@ -41,7 +41,8 @@ COMMIT_WAIT_SECS = 0.01
 GATHER_SECS = 0.002  # added latency per turn, paid once per batch
 WINDOW = 1000  # records of one webhook kept in memory; the rest stays in the spool
 RESULTS_MAX = 100_000
-MEMORY_QUEUE_MAX = 100_000  # events per webhook held in memory (spool memory, or the disk is full)
+MEMORY_QUEUE_MAX = 100_000
+WORKER_CHECK_SECS = 5.0  # how often a delivery worker that died is replaced  # events per webhook held in memory (spool memory, or the disk is full)
 
 
 @dataclass
@@ -92,6 +93,9 @@ class Pipeline(threading.Thread):
         self.log_limiter = RateLimitedLog()
         self.failed = threading.Event()  # the spool failed in a way we cannot go on from
         self._pending_acks: list[int] = []  # deletes that a failed commit has to redo
+        self._pending_deaths: list[tuple[Record, str]] = []  # likewise, dead letters
+        self.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
+                                  settings.max_event_age_secs)
 
     # -- control from the daemon (any thread) -------------------------------------------
     def reconfigure(self, settings: Settings, webhooks: list[Webhook]) -> None:
@@ -105,9 +109,13 @@ class Pipeline(threading.Thread):
     # -- the thread ----------------------------------------------------------------------
     def run(self) -> None:
         """Turn after turn until the sources stopped and everything was committed."""
+        next_check = time.monotonic() + WORKER_CHECK_SECS
         try:
             while True:
                 self._apply_control()
+                if time.monotonic() >= next_check:
+                    self._replace_dead_workers()
+                    next_check = time.monotonic() + WORKER_CHECK_SECS
                 batch = self._next_batch()
                 results = self._drain_results()
                 if batch or results:
@@ -116,7 +124,8 @@ class Pipeline(threading.Thread):
                     break  # even while results keep coming: the backlog waits in the spool
             self._shutdown()
         except Exception:  # noqa: BLE001 - last line of defence: log, keep the process alive
-            log.exception("Pipeline stopped by an unexpected error; the daemon will exit")
+            log.exception("Pipeline stopped by an unexpected error; the daemon will exit (%d received "
+                          "datagrams not processed)", self.intake.qsize())
             self.failed.set()
 
     def _next_batch(self) -> list[Datagram]:
@@ -172,22 +181,29 @@ class Pipeline(threading.Thread):
         acks, deaths = self._account(results)
         trims = self._trims(appends)
         try:
-            added = self.writer.commit(appends, acks, deaths, trims)
+            committed = self.writer.commit(appends, acks, deaths, trims)
         except sqlite3.Error as err:
-            self._spool_failed(err, appends, acks)
+            self._spool_failed(err, appends, acks, deaths)
             return
+        for hook_id, event in appends:
+            state = self.by_id.get(hook_id)
+            if state is not None:
+                state.events += 1
+                state.bytes += len(event.body)
         for hook_id in {record.hook_id for record, _ in deaths}:
             try:
                 self.writer.trim_dead(hook_id, self.settings.dead_letter_max)
             except sqlite3.Error as err:
                 log.warning("Could not trim dead letters hook=%d error=%s", hook_id, err)
-        self._hand_over(added)
-        for hook_id, _, _ in trims:
+        self._hand_over(committed.added)
+        for hook_id, _, keep in trims:
             state = self.by_id.get(hook_id)
-            if state is not None:
-                state.events, state.bytes = self.writer.usage(hook_id)
-                # The trimmed rows were the oldest: forget those still waiting in memory too.
-                state.queue.discard_before(self.writer.oldest(hook_id))
+            if state is None:
+                continue
+            self._count_dropped(state, committed.trimmed.get(hook_id, 0), "spool_full")
+            state.events, state.bytes = self.writer.usage(hook_id)
+            # The trimmed rows were the oldest: forget those still waiting in memory too.
+            state.queue.discard_before(self.writer.oldest(hook_id, excluding=keep))
 
     def _hand_over(self, added: list[Record]) -> None:
         per_hook: dict[int, list[Record]] = {}
@@ -201,7 +217,8 @@ class Pipeline(threading.Thread):
             if dropped:
                 self._count_dropped(state, dropped, "spool_full")
 
-    def _spool_failed(self, err: sqlite3.Error, appends: list[tuple[int, NewEvent]], acks: list[int]) -> None:
+    def _spool_failed(self, err: sqlite3.Error, appends: list[tuple[int, NewEvent]], acks: list[int],
+                      deaths: list[tuple[Record, str]]) -> None:
         """A full disk or I/O error: keep delivering from memory, count what was not spooled."""
         self.stats.add("spool_errors", "write_failed")
         held = self.log_limiter.allow("spool-write")
@@ -209,64 +226,78 @@ class Pipeline(threading.Thread):
             log.error("Cannot write the spool (events are delivered from memory only until it recovers) "
                       "path=%s error=%s%s", self.writer.path, err,
                       f" ({held} similar messages suppressed)" if held else "")
-        for _ in appends:
-            self.stats.add("not_spooled", "write_failed")
+        if appends:
+            self.stats.add("not_spooled", "write_failed", len(appends))
         # Deliver anyway, without durability: memory-only records (id 0 is never acked).
         self._hand_over([Record(0, hook_id, e.event_id, e.seq, e.name, e.ts, e.received, e.body)
                          for hook_id, e in appends])
-        self._pending_acks = acks  # the deletes are tried again next turn
+        self._pending_acks = acks  # the deletes and dead letters are written next turn
+        self._pending_deaths = deaths
 
     def _account(self, results: list[Result]) -> tuple[list[int], list[tuple[Record, str]]]:
+        """Turn the workers' results into spool deletes, dead letters and counters."""
         acks, self._pending_acks = self._pending_acks, []
-        deaths: list[tuple[Record, str]] = []
+        deaths, self._pending_deaths = self._pending_deaths, []
         for result in results:
+            hook_id = result.record.hook_id if isinstance(result, Dead) else result.hook_id
+            state = self.by_id.get(hook_id)
+            if state is None:
+                continue  # a late result of a removed webhook: its spool is already gone
+            counters = self.writer.count(hook_id)
             if isinstance(result, Delivered):
                 if result.record_id:
                     acks.append(result.record_id)
-                counters = self.writer.count(result.hook_id)
+                    state.events -= 1
                 counters.delivered += 1
                 counters.last_success_at = result.at
-                state = self.by_id.get(result.hook_id)
-                if state is not None:
-                    self.stats.add("delivered", state.label)
-                    self.stats.observe("delivery_latency_seconds", state.label, result.latency_secs)
-                    if result.record_id:
-                        state.events -= 1
+                self.stats.add("delivered", state.label)
+                self.stats.observe("delivery_latency_seconds", state.label, result.latency_secs)
             elif isinstance(result, Failed):
-                counters = self.writer.count(result.hook_id)
                 counters.retried += 1
                 counters.last_error = result.detail
                 counters.last_error_at = result.at
             else:
                 deaths.append((result.record, result.reason))
-                counters = self.writer.count(result.record.hook_id)
+                if result.record.id:
+                    state.events -= 1
                 counters.dead += 1
                 # webhook-status shows why events die (a 410 is never retried, so no Failed)
                 counters.last_error = result.reason
                 counters.last_error_at = time.time()
-                dead_state = self.by_id.get(result.record.hook_id)
-                if dead_state is not None:
-                    self.stats.add("dead_letters", dead_state.label)
+                self.stats.add("dead_letters", state.label)
         return acks, deaths
 
-    def _trims(self, appends: list[tuple[int, NewEvent]]) -> list[tuple[int, int, int]]:
+    def _trims(self, appends: list[tuple[int, NewEvent]]) -> list[tuple[int, int, tuple[int, ...]]]:
+        """(hook_id, rows to drop, rows to keep) for every spool this turn would take past its bounds.
+
+        The rows to keep are those a worker is delivering right now: dropping them would
+        count as dropped an event that then arrives.
+
+        The running totals only ever over-estimate (a delivery does not subtract its bytes),
+        so a webhook that seems over a bound is counted exactly in the spool before anything
+        is dropped: only a real backlog is ever trimmed.
+        """
         settings = self.settings
-        if not self.writer.durable:
+        if not self.writer.durable or not appends:
             return []
+        incoming: dict[int, tuple[int, int]] = {}
         for hook_id, event in appends:
-            state = self.by_id[hook_id]
-            state.events += 1
-            state.bytes += len(event.body)
+            count, size = incoming.get(hook_id, (0, 0))
+            incoming[hook_id] = (count + 1, size + len(event.body))
         trims = []
-        for state in self.hooks.values():
-            over_events = state.events - settings.spool_max_events
-            over_bytes = state.bytes - settings.spool_max_bytes
+        for hook_id, (count, size) in incoming.items():
+            state = self.by_id[hook_id]
+            if state.events + count <= settings.spool_max_events and state.bytes + size <= settings.spool_max_bytes:
+                continue
+            state.events, state.bytes = self.writer.usage(hook_id)
+            over_events = state.events + count - settings.spool_max_events
+            over_bytes = state.bytes + size - settings.spool_max_bytes
             if over_events <= 0 and over_bytes <= 0:
                 continue
-            average = max(1, state.bytes // max(1, state.events))
-            count = max(over_events, -(-over_bytes // average), 0) + settings.spool_max_events // 100
-            trims.append((state.queue.hook_id, 0, count))  # the oldest, even those already in memory
-            self._count_dropped(state, count, "spool_full")
+            average = max(1, (state.bytes + size) // max(1, state.events + count))
+            # Drop a little more than needed, so a full spool is not trimmed again every turn.
+            excess = max(over_events, -(-over_bytes // average), 0) + settings.spool_max_events // 100
+            trims.append((hook_id, excess, state.queue.in_flight()))
         return trims
 
     def _count_dropped(self, state: HookState, count: int, reason: str) -> None:
@@ -285,14 +316,18 @@ class Pipeline(threading.Thread):
                 item = self.control.get_nowait()
             except queue.Empty:
                 return
-            if item == "rescan":
-                for state in self.hooks.values():
-                    state.events, state.bytes = self.writer.usage(state.queue.hook_id)
-                    state.queue.mark_backlog()
-            elif isinstance(item, tuple):
-                settings, webhooks = item
-                self.settings = settings
-                self.set_webhooks(webhooks)
+            try:
+                if item == "rescan":
+                    for state in self.hooks.values():
+                        state.events, state.bytes = self.writer.usage(state.queue.hook_id)
+                        state.queue.mark_backlog()
+                elif isinstance(item, tuple):
+                    settings, webhooks = item
+                    self.settings = settings
+                    self.set_webhooks(webhooks)
+            except sqlite3.Error as err:  # a full or broken disk must not stop delivery
+                log.error("Could not apply the reload to the spool (%s); delivery goes on, reload again "
+                          "once the disk is fixed", err)
 
     def set_webhooks(self, webhooks: Sequence[Webhook]) -> None:
         """Start, update or stop webhooks; a removed webhook's spool is discarded."""
@@ -310,6 +345,7 @@ class Pipeline(threading.Thread):
                 self.writer.discard_hook(self.writer.known_hooks()[url])
         policy = RetryPolicy(self.settings.retry_min_backoff_secs, self.settings.retry_max_backoff_secs,
                              self.settings.max_event_age_secs)
+        self.policy = policy
         for url, configured in wanted.items():
             hook = dataclasses.replace(
                 configured, timeout_secs=configured.timeout_secs or self.settings.webhook_timeout_secs)
@@ -332,6 +368,13 @@ class Pipeline(threading.Thread):
         self.hooks[hook.url] = state
         self.by_id[hook_id] = state
         return state
+
+    def _replace_dead_workers(self) -> None:
+        """Start a new worker for any that died (they log why), so no webhook stalls silently."""
+        for state in self.hooks.values():
+            if any(not worker.is_alive() for worker in state.workers):
+                log.error("A delivery worker of url=%s stopped; starting a new one", state.label)
+                self._size_workers(state, self.policy)
 
     def _size_workers(self, state: HookState, policy: RetryPolicy) -> None:
         wanted = state.hook.concurrency or self.settings.webhook_concurrency

@@ -13,6 +13,7 @@ then wait only in memory, as they did in the original daemon.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +24,7 @@ from typing import NamedTuple
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS hooks (
-    hook_id INTEGER PRIMARY KEY,
+    hook_id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: late results of a removed webhook
     url TEXT NOT NULL UNIQUE,
     delivered INTEGER NOT NULL DEFAULT 0,
     retried INTEGER NOT NULL DEFAULT 0,
@@ -60,6 +61,7 @@ CREATE INDEX IF NOT EXISTS dead_by_hook ON dead (hook_id, id);
 """
 
 BUSY_TIMEOUT_MS = 10_000
+log = logging.getLogger("glustereventsd.spool")
 
 
 class Record(NamedTuple):
@@ -122,14 +124,28 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 
 @contextlib.contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+    """BEGIN IMMEDIATE ... COMMIT; on any error (COMMIT's own included) roll back and re-raise."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
+        connection.execute("COMMIT")
     except BaseException:
-        connection.execute("ROLLBACK")
+        if connection.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                connection.execute("ROLLBACK")
         raise
-    connection.execute("COMMIT")
+
+
+def _not_in(row_ids: tuple[int, ...]) -> str:
+    """An ``AND id NOT IN (?, ...)`` clause for ``row_ids`` (nothing when there are none)."""
+    return f" AND id NOT IN ({','.join('?' * len(row_ids))})" if row_ids else ""
+
+
+class Committed(NamedTuple):
+    """What one group commit wrote: the new records (with row ids) and rows trimmed per webhook."""
+
+    added: list[Record]
+    trimmed: dict[int, int]
 
 
 class SpoolWriter:
@@ -140,8 +156,11 @@ class SpoolWriter:
         self.durable = durable
         self.db = connect(path)
         self.db.executescript(SCHEMA)
-        if not durable:
-            self.db.execute("DELETE FROM queue")  # memory mode keeps no events on disk
+        if not durable:  # memory mode keeps no events on disk
+            discarded = self.db.execute("DELETE FROM queue").rowcount
+            if discarded:
+                log.warning("spool is 'memory': discarded %d undelivered events left on disk by the 'disk' "
+                            "spool; set 'spool disk' and restart to keep such events", discarded)
         row = self.db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
         self.next_seq = int(row[0]) if row else 1
         self.counters: dict[int, HookCounters] = {}
@@ -151,6 +170,7 @@ class SpoolWriter:
         with contextlib.suppress(sqlite3.Error):
             with transaction(self.db):
                 self._flush_counters()
+            self.counters = {}
         self.db.close()
 
     # -- webhooks ---------------------------------------------------------------------
@@ -180,9 +200,10 @@ class SpoolWriter:
         ).fetchone()
         return int(row[0]), int(row[1])
 
-    def oldest(self, hook_id: int) -> int | None:
-        """Row id of the oldest event queued for a webhook, or None when none is."""
-        row = self.db.execute("SELECT min(id) FROM queue WHERE hook_id=?", (hook_id,)).fetchone()
+    def oldest(self, hook_id: int, excluding: tuple[int, ...] = ()) -> int | None:
+        """Row id of the oldest event queued for a webhook (ignoring ``excluding``), or None."""
+        row = self.db.execute(f"SELECT min(id) FROM queue WHERE hook_id=?{_not_in(excluding)}",
+                              (hook_id, *excluding)).fetchone()
         return None if row[0] is None else int(row[0])
 
     # -- the batch of one commit --------------------------------------------------------
@@ -197,14 +218,16 @@ class SpoolWriter:
         appends: Sequence[tuple[int, NewEvent]],
         acks: Iterable[int],
         deaths: Iterable[tuple[Record, str]],
-        trims: Iterable[tuple[int, int, int]],
-    ) -> list[Record]:
-        """Write one group commit and return the appended records with their row ids.
+        trims: Iterable[tuple[int, int, tuple[int, ...]]],
+    ) -> Committed:
+        """Write one group commit: appends, acks, dead letters, counters, and trims.
 
-        ``trims`` are (hook_id, after_id, count): drop that many oldest rows above after_id.
-        Raises sqlite3.Error (for example a full disk); nothing is then written.
+        ``trims`` are (hook_id, count, keep): drop that many of the webhook's oldest queued rows
+        (the spool is full), except the row ids in ``keep`` (being delivered). Raises sqlite3.Error (for example a full disk); nothing is then
+        written and the counters stay pending for the next commit.
         """
         added: list[Record] = []
+        trimmed: dict[int, int] = {}
         with transaction(self.db):
             if self.durable:
                 for hook_id, event in appends:
@@ -215,11 +238,11 @@ class SpoolWriter:
                     )
                     added.append(Record(int(cursor.lastrowid or 0), hook_id, event.event_id, event.seq,
                                         event.name, event.ts, event.received, event.body))
-                self.db.executemany("DELETE FROM queue WHERE id=?", ((row_id,) for row_id in acks))
-                for hook_id, after_id, count in trims:
-                    self.db.execute(
-                        "DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE hook_id=? AND id>? "
-                        "ORDER BY id LIMIT ?)", (hook_id, after_id, count))
+                self.db.executemany("DELETE FROM queue WHERE id=?", ((row_id,) for row_id in acks if row_id))
+                for hook_id, count, keep in trims:
+                    trimmed[hook_id] = self.db.execute(
+                        f"DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE hook_id=?{_not_in(keep)} "
+                        "ORDER BY id LIMIT ?)", (hook_id, *keep, count)).rowcount
             else:
                 added = [Record(0, hook_id, e.event_id, e.seq, e.name, e.ts, e.received, e.body)
                          for hook_id, e in appends]
@@ -229,13 +252,14 @@ class SpoolWriter:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (record.hook_id, record.event_id, record.seq, record.name, record.ts,
                      record.received, record.body, reason, time.time()))
-                if self.durable:
+                if record.id:
                     self.db.execute("DELETE FROM queue WHERE id=?", (record.id,))
             if appends:
                 self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)",
                                 (self.next_seq,))
             self._flush_counters()
-        return added
+        self.counters = {}  # flushed: only once the commit succeeded
+        return Committed(added, trimmed)
 
     def trim_dead(self, hook_id: int, keep: int) -> None:
         """Keep only the newest ``keep`` dead letters of a webhook."""
@@ -259,7 +283,6 @@ class SpoolWriter:
                 "WHERE hook_id=?",
                 (c.delivered, c.retried, c.dropped, c.dead, c.last_error_at, c.last_error,
                  c.last_error_at, c.last_success_at, hook_id))
-        self.counters = {}
 
 
 class SpoolReader:

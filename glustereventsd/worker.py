@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import logging
 import random
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -84,8 +85,9 @@ class ResultChannel:
         then, so the spool stays exact.
         """
         while len(self._items) >= self.limit:
-            if stopping.wait(0.01) and isinstance(result, Failed):
+            if stopping.is_set() and isinstance(result, Failed):
                 return False
+            time.sleep(0.01)
         self._items.append(result)
         return True
 
@@ -150,7 +152,7 @@ class HookQueue:
         self.latency_secs = 0.0  # moving average of request round trips
         self.blocked_until = 0.0
         self.failures = 0
-        self.in_flight = 0
+        self._in_flight: set[int] = set()  # spool row ids taken by a worker and not finished
 
     @property
     def cursor(self) -> int:
@@ -238,10 +240,16 @@ class HookQueue:
         with self._lock:
             while not self.closed:
                 if not self._window and self._backlog:
-                    self._refill()
+                    try:
+                        self._refill()
+                    except sqlite3.Error as err:  # busy or broken disk: the rows stay, try again soon
+                        log.error("Cannot read the spool of url=%s: %s", display_url(self.hook.url), err)
+                        self._ready.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+                        return None
                 if self._window or self._volatile:
-                    self.in_flight += 1
-                    return (self._window or self._volatile).popleft()
+                    record = (self._window or self._volatile).popleft()
+                    self._in_flight.add(record.id)
+                    return record
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
@@ -258,10 +266,15 @@ class HookQueue:
         if len(rows) < wanted:
             self._backlog = False
 
-    def done(self) -> None:
+    def done(self, record: Record) -> None:
         """A worker finished with the record it took."""
         with self._lock:
-            self.in_flight -= 1
+            self._in_flight.discard(record.id)
+
+    def in_flight(self) -> tuple[int, ...]:
+        """Spool row ids a worker holds: a full spool must not drop what is being delivered."""
+        with self._lock:
+            return tuple(row_id for row_id in self._in_flight if row_id)
 
     def oldest_received(self) -> float | None:
         """Receipt time of the oldest record waiting in memory."""
@@ -279,6 +292,9 @@ class HookQueue:
             self.closed = True
             self._idle.set()
             self._ready.notify_all()
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
 
 
 class DeliveryWorker(threading.Thread):
@@ -316,7 +332,7 @@ class DeliveryWorker(threading.Thread):
                 try:
                     self._deliver(record)
                 finally:
-                    self.hooks.done()
+                    self.hooks.done(record)
         finally:
             if self._connection is not None:
                 self._connection.close()
@@ -376,7 +392,15 @@ class DeliveryWorker(threading.Thread):
                                               record.event_id, record.seq)
         except ValueError as err:  # a signing secret that is not whsec_<base64>
             return Outcome(OutcomeKind.RETRY, "config", 0, None, str(err))
-        return deliver.send_once(connection, headers, record.body)
+        try:
+            return deliver.send_once(connection, headers, record.body)
+        except Exception as err:  # noqa: BLE001 - this thread's last line of defence
+            # Something not foreseen (a bug, an exotic setting): keep the event, retry it, say so.
+            # Only the exception's type is shown: its text could quote a header value.
+            connection.close()
+            self._warn("internal", f"Unexpected {type(err).__name__} while posting to "
+                       f"url={display_url(hook.url)}; the event is kept and retried")
+            return Outcome(OutcomeKind.RETRY, "internal", 0, None, f"unexpected {type(err).__name__}")
 
     def _back_off(self, hook: Webhook, outcome: Outcome) -> None:
         self.hooks.failures += 1
