@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from typing import NoReturn
 from dataclasses import dataclass
 
 from gluster_eventsapi import commands
@@ -190,6 +191,19 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._optionals.title = "optional arguments"
 
+    def error(self, message: str) -> NoReturn:
+        """Raise the usage error, so ``main`` can show it as text or as the JSON envelope."""
+        raise UsageError(self.format_usage(), f"{self.prog}: error: {message}")
+
+
+class UsageError(Exception):
+    """A command-line usage error: argparse's usage line and message (exit status 2)."""
+
+    def __init__(self, usage: str, message: str) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.message = message
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, generated from COMMANDS."""
@@ -224,13 +238,21 @@ def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     ctx = ctx or Context()
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
+    from gluster_eventsapi import render
+
     try:
         with contextlib.redirect_stdout(ctx.stdout), contextlib.redirect_stderr(ctx.stderr):
             args = parser.parse_args(args_list)
-    except SystemExit as exit_:  # argparse printed usage or help
+    except SystemExit as exit_:  # argparse printed help or the version
         return int(exit_.code or 0) if not isinstance(exit_.code, str) else ExitStatus.ERROR
+    except UsageError as err:  # exit status 2, as argparse (and the original CLI) use
+        if "--json" in args_list:
+            shown = render.render_error(err.message, ExitStatus.CONFIG_UNCHANGED, True)
+        else:
+            shown = render.Rendered("", err.usage + err.message + "\n", ExitStatus.CONFIG_UNCHANGED)
+        _write(ctx, shown.stdout, shown.stderr)
+        return int(shown.status)
     as_json = bool(args.json or getattr(args, "sub_json", False))
-    from gluster_eventsapi import render
 
     try:
         result = COMMANDS[args.command].run(args, ctx)

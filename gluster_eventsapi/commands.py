@@ -15,7 +15,6 @@ from glustereventsd.config import (
     ConfigError,
     canonical_name,
     convert_value,
-    load_config_values,
     validate_url,
     webhook_from_entry,
 )
@@ -421,7 +420,7 @@ def cmd_config_set(args: argparse.Namespace, ctx: Context) -> NodeTable:
         raise CliError(str(err), ExitStatus.INVALID_CONFIG) from None
 
     def change(data: dict[str, Any]) -> None:
-        current, _ = load_config_values(paths.defaults_file, paths.config_file)
+        current, _ = store.merged_config(paths)
         if current[name] == value:
             raise CliError("Config value not changed. Same config", ExitStatus.CONFIG_UNCHANGED)
         for key in [k for k in data if _safe_canonical(k) == name]:

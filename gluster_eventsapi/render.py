@@ -142,8 +142,10 @@ def render_status(result: StatusReport, as_json: bool) -> Rendered:
     column = "GLUSTEREVENTSD STATUS"
     if as_json:
         rows = [_json_row(column, row, row.value if row.ok else "NOT OK") for row in result.rows]
-        return Rendered(envelope({"webhooks": list(result.webhooks), "data": rows,
-                                  "insecure_tls": list(result.insecure_tls)}), "", status)
+        # SPEC fixes this shape ({"webhooks", "data"}); insecure TLS is noted on stderr instead.
+        note = "".join(f"Note: {url} has insecure TLS: its certificate is not verified\n"
+                       for url in result.webhooks if url in result.insecure_tls)
+        return Rendered(envelope({"webhooks": list(result.webhooks), "data": rows}), note, status)
     head = "Webhooks:\n" + "".join(f"{_webhook_line(url, result.insecure_tls)}\n"
                                     for url in result.webhooks or ("None",)) + "\n"
     table = node_table(column, result.rows, [_cell(row) for row in result.rows])

@@ -213,3 +213,20 @@ def test_unreadable_defaults_file_is_named(local_ctx):
     defaults.write_text('{"port": "abc"}')
     status, out, err = local_ctx("config-get", "--json")
     assert status == 1 and str(defaults) in json.loads(out)["error"]
+
+
+def test_usage_error_with_json_is_the_json_envelope(tmp_path) -> None:
+    """SPEC: errors in JSON mode are {"output": "", "error": ...}; a usage error keeps argparse's 2."""
+    import io
+
+    from gluster_eventsapi.context import Context
+
+    out, err = io.StringIO(), io.StringIO()
+    ctx = Context(environ={"GLUSTER_EVENTS_ROOT": str(tmp_path)}, stdout=out, stderr=err)
+    assert main(["webhook-add", "--json"], ctx) == 2
+    answer = json.loads(out.getvalue())
+    assert answer["output"] == "" and "the following arguments are required: url" in answer["error"]
+    out2, err2 = io.StringIO(), io.StringIO()
+    ctx2 = Context(environ={"GLUSTER_EVENTS_ROOT": str(tmp_path)}, stdout=out2, stderr=err2)
+    assert main(["webhook-add"], ctx2) == 2
+    assert out2.getvalue() == "" and err2.getvalue().startswith("usage: gluster-eventsapi webhook-add")
