@@ -4,7 +4,7 @@
 (network error, timeout, 5xx, 408, 429: worth trying again later) or REJECT (anything else:
 it will never succeed as it is). It never raises for a network problem, and redirects are
 never followed (a POST must not silently become a GET elsewhere). The worker loop that uses
-it lives in ``pipeline``; the CLI's ``webhook-test`` uses ``post_test``.
+it lives in ``worker``; the CLI's ``webhook-test`` uses ``post_test``.
 """
 
 from __future__ import annotations
