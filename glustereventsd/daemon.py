@@ -13,6 +13,7 @@ import logging
 import queue
 import signal
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -34,6 +35,8 @@ log = logging.getLogger("glustereventsd.daemon")
 
 INTAKE_MAX = 100_000  # datagrams between the sockets and the pipeline; when full, newest dropped
 RELOAD = "reload"
+SIGNAL_POLL_SECS = 0.1  # how soon a signal's flag is acted on
+RELOAD_SETTLE_SECS = 0.05  # reload requests within this window become one reload
 SHUTDOWN = "shutdown"
 
 
@@ -80,23 +83,22 @@ class Daemon:
         self._sources: list[UdpSource] = []
         self._policy: list[SenderPolicy] = []
         self._previous_handlers: dict[int, object] = {}
+        self._signalled_reload = False  # set by signal handlers only (see _on_reload_signal)
+        self._signalled_stop = False
         self.bound_ports: list[int] = []
         self.metrics_port = 0
         self._last_good = LastGood(self.paths.state_dir / "last-good",
                                    (self.paths.webhooks_file, self.paths.config_file))
 
     # -- signals: record intent only -------------------------------------------------------
+    # A handler runs in the main thread between two bytecodes, possibly while that thread holds
+    # the control queue's lock (inside Queue.get): taking any lock here could deadlock. So a
+    # handler only sets a flag; the main loop looks at the flags every SIGNAL_POLL_SECS.
     def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
-        try:
-            self.control.put_nowait(RELOAD)
-        except queue.Full:
-            pass
+        self._signalled_reload = True
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
-        try:
-            self.control.put_nowait(SHUTDOWN)
-        except queue.Full:
-            pass
+        self._signalled_stop = True
 
     def request(self, what: str) -> None:
         """Ask the daemon to reload or shut down (thread-safe; for in-process use and tests)."""
@@ -240,30 +242,43 @@ class Daemon:
             return None
         return server
 
+    def _next_request(self) -> str | None:
+        """The next reload or shutdown request (signal flags first), or None after a short wait."""
+        if self._signalled_stop:
+            return SHUTDOWN
+        if self._signalled_reload:
+            self._signalled_reload = False
+            return RELOAD
+        try:
+            return self.control.get(timeout=SIGNAL_POLL_SECS)
+        except queue.Empty:
+            return None
+
     def _serve(self, pipeline: Pipeline) -> None:
         while True:
-            try:
-                request = self.control.get(timeout=1.0)
-            except queue.Empty:
+            request = self._next_request()
+            if request is None:
                 if pipeline.failed.is_set() or not pipeline.is_alive():
                     log.error("Pipeline stopped; exiting so that the service manager restarts the daemon")
                     return
                 continue
             if request == SHUTDOWN:
                 return
-            self._drain_reloads()
+            if self._drain_reloads():
+                return
             self._reload(pipeline)
 
-    def _drain_reloads(self) -> None:
-        """Coalesce a burst of reload requests (several files renamed at once) into one."""
-        try:
-            while True:
-                request = self.control.get(timeout=0.05)
-                if request == SHUTDOWN:
-                    self.control.put_nowait(SHUTDOWN)
-                    return
-        except queue.Empty:
-            return
+    def _drain_reloads(self) -> bool:
+        """Coalesce a burst of reload requests (several files renamed at once) into one.
+
+        Returns True when a shutdown was asked for meanwhile.
+        """
+        deadline = time.monotonic() + RELOAD_SETTLE_SECS
+        while time.monotonic() < deadline:
+            request = self._next_request()
+            if request == SHUTDOWN:
+                return True
+        return False
 
     def _reload(self, pipeline: Pipeline) -> None:
         sdnotify.notify(sdnotify.reloading_message())
