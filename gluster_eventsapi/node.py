@@ -190,7 +190,10 @@ def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float)
                        "reason": d.reason, "age_secs": _age(now, d.died)}
                       for d in spool.list_dead(paths.spool_file, url, NEWEST_DEAD_LETTERS)]
             return {"ok": True, "output": str(count), "data": {"count": count, "newest": newest}}
-        moved = spool.requeue_dead(paths.spool_file, url)
+        if service.is_running(paths):  # the daemon moves them itself, on the reload below
+            moved = spool.request_requeue(paths.spool_file, url)
+        else:
+            moved = spool.requeue_dead(paths.spool_file, url)
     except sqlite3.Error as err:
         return _spool_error(paths, err)
     answer: Answer = {"ok": True, "output": str(moved), "data": {"requeued": moved}}

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import queue
 import signal
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
@@ -182,6 +183,11 @@ class Daemon:
             for sock in sockets:
                 sock.close()
             raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}") from None
+        try:
+            for url, moved in writer.take_requeue_requests().items():  # asked for while we were down
+                log.info("Re-queued dead letters url=%s events=%d", config.display_url(url), moved)
+        except sqlite3.Error as err:
+            log.error("Cannot re-queue the dead letters asked for: %s", err)
         intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
         pipeline = Pipeline(intake, writer, node, settings, self.stats, events_log, threading.Event())
         self.pipeline = pipeline

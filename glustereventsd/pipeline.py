@@ -318,6 +318,10 @@ class Pipeline(threading.Thread):
                 return
             try:
                 if item == "rescan":
+                    # Re-queue here, in the only thread that hands records to the webhooks: the
+                    # moved rows then lie beyond every window's cursor, where a refill finds them.
+                    for url, moved in self.writer.take_requeue_requests().items():
+                        log.info("Re-queued dead letters url=%s events=%d", display_url(url), moved)
                     for state in self.hooks.values():
                         state.events, state.bytes = self.writer.usage(state.queue.hook_id)
                         state.queue.mark_backlog()

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS dead (
     died REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS dead_by_hook ON dead (hook_id, id);
+CREATE TABLE IF NOT EXISTS requeue_requests (url TEXT PRIMARY KEY, at REAL NOT NULL);
 """
 
 BUSY_TIMEOUT_MS = 10_000
@@ -261,6 +262,15 @@ class SpoolWriter:
         self.counters = {}  # flushed: only once the commit succeeded
         return Committed(added, trimmed)
 
+    def take_requeue_requests(self) -> dict[str, int]:
+        """Carry out the CLI's re-queue requests: URL -> dead letters moved to its queue."""
+        moved: dict[str, int] = {}
+        with transaction(self.db):
+            for (url,) in self.db.execute("SELECT url FROM requeue_requests").fetchall():
+                moved[url] = _move_dead_to_queue(self.db, url)
+            self.db.execute("DELETE FROM requeue_requests")
+        return moved
+
     def trim_dead(self, hook_id: int, keep: int) -> None:
         """Keep only the newest ``keep`` dead letters of a webhook."""
         with transaction(self.db):
@@ -374,24 +384,51 @@ def list_dead(path: Path, url: str, limit: int = 100) -> list[DeadLetter]:
     return [DeadLetter(int(r[0]), r[1], int(r[2]), r[3], int(r[4]), r[5], float(r[6])) for r in rows]
 
 
+def _move_dead_to_queue(db: sqlite3.Connection, url: str) -> int:
+    """Inside a transaction: move a webhook's dead letters to the end of its queue."""
+    row = db.execute("SELECT hook_id FROM hooks WHERE url=?", (url,)).fetchone()
+    if not row:
+        return 0
+    moved = db.execute(
+        "INSERT INTO queue (hook_id, event_id, seq, name, ts, received, body) "
+        "SELECT hook_id, event_id, seq, name, ts, ?, body FROM dead WHERE hook_id=? ORDER BY id",
+        (time.time(), row[0])).rowcount
+    db.execute("DELETE FROM dead WHERE hook_id=?", (row[0],))
+    return int(moved)
+
+
 def requeue_dead(path: Path, url: str) -> int:
     """Move every dead letter of a webhook back to its queue (keeping its event id); return how many.
 
-    The daemon picks them up on its next reload (the CLI signals it).
+    For a node whose daemon is not running: it pages the whole queue in when it starts. With
+    the daemon running use ``request_requeue``, so the daemon does the move itself.
     """
     if not path.exists():
         return 0
     db = connect(path)
     try:
         with transaction(db):
-            row = db.execute("SELECT hook_id FROM hooks WHERE url=?", (url,)).fetchone()
-            if not row:
-                return 0
-            moved = db.execute(
-                "INSERT INTO queue (hook_id, event_id, seq, name, ts, received, body) "
-                "SELECT hook_id, event_id, seq, name, ts, ?, body FROM dead WHERE hook_id=? ORDER BY id",
-                (time.time(), row[0])).rowcount
-            db.execute("DELETE FROM dead WHERE hook_id=?", (row[0],))
+            return _move_dead_to_queue(db, url)
     finally:
         db.close()
-    return int(moved)
+
+
+def request_requeue(path: Path, url: str) -> int:
+    """Ask the running daemon to re-queue a webhook's dead letters; return how many there are.
+
+    The daemon moves them on its next reload, in its own pipeline thread: rows inserted behind
+    its back could land below the point up to which it has already read the queue.
+    """
+    if not path.exists():
+        return 0
+    db = connect(path)
+    try:
+        with transaction(db):
+            db.execute("CREATE TABLE IF NOT EXISTS requeue_requests (url TEXT PRIMARY KEY, at REAL NOT NULL)")
+            count = db.execute("SELECT count(*) FROM dead d JOIN hooks h ON h.hook_id=d.hook_id WHERE h.url=?",
+                               (url,)).fetchone()[0]
+            if count:
+                db.execute("INSERT OR REPLACE INTO requeue_requests (url, at) VALUES (?, ?)", (url, time.time()))
+    finally:
+        db.close()
+    return int(count)

@@ -177,6 +177,7 @@ def test_enospc_keeps_delivering_and_logs(small_tmpfs: Path, inproc: InProcessDa
 
 
 def test_dead_letters_listed_and_requeued(daemon: DaemonProcess, receiver: Receiver) -> None:
+    """Re-queued while events keep arriving: none may be stranded behind the daemon's read position."""
     daemon.write_config(FAST_RETRY)
     daemon.write_webhooks({receiver.url: {"concurrency": 1}})
     receiver.behaviour.statuses = [410, 410, 400]
@@ -190,11 +191,14 @@ def test_dead_letters_listed_and_requeued(daemon: DaemonProcess, receiver: Recei
     original_ids = {a.headers["webhook-id"]: json_name(a.body) for a in receiver.attempts if a.status != 200}
     assert {d.event_id for d in dead} == set(original_ids)
     assert spool.list_dead(path, "http://127.0.0.1:1/other") == []
-    assert spool.requeue_dead(path, receiver.url) == 3
-    assert spool.list_dead(path, receiver.url) == []
+    # With the daemon running, the CLI asks it to re-queue (it moves them in its pipeline thread).
+    assert spool.request_requeue(path, receiver.url) == 3
+    stream = Stream(daemon.port, 200, rate_per_sec=400, prefix="live").start()  # traffic meanwhile
     daemon.reload()
-    wait_for(lambda: receiver.count() == 4, what="re-queued letters delivered")
-    redelivered = receiver.requests[1:]
+    wait_for(lambda: spool.list_dead(path, receiver.url) == [], what="moved by the daemon")
+    stream.join()
+    wait_for(lambda: receiver.count() == 204, what="re-queued letters and the stream delivered")
+    redelivered = [r for r in receiver.requests[1:] if json_name(r.body).startswith("d")]
     assert [json_name(r.body) for r in redelivered] == ["d0", "d1", "d2"]
     assert {r.headers["webhook-id"]: json_name(r.body) for r in redelivered} == original_ids
     wait_for(lambda: statuses(daemon.root)[receiver.url].queued == 0, what="acked")
