@@ -305,9 +305,13 @@ class Pipeline(threading.Thread):
         self.writer.count(state.queue.hook_id).dropped += count
         held = self.log_limiter.allow(f"drop:{state.hook.url}")
         if held is not None:
-            log.warning("Spool full: dropped the oldest queued events url=%s dropped=%d max_events=%d%s",
-                        state.label, count, self.settings.spool_max_events,
-                        f" ({held} similar messages suppressed)" if held else "")
+            if reason == "shutdown":
+                log.warning("Stopping with events held only in memory: dropped url=%s dropped=%d "
+                            "(use 'spool disk' to keep them across restarts)", state.label, count)
+            else:
+                log.warning("Spool full: dropped the oldest queued events url=%s dropped=%d max_events=%d%s",
+                            state.label, count, self.settings.spool_max_events,
+                            f" ({held} similar messages suppressed)" if held else "")
 
     # -- webhooks ------------------------------------------------------------------------
     def _apply_control(self) -> None:
@@ -403,6 +407,10 @@ class Pipeline(threading.Thread):
         for state in self.hooks.values():
             for worker in state.workers:
                 worker.join(max(0.0, deadline - time.monotonic()))
+        for state in self.hooks.values():
+            lost = state.queue.memory_only()
+            if lost:  # spool memory, or events the full disk could not take: gone with the process
+                self._count_dropped(state, lost, "shutdown")
         acks, deaths = self._account(self._drain_results())
         try:
             self.writer.commit([], acks, deaths, [])

@@ -137,7 +137,8 @@ class HookQueue:
         self.hook = hook
         self.hook_id = hook_id
         self.generation = 0  # bumped when the webhook's settings change
-        self._reader = reader  # None: memory mode, the window is the whole queue
+        self._reader = reader  # closed (None) when the webhook is removed or the daemon stops
+        self._durable = reader is not None  # False: memory mode, the window is the whole queue
         self._window_limit = window if reader is not None else memory_limit
         self._window: collections.deque[Record] = collections.deque()
         self._cursor = 0  # highest spool row id ever put in the window
@@ -174,14 +175,14 @@ class HookQueue:
         """Hand over newly spooled records; return how many memory mode had to drop (oldest)."""
         dropped = 0
         with self._lock:
-            volatile = [r for r in records if r.id == 0] if self._reader is not None else []
+            volatile = [r for r in records if r.id == 0] if self._durable else []
             if volatile:
                 records = [r for r in records if r.id != 0]
                 self._volatile.extend(volatile)
                 while len(self._volatile) > self._volatile_limit:
                     self._volatile.popleft()
                     dropped += 1
-            if self._reader is None:
+            if not self._durable:
                 self._window.extend(records)
                 while len(self._window) > self._window_limit:
                     self._window.popleft()
@@ -204,7 +205,7 @@ class HookQueue:
         and memory-only records (id 0) are left alone.
         """
         with self._lock:
-            if self._reader is None:
+            if not self._durable:
                 return
             limit = self._cursor + 1 if oldest is None else oldest
             while self._window and self._window[0].id < limit:
@@ -213,7 +214,7 @@ class HookQueue:
     def mark_backlog(self) -> None:
         """Look in the spool again (after dead letters were re-queued by the CLI)."""
         with self._lock:
-            if self._reader is not None:
+            if self._durable:
                 self._backlog = True
             self._ready.notify_all()
 
@@ -257,7 +258,8 @@ class HookQueue:
             return None
 
     def _refill(self) -> None:
-        assert self._reader is not None
+        if self._reader is None:
+            return  # closed
         wanted = self._window_limit
         rows = self._reader.load(self.hook_id, self._cursor, wanted)
         self._window.extend(rows)
@@ -275,6 +277,11 @@ class HookQueue:
         """Spool row ids a worker holds: a full spool must not drop what is being delivered."""
         with self._lock:
             return tuple(row_id for row_id in self._in_flight if row_id)
+
+    def memory_only(self) -> int:
+        """Records waiting that exist nowhere but in memory (spool memory, or not spooled)."""
+        with self._lock:
+            return len(self._volatile) + (0 if self._durable else len(self._window))
 
     def oldest_received(self) -> float | None:
         """Receipt time of the oldest record waiting in memory."""
