@@ -38,6 +38,7 @@ INTAKE_MAX = 100_000  # datagrams between the sockets and the pipeline; when ful
 RELOAD = "reload"
 SIGNAL_POLL_SECS = 0.1  # how soon a signal's flag is acted on
 RELOAD_SETTLE_SECS = 0.05  # reload requests within this window become one reload
+RELOAD_APPLY_SECS = 10.0  # how long a reload waits for the pipeline to put it in force
 SHUTDOWN = "shutdown"
 
 
@@ -302,8 +303,15 @@ class Daemon:
             settings = dataclasses.replace(settings, port=self.settings.port)
         logsetup.set_level(settings.log_level)
         self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)
-        pipeline.reconfigure(settings, webhooks)
-        pipeline.rescan_spool()
+        try:
+            applied = pipeline.reload(settings, webhooks)
+        except queue.Full:
+            log.error("Reload not applied: the pipeline is not taking requests; try again")
+            sdnotify.notify("READY=1")
+            return
+        if not applied.wait(RELOAD_APPLY_SECS):
+            log.warning("The pipeline has not applied the reload within %gs; it will when it can",
+                        RELOAD_APPLY_SECS)
         try:
             self._last_good.remember()
         except OSError as err:

@@ -45,6 +45,15 @@ MEMORY_QUEUE_MAX = 100_000
 WORKER_CHECK_SECS = 5.0  # how often a delivery worker that died is replaced  # events per webhook held in memory (spool memory, or the disk is full)
 
 
+@dataclass(frozen=True)
+class ReloadRequest:
+    """New settings and webhooks for the pipeline; ``applied`` is set once they are in force."""
+
+    settings: Settings
+    webhooks: list[Webhook]
+    applied: threading.Event
+
+
 @dataclass
 class HookState:
     """One webhook's queue, workers and spool usage, owned by the pipeline."""
@@ -87,7 +96,7 @@ class Pipeline(threading.Thread):
         self.stopping = stopping  # the sources have stopped: drain and finish
         self.workers_stopping = threading.Event()
         self.results = ResultChannel(RESULTS_MAX)
-        self.control: queue.Queue[tuple[Settings, list[Webhook]] | str] = queue.Queue(maxsize=64)
+        self.control: queue.Queue[ReloadRequest] = queue.Queue(maxsize=64)
         self.hooks: dict[str, HookState] = {}
         self.by_id: dict[int, HookState] = {}
         self.log_limiter = RateLimitedLog()
@@ -98,13 +107,15 @@ class Pipeline(threading.Thread):
                                   settings.max_event_age_secs)
 
     # -- control from the daemon (any thread) -------------------------------------------
-    def reconfigure(self, settings: Settings, webhooks: list[Webhook]) -> None:
-        """Ask the pipeline to apply new settings and webhooks at its next turn."""
-        self.control.put((settings, webhooks), timeout=5)
+    def reload(self, settings: Settings, webhooks: list[Webhook]) -> threading.Event:
+        """Ask the pipeline to apply new settings and webhooks, and to look for re-queued events.
 
-    def rescan_spool(self) -> None:
-        """Ask every webhook to look for re-queued records in the spool."""
-        self.control.put("rescan", timeout=5)
+        Returns an Event set once applied: events received after that go to the new webhooks.
+        Raises queue.Full when the pipeline has not taken the previous requests for 5 s.
+        """
+        request = ReloadRequest(settings, webhooks, threading.Event())
+        self.control.put(request, timeout=5)
+        return request.applied
 
     # -- the thread ----------------------------------------------------------------------
     def run(self) -> None:
@@ -321,21 +332,19 @@ class Pipeline(threading.Thread):
             except queue.Empty:
                 return
             try:
-                if item == "rescan":
-                    # Re-queue here, in the only thread that hands records to the webhooks: the
-                    # moved rows then lie beyond every window's cursor, where a refill finds them.
-                    for url, moved in self.writer.take_requeue_requests().items():
-                        log.info("Re-queued dead letters url=%s events=%d", display_url(url), moved)
-                    for state in self.hooks.values():
-                        state.events, state.bytes = self.writer.usage(state.queue.hook_id)
-                        state.queue.mark_backlog()
-                elif isinstance(item, tuple):
-                    settings, webhooks = item
-                    self.settings = settings
-                    self.set_webhooks(webhooks)
+                self.settings = item.settings
+                self.set_webhooks(item.webhooks)
+                # Re-queue here, in the only thread that hands records to the webhooks: the
+                # moved rows then lie beyond every window's cursor, where a refill finds them.
+                for url, moved in self.writer.take_requeue_requests().items():
+                    log.info("Re-queued dead letters url=%s events=%d", display_url(url), moved)
+                for state in self.hooks.values():
+                    state.events, state.bytes = self.writer.usage(state.queue.hook_id)
+                    state.queue.mark_backlog()
             except sqlite3.Error as err:  # a full or broken disk must not stop delivery
                 log.error("Could not apply the reload to the spool (%s); delivery goes on, reload again "
                           "once the disk is fixed", err)
+            item.applied.set()
 
     def set_webhooks(self, webhooks: Sequence[Webhook]) -> None:
         """Start, update or stop webhooks; a removed webhook's spool is discarded."""

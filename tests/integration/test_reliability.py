@@ -222,7 +222,7 @@ def test_max_event_age_moves_to_dead_letters(inproc: InProcessDaemon, receiver: 
     from glustereventsd import config
 
     settings = dataclasses.replace(inproc.daemon.settings, max_event_age_secs=1)
-    pipeline.reconfigure(settings, config.load_webhooks(inproc.paths.webhooks_file))
+    pipeline.reload(settings, config.load_webhooks(inproc.paths.webhooks_file)).wait(10)
     wait_for(lambda: pipeline.settings.max_event_age_secs == 1, what="reconfigured")
     send_lines(inproc.port, [b"7 2 name=old"])
     wait_for(lambda: spool.list_dead(inproc.paths.spool_file, receiver.url), timeout=10, what="dead letter")
