@@ -170,11 +170,9 @@ class Pipeline(threading.Thread):
                 event = enrich.enrich(raw, names, self.nodeid)
             except parse.ParseError as err:
                 self.stats.add("parse_errors", err.code)
-                held = self.log_limiter.allow(f"parse:{err.code}")
-                if held is not None:
-                    log.warning("Dropped malformed datagram reason=%s sender=%s bytes=%d%s", err.code,
-                                datagram.sender, len(datagram.data),
-                                f" ({held} similar messages suppressed)" if held else "")
+                self.log_limiter.log(log, logging.WARNING, f"parse:{err.code}",
+                                     "Dropped malformed datagram reason=%s sender=%s bytes=%d", err.code,
+                                     datagram.sender, len(datagram.data))
                 continue
             received[event.name] += 1
             events.append(NewEvent(f"msg_{os.urandom(12).hex()}", self.writer.take_seq(), event.name,
@@ -232,11 +230,8 @@ class Pipeline(threading.Thread):
                       deaths: list[tuple[Record, str]]) -> None:
         """A full disk or I/O error: keep delivering from memory, count what was not spooled."""
         self.stats.add("spool_errors", "write_failed")
-        held = self.log_limiter.allow("spool-write")
-        if held is not None:
-            log.error("Cannot write the spool (events are delivered from memory only until it recovers) "
-                      "path=%s error=%s%s", self.writer.path, err,
-                      f" ({held} similar messages suppressed)" if held else "")
+        self.log_limiter.log(log, logging.ERROR, "spool-write", "Cannot write the spool (events are "
+                             "delivered from memory only until it recovers) path=%s error=%s", self.writer.path, err)
         if appends:
             self.stats.add("not_spooled", "write_failed", len(appends))
         # Deliver anyway, without durability: memory-only records (id 0 is never acked).

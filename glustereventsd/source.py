@@ -188,9 +188,7 @@ class UdpSource(threading.Thread):
                 self._warn("full", "Dropped datagram: intake queue full (delivery cannot keep up)")
 
     def _warn(self, key: str, message: str) -> None:
-        held = self.log_limiter.allow(f"source:{key}")
-        if held is not None:
-            log.warning("%s%s", message, f" ({held} similar messages suppressed)" if held else "")
+        self.log_limiter.log(log, logging.WARNING, f"source:{key}", "%s", message)
 
     def close(self) -> None:
         """Close the socket (after the thread has stopped)."""

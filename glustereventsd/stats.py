@@ -7,6 +7,7 @@ raw exception text, so the set of counters stays bounded whatever a sender does.
 from __future__ import annotations
 
 import bisect
+import logging
 import threading
 import time
 from collections import Counter
@@ -121,3 +122,9 @@ class RateLimitedLog:
             if len(self._last) > 1024:  # keys come from fixed vocabularies; stay bounded anyway
                 self._last = {key: now}
             return held
+
+    def log(self, logger: logging.Logger, level: int, key: str, message: str, *args: object) -> None:
+        """Log ``message % args`` unless ``key`` spoke within the interval; say how many were held back."""
+        held = self.allow(key)
+        if held is not None:
+            logger.log(level, message + "%s", *args, f" ({held} similar messages suppressed)" if held else "")

@@ -360,10 +360,7 @@ class DeliveryWorker(threading.Thread):
         return self._connection
 
     def _warn(self, key: str, message: str) -> None:
-        held = self.log_limiter.allow(f"{self.hooks.hook_id}:{key}")
-        if held is not None:
-            suffix = f" ({held} similar messages suppressed)" if held else ""
-            log.warning("%s%s", message, suffix)
+        self.log_limiter.log(log, logging.WARNING, f"{self.hooks.hook_id}:{key}", "%s", message)
 
     def _deliver(self, record: Record) -> None:
         while True:
