@@ -219,6 +219,16 @@ class Receiver:
         with self.lock:
             return sum(1 for r in self.requests if r.body)
 
+    def events_by_sequence(self) -> list[dict[str, Any]]:
+        """Accepted event bodies in the order a receiver restores: by the X-Gluster-Event-Seq header.
+
+        With more than one request in flight per webhook (the default), arrival order is not
+        guaranteed; the per-node sequence number is what receivers are told to use.
+        """
+        with self.lock:
+            sent = [(int(r.headers["x-gluster-event-seq"]), r.json()) for r in self.requests if r.body]
+        return [body for _, body in sorted(sent, key=lambda pair: pair[0])]
+
     def names(self) -> list[str]:
         """``message.name`` of each accepted event, in the order received (duplicates kept)."""
         return [event["message"].get("name", "") for event in self.events()]
