@@ -99,8 +99,147 @@ class Origin:
         return cls(parts.scheme, host, port, target, shown if default else f"{shown}:{port}")
 
 
+def open_socket(origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> socket.socket:
+    """Connect to ``origin`` (and do the TLS handshake) before ``deadline``; a blocking socket.
+
+    Raises ResolveError, ConnectError, TlsError or RequestTimeout with a message an
+    administrator can act on.
+    """
+    remaining = max(0.001, deadline - time.monotonic())
+    try:
+        sock = socket.create_connection((origin.host, origin.port), timeout=remaining)
+    except socket.gaierror as err:
+        raise ResolveError(f"cannot resolve {origin.host}: {err.strerror}") from None
+    except UnicodeError:
+        raise ResolveError(f"cannot resolve {origin.host}: not a valid host name") from None
+    except TimeoutError:
+        raise RequestTimeout(f"connect to {origin.host}:{origin.port} timed out") from None
+    except OSError as err:
+        raise ConnectError(f"cannot connect to {origin.host}:{origin.port}: {err.strerror or err}") from None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if origin.scheme == "https":
+        context = tls or ssl.create_default_context()
+        try:
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            sock = context.wrap_socket(sock, server_hostname=origin.host)
+        except ssl.SSLCertVerificationError as err:
+            sock.close()
+            raise TlsError(f"TLS certificate of {origin.host} not trusted: {err.verify_message}") from None
+        except (ssl.SSLError, OSError) as err:
+            sock.close()
+            if isinstance(err, TimeoutError):
+                raise RequestTimeout(f"TLS handshake with {origin.host} timed out") from None
+            raise TlsError(f"TLS handshake with {origin.host} failed: {err}") from None
+    return sock
+
+
+def format_request(origin: Origin, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """The bytes of one POST to ``origin``: request line, Host, ``headers``, Content-Length, body."""
+    lines = [f"POST {origin.target} HTTP/1.1", f"Host: {origin.host_header}"]
+    lines.extend(f"{name}: {value}" for name, value in headers)
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Parsed(NamedTuple):
+    """A complete response, the bytes after it, and whether the connection may be reused."""
+
+    response: Response
+    rest: bytes
+    keep_alive: bool
+
+
+def parse_response(buffer: bytes, eof: bool) -> Parsed | None:
+    """Parse one response from the start of ``buffer``; None while more bytes are needed.
+
+    ``eof`` says the server closed the connection after ``buffer``. Incremental in the
+    simplest way: called again with the longer buffer after every read (answers to a webhook
+    POST fit in one read). Raises ProtocolError for anything that is not HTTP/1.x or
+    breaks a limit; a body over ``MAX_BODY_BYTES`` is cut and the connection not reused.
+    """
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise ProtocolError("response headers too long")
+            return None
+        head, body_bytes = buffer[:end].decode("latin-1"), buffer[end + 4:]
+        status_line, *header_lines = head.split("\r\n")
+        parts = status_line.split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise ProtocolError(f"not an HTTP response: {status_line[:60]!r}")
+        status = int(parts[1])
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if 100 <= status < 200:  # 100 Continue and friends: the real answer follows
+            buffer = body_bytes
+            continue
+        keep_alive = headers.get("connection", "").lower() != "close" and (
+            parts[0] != "HTTP/1.0" or headers.get("connection", "").lower() == "keep-alive")
+        body = _parse_body(headers, body_bytes, eof)
+        if body is None:
+            return None
+        content, rest, complete = body
+        return Parsed(Response(status, headers, content), rest, keep_alive and complete)
+
+
+def _parse_body(headers: dict[str, str], buffer: bytes, eof: bool) -> tuple[bytes, bytes, bool] | None:
+    """(body, rest, reusable) once the body is complete (or capped); None while incomplete."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        return _parse_chunked(buffer)
+    length_text = headers.get("content-length")
+    if length_text is None:  # the body runs until the server closes: keep what fits in the cap
+        if eof or len(buffer) > MAX_BODY_BYTES:
+            return buffer[:MAX_BODY_BYTES], b"", False
+        return None
+    if not length_text.isdigit():
+        raise ProtocolError("invalid Content-Length in response")
+    length = int(length_text)
+    if length > MAX_BODY_BYTES:  # do not download a huge body just to reuse the connection
+        return buffer[:MAX_BODY_BYTES], b"", False
+    if len(buffer) < length:
+        if eof:
+            raise ProtocolError("server closed the connection")
+        return None
+    return buffer[:length], buffer[length:], True
+
+
+def _parse_chunked(buffer: bytes) -> tuple[bytes, bytes, bool] | None:
+    body = b""
+    while True:
+        line_end = buffer.find(b"\r\n")
+        if line_end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise ProtocolError("invalid chunk header")
+            return None
+        try:
+            size = int(buffer[:line_end].split(b";")[0].strip(), 16)
+        except ValueError:
+            raise ProtocolError("invalid chunk size") from None
+        buffer = buffer[line_end + 2:]
+        if size == 0:
+            end = (b"\r\n" + buffer).find(b"\r\n\r\n")  # trailers end with an empty line
+            if end < 0:
+                if len(buffer) > MAX_HEAD_BYTES:
+                    raise ProtocolError("response trailers too long")
+                return None
+            return body, buffer[end + 2:], True
+        if len(body) + size > MAX_BODY_BYTES:
+            return body, b"", False
+        if len(buffer) < size + 2:
+            return None
+        body += buffer[:size]
+        buffer = buffer[size + 2:]
+
+
 class HttpConnection:
-    """One keep-alive connection to one origin; not thread-safe (one owner at a time)."""
+    """One blocking keep-alive connection to one origin; not thread-safe (one owner at a time).
+
+    Used where one request at a time is all that is needed (the CLI's webhook-test); the
+    daemon's delivery multiplexes its connections in ``dispatcher`` with the same helpers.
+    """
 
     def __init__(self, origin: Origin, timeout_secs: float, tls: ssl.SSLContext | None = None) -> None:
         self.origin = origin
@@ -108,7 +247,6 @@ class HttpConnection:
         self.tls = tls
         self._sock: socket.socket | None = None
         self._buffer = b""
-        self._answered = False  # whether the current request got any byte back
 
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""
@@ -119,36 +257,6 @@ class HttpConnection:
                 pass
         self._sock = None
         self._buffer = b""
-
-    def _connect(self, deadline: float) -> socket.socket:
-        remaining = max(0.001, deadline - time.monotonic())
-        try:
-            sock = socket.create_connection((self.origin.host, self.origin.port), timeout=remaining)
-        except socket.gaierror as err:
-            raise ResolveError(f"cannot resolve {self.origin.host}: {err.strerror}") from None
-        except UnicodeError:
-            raise ResolveError(f"cannot resolve {self.origin.host}: not a valid host name") from None
-        except TimeoutError:
-            raise RequestTimeout(f"connect to {self.origin.host}:{self.origin.port} timed out") from None
-        except OSError as err:
-            raise ConnectError(
-                f"cannot connect to {self.origin.host}:{self.origin.port}: {err.strerror or err}"
-            ) from None
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.origin.scheme == "https":
-            context = self.tls or ssl.create_default_context()
-            try:
-                sock.settimeout(max(0.001, deadline - time.monotonic()))
-                sock = context.wrap_socket(sock, server_hostname=self.origin.host)
-            except ssl.SSLCertVerificationError as err:
-                sock.close()
-                raise TlsError(f"TLS certificate of {self.origin.host} not trusted: {err.verify_message}") from None
-            except (ssl.SSLError, OSError) as err:
-                sock.close()
-                if isinstance(err, TimeoutError):
-                    raise RequestTimeout(f"TLS handshake with {self.origin.host} timed out") from None
-                raise TlsError(f"TLS handshake with {self.origin.host} failed: {err}") from None
-        return sock
 
     def post(self, headers: list[tuple[str, str]], body: bytes) -> Response:
         """POST ``body`` with ``headers``; on a stale keep-alive connection, once more on a new one.
@@ -173,125 +281,45 @@ class HttpConnection:
 
     def _exchange(self, headers: list[tuple[str, str]], body: bytes, deadline: float) -> Response:
         if self._sock is None:
-            self._sock = self._connect(deadline)
-        lines = [f"POST {self.origin.target} HTTP/1.1", f"Host: {self.origin.host_header}"]
-        lines.extend(f"{name}: {value}" for name, value in headers)
-        lines.append(f"Content-Length: {len(body)}")
-        request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-        self._answered = bool(self._buffer)
+            self._sock = open_socket(self.origin, self.tls, deadline)
+        sock = self._sock
+        buffer, self._buffer = self._buffer, b""
+        answered = bool(buffer)
         try:
-            self._sock.settimeout(max(0.001, deadline - time.monotonic()))
-            self._sock.sendall(request)
-            response = self._read_response(deadline)
+            sock.settimeout(max(0.001, deadline - time.monotonic()))
+            sock.sendall(format_request(self.origin, headers, body))
+            while True:
+                parsed = parse_response(buffer, False)
+                if parsed is not None:
+                    break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                sock.settimeout(remaining)
+                data = sock.recv(RECV_BYTES)
+                if not data:
+                    parsed = parse_response(buffer, True)
+                    if parsed is not None:
+                        break
+                    raise (ProtocolError if answered else StaleConnection)("server closed the connection")
+                answered = True
+                buffer += data
         except TimeoutError:
             self.close()
             raise RequestTimeout(f"no answer within {self.timeout_secs:g}s") from None
         except (ConnectionError, ssl.SSLError) as err:
             self.close()
-            if not self._answered:
+            if not answered:
                 raise StaleConnection(f"connection lost: {err}") from None
             raise ProtocolError(f"connection lost: {err}") from None
+        except ProtocolError:
+            self.close()
+            raise
         except OSError as err:
             self.close()
             raise ConnectError(f"connection failed: {err.strerror or err}") from None
-        if response.headers.get("connection", "").lower() == "close":
+        if parsed.keep_alive:
+            self._buffer = parsed.rest
+        else:
             self.close()
-        return response
-
-    def _recv(self, deadline: float) -> bytes:
-        assert self._sock is not None
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        self._sock.settimeout(remaining)
-        data = self._sock.recv(RECV_BYTES)
-        if not data:
-            if not self._answered:
-                raise StaleConnection("server closed the connection")
-            raise ProtocolError("server closed the connection")
-        self._answered = True
-        return data
-
-    def _read_response(self, deadline: float) -> Response:
-        buffer = self._buffer
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end >= 0:
-                break
-            if len(buffer) > MAX_HEAD_BYTES:
-                self.close()
-                raise ProtocolError("response headers too long")
-            buffer += self._recv(deadline)
-        head, buffer = buffer[:end].decode("latin-1"), buffer[end + 4:]
-        status_line, *header_lines = head.split("\r\n")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            self.close()
-            raise ProtocolError(f"not an HTTP response: {status_line[:60]!r}")
-        status = int(parts[1])
-        headers: dict[str, str] = {}
-        for line in header_lines:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        if 100 <= status < 200:  # 100 Continue and friends: the real answer follows
-            self._buffer = buffer
-            return self._read_response(deadline)
-        body, self._buffer = self._read_body(headers, buffer, deadline)
-        if parts[0] == "HTTP/1.0" and headers.get("connection", "").lower() != "keep-alive":
-            self.close()
-        return Response(status, headers, body)
-
-    def _read_body(self, headers: dict[str, str], buffer: bytes, deadline: float) -> tuple[bytes, bytes]:
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return self._read_chunked(buffer, deadline)
-        length_text = headers.get("content-length")
-        if length_text is None:
-            # Body runs until the server closes: read what fits in the cap, then drop the connection.
-            body = buffer
-            try:
-                while len(body) <= MAX_BODY_BYTES:
-                    body += self._recv(deadline)
-            except ProtocolError:
-                pass
-            self.close()
-            return body[:MAX_BODY_BYTES], b""
-        if not length_text.isdigit():
-            self.close()
-            raise ProtocolError("invalid Content-Length in response")
-        length = int(length_text)
-        if length > MAX_BODY_BYTES:
-            self.close()  # do not download a huge body just to reuse the connection
-            return buffer[:MAX_BODY_BYTES], b""
-        while len(buffer) < length:
-            buffer += self._recv(deadline)
-        return buffer[:length], buffer[length:]
-
-    def _read_chunked(self, buffer: bytes, deadline: float) -> tuple[bytes, bytes]:
-        body = b""
-        while True:
-            while b"\r\n" not in buffer:
-                if len(buffer) > MAX_HEAD_BYTES:
-                    self.close()
-                    raise ProtocolError("invalid chunk header")
-                buffer += self._recv(deadline)
-            size_line, buffer = buffer.split(b"\r\n", 1)
-            try:
-                size = int(size_line.split(b";")[0].strip(), 16)
-            except ValueError:
-                self.close()
-                raise ProtocolError("invalid chunk size") from None
-            if size == 0:
-                while b"\r\n\r\n" not in b"\r\n" + buffer:  # trailers end with an empty line
-                    if len(buffer) > MAX_HEAD_BYTES:
-                        self.close()
-                        raise ProtocolError("response trailers too long")
-                    buffer += self._recv(deadline)
-                end = (b"\r\n" + buffer).index(b"\r\n\r\n")
-                return body, buffer[end + 2:]
-            if len(body) + size > MAX_BODY_BYTES:
-                self.close()
-                return body, b""
-            while len(buffer) < size + 2:
-                buffer += self._recv(deadline)
-            body += buffer[:size]
-            buffer = buffer[size + 2:]
+        return parsed.response
