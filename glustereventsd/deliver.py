@@ -3,8 +3,9 @@
 ``send_once`` turns every possible result into an ``Outcome``: DELIVERED (2xx), RETRY
 (network error, timeout, 5xx, 408, 429: worth trying again later) or REJECT (anything else:
 it will never succeed as it is). It never raises for a network problem, and redirects are
-never followed (a POST must not silently become a GET elsewhere). The worker loop that uses
-it lives in ``worker``; the CLI's ``webhook-test`` uses ``post_test``.
+never followed (a POST must not silently become a GET elsewhere). The daemon's delivery loop
+(``dispatcher``) uses ``request_headers``, ``outcome_of`` and ``failure``; the CLI's
+``webhook-test`` uses ``post_test``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import ssl
 import time
 
 from glustereventsd import auth
-from glustereventsd.httpclient import HttpConnection, HttpError, Origin
+from glustereventsd.httpclient import HttpConnection, HttpError, Origin, Response
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
 
 USER_AGENT = "glustereventsd/1.0"
@@ -103,14 +104,23 @@ def classify(status: int, retry_after: float | None = None) -> Outcome:
     return Outcome(OutcomeKind.REJECT, f"http_{status}", status, None, f"HTTP {status}")
 
 
+def outcome_of(response: Response) -> Outcome:
+    """Classify a complete response, honouring its Retry-After."""
+    return classify(response.status, parse_retry_after(response.headers.get("retry-after"), time.time()))
+
+
+def failure(err: HttpError) -> Outcome:
+    """The outcome of a request that got no usable answer: always worth retrying."""
+    return Outcome(OutcomeKind.RETRY, err.reason, 0, None, str(err))
+
+
 def send_once(connection: HttpConnection, headers: list[tuple[str, str]], body: bytes) -> Outcome:
     """POST once on ``connection`` and classify the result; never raises for network errors."""
     try:
         response = connection.post(headers, body)
     except HttpError as err:
-        return Outcome(OutcomeKind.RETRY, err.reason, 0, None, str(err))
-    retry_after = parse_retry_after(response.headers.get("retry-after"), time.time())
-    return classify(response.status, retry_after)
+        return failure(err)
+    return outcome_of(response)
 
 
 def post_test(hook: Webhook, now: int, timeout_secs: float | None = None) -> Outcome:

@@ -1,8 +1,8 @@
-"""The pipeline thread: parse -> enrich -> publish -> spool, and the webhooks' delivery workers.
+"""The pipeline thread: parse -> enrich -> publish -> spool, and the webhooks' dispatchers.
 
 This thread is the only writer of the spool. Each turn it takes what arrived (up to
 ``BATCH_MAX`` datagrams, waiting at most ``COMMIT_WAIT_SECS`` for the first), turns them
-into events, logs each to events.log, commits them with the delivery results the workers
+into events, logs each to events.log, commits them with the delivery results the dispatchers
 reported (acks, dead letters, counters) in ONE transaction, and only then hands the new
 records to the webhooks' queues. So an event is on disk before any webhook sees it, and
 the time from receipt to commit stays within one turn.
@@ -20,7 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import eventtypes
 from glustereventsd import enrich, parse
@@ -31,8 +31,8 @@ from glustereventsd.models import Settings, Webhook
 from glustereventsd.source import Datagram
 from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.worker import (Dead, Delivered, DeliveryWorker, Failed, HookQueue, Result, ResultChannel,
-                                   RetryPolicy)
+from glustereventsd.dispatcher import WebhookDispatcher
+from glustereventsd.worker import Dead, Delivered, Failed, HookQueue, Result, ResultChannel, RetryPolicy
 
 log = logging.getLogger("glustereventsd.pipeline")
 
@@ -56,11 +56,11 @@ class ReloadRequest:
 
 @dataclass
 class HookState:
-    """One webhook's queue, workers and spool usage, owned by the pipeline."""
+    """One webhook's queue, dispatcher and spool usage, owned by the pipeline."""
 
     hook: Webhook
     queue: HookQueue
-    workers: list[DeliveryWorker] = field(default_factory=list)
+    dispatcher: WebhookDispatcher | None = None
     events: int = 0
     bytes: int = 0
     label: str = ""  # the webhook as shown in logs and metrics (no credentials or query string)
@@ -125,7 +125,7 @@ class Pipeline(threading.Thread):
             while True:
                 self._apply_control()
                 if time.monotonic() >= next_check:
-                    self._replace_dead_workers()
+                    self._replace_dead_dispatchers()
                     next_check = time.monotonic() + WORKER_CHECK_SECS
                 batch = self._next_batch()
                 results = self._drain_results()
@@ -241,7 +241,7 @@ class Pipeline(threading.Thread):
         self._pending_deaths = deaths
 
     def _account(self, results: list[Result]) -> tuple[list[int], list[tuple[Record, str]]]:
-        """Turn the workers' results into spool deletes, dead letters and counters."""
+        """Turn the dispatchers' results into spool deletes, dead letters and counters."""
         acks, self._pending_acks = self._pending_acks, []
         deaths, self._pending_deaths = self._pending_deaths, []
         for result in results:
@@ -369,7 +369,7 @@ class Pipeline(threading.Thread):
                 state = existing
                 state.queue.update(hook)
                 state.hook = hook
-            self._size_workers(state, policy)
+            self._run_dispatcher(state, policy)
 
     def _start_hook(self, hook: Webhook) -> HookState:
         hook_id = self.writer.hook_id(hook.url)
@@ -381,36 +381,34 @@ class Pipeline(threading.Thread):
         self.by_id[hook_id] = state
         return state
 
-    def _replace_dead_workers(self) -> None:
-        """Start a new worker for any that died (they log why), so no webhook stalls silently."""
+    def _replace_dead_dispatchers(self) -> None:
+        """Start a new dispatcher for any that died (it logged why), so no webhook stalls silently."""
         for state in self.hooks.values():
-            if any(not worker.is_alive() for worker in state.workers):
-                log.error("A delivery worker of url=%s stopped; starting a new one", state.label)
-                self._size_workers(state, self.policy)
+            if state.dispatcher is not None and not state.dispatcher.is_alive():
+                log.error("The delivery thread of url=%s stopped; starting a new one", state.label)
+                self._run_dispatcher(state, self.policy)
 
-    def _size_workers(self, state: HookState, policy: RetryPolicy) -> None:
+    def _run_dispatcher(self, state: HookState, policy: RetryPolicy) -> None:
+        """Start the webhook's dispatcher, or pass it the new policy and concurrency."""
         wanted = state.hook.concurrency or self.settings.webhook_concurrency
-        state.workers = [w for w in state.workers if w.is_alive() and not w.retired.is_set()]
-        for worker in state.workers[wanted:]:
-            worker.retired.set()
-        del state.workers[wanted:]
-        for worker in state.workers:
-            worker.policy = policy
-        while len(state.workers) < wanted:
-            worker = DeliveryWorker(state.queue, len(state.workers), self.results, policy, self.stats,
-                                    self.log_limiter, self.workers_stopping)
-            worker.start()
-            state.workers.append(worker)
+        dispatcher = state.dispatcher
+        if dispatcher is None or not dispatcher.is_alive():
+            dispatcher = WebhookDispatcher(state.queue, self.results, policy, self.stats, self.log_limiter,
+                                           self.workers_stopping, wanted)
+            dispatcher.start()
+            state.dispatcher = dispatcher
+        dispatcher.policy = policy
+        dispatcher.concurrency = wanted
 
     def _shutdown(self) -> None:
-        """Stop the workers, then commit their last results."""
+        """Stop the dispatchers, then commit their last results."""
         self.workers_stopping.set()
         for state in self.hooks.values():
             state.queue.close()
         deadline = time.monotonic() + 15
         for state in self.hooks.values():
-            for worker in state.workers:
-                worker.join(max(0.0, deadline - time.monotonic()))
+            if state.dispatcher is not None:
+                state.dispatcher.join(max(0.0, deadline - time.monotonic()))
         for state in self.hooks.values():
             lost = state.queue.memory_only()
             if lost:  # spool memory, or events the full disk could not take: gone with the process

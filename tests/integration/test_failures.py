@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -109,6 +110,28 @@ def test_hanging_webhook_times_out_and_retries_while_other_is_prompt(daemon: Dae
     assert first_tries[0].status == HANG and first_tries[-1].status == 200
     assert first_tries[1].at - first_tries[0].at >= 0.9  # the 1 s timeout elapsed first
     assert "timeout" in status_of(daemon, hanging.url).last_error or "no answer" in status_of(daemon, hanging.url).last_error
+
+
+def test_recovering_webhook_gets_the_oldest_event_alone_first(daemon: DaemonProcess, receiver: Receiver) -> None:
+    """Default concurrency: while a webhook fails, one request at a time, the oldest event first."""
+    daemon.write_config(FAST_RETRY)
+    daemon.write_webhooks({receiver.url: {}})
+    daemon.start()
+    receiver.stop()
+    send_lines(daemon.port, names("r", 10))
+    wait_for(lambda: status_of(daemon, receiver.url).retried >= 3, what="retries while down")
+    receiver.behaviour.statuses = [500, 500]
+    receiver.start()
+    wait_for(lambda: len(receiver.distinct_names()) == 10, timeout=15, what="all delivered after recovery")
+    attempts = [(a.status, json_name(a.body), a.at) for a in receiver.attempts]
+    assert [(status, name) for status, name, _ in attempts[:3]] == [(500, "r0"), (500, "r0"), (200, "r0")]
+    recovered_at = attempts[2][2]
+    assert all(at >= recovered_at for _, _, at in attempts[3:])
+    assert sorted(name for _, name, _ in attempts[3:]) == sorted(f"r{i}" for i in range(1, 10))
+
+
+def json_name(body: bytes) -> str:
+    return str(json.loads(body)["message"]["name"])
 
 
 def test_two_webhooks_one_slow(daemon: DaemonProcess, make_receiver) -> None:
