@@ -190,8 +190,8 @@ _OPTIONS = (
     Option("webhook-timeout-secs", float_between(0.1, 600), False,
            "Default connect and read timeout of one POST."),
     Option("webhook-concurrency", int_between(1, 64), False,
-           "Default number of POSTs in flight to one webhook (1 keeps strict order); beyond 4, the "
-           "extra ones work only while the webhook's average round trip is over 10 ms."),
+           "Default number of POSTs in flight to one webhook (1 keeps strict order); only as many "
+           "are used as the backlog needs."),
     Option("metrics-address", to_text, True, "Address of the Prometheus metrics endpoint."),
     Option("metrics-port", int_between(0, 65535), True,
            "Port of the Prometheus metrics endpoint (0: disabled)."),

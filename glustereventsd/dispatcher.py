@@ -6,9 +6,8 @@ of CPU per request, most of it in GIL hand-overs and wake-ups, while one thread 
 four non-blocking connections cost 34 us. Delivery is the daemon's hot path.
 
 A webhook has up to ``concurrency`` slots, each one keep-alive connection carrying at most
-one request at a time. Beyond ``CORE_SLOTS`` the extra slots are used only while the
-webhook's average round trip is over ``SLOW_REQUEST_SECS``: they help a remote webhook,
-not a fast local one, and fewer requests in flight keep arrival order closer to event order.
+one request at a time. Only as many are busy as the backlog needs: at a low event rate one
+request is in flight at a time, so events arrive in order without asking for it.
 
 After a failed attempt the webhook backs off (exponential with jitter, or the server's
 Retry-After), and until a request succeeds again only one is in flight, the oldest record
@@ -29,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from glustereventsd import deliver, httpclient
+from glustereventsd import auth, deliver, httpclient
 from glustereventsd.config import display_url
 from glustereventsd.httpclient import HttpError, Origin, ProtocolError, RequestTimeout
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
@@ -39,8 +38,6 @@ from glustereventsd.worker import Dead, Delivered, Failed, HookQueue, Result, Re
 
 log = logging.getLogger("glustereventsd.dispatcher")
 
-CORE_SLOTS = 4  # slots of a webhook always in use (see WebhookDispatcher.slot_limit)
-SLOW_REQUEST_SECS = 0.01  # above this average round trip, the other slots join in
 IDLE_WAIT_SECS = 0.5  # longest sleep between two looks at the stop flag
 
 
@@ -66,14 +63,17 @@ class Slot:
 
 
 class Endpoint:
-    """Where and how to connect for one generation of a webhook's settings."""
+    """Where and how to post for one generation of a webhook's settings (formatted once)."""
 
-    __slots__ = ("origin", "tls", "timeout_secs")
+    __slots__ = ("hook", "origin", "tls", "timeout_secs", "head", "signing_key")
 
     def __init__(self, hook: Webhook) -> None:
+        self.hook = hook
         self.origin = Origin.from_url(hook.url)
         self.tls = deliver.tls_context(hook)
         self.timeout_secs = hook.timeout_secs or deliver.DEFAULT_TIMEOUT_SECS
+        self.head = httpclient.request_head(self.origin, deliver.fixed_headers(hook))
+        self.signing_key = auth.signing_key(hook.signing_secret) if hook.signing_secret else None
 
 
 class WebhookDispatcher(threading.Thread):
@@ -124,11 +124,7 @@ class WebhookDispatcher(threading.Thread):
 
     def slot_limit(self) -> int:
         """How many requests may be in flight now (see the module docstring)."""
-        if self.hooks.failures:
-            return 1
-        if self.hooks.latency_secs < SLOW_REQUEST_SECS:
-            return min(self.concurrency, CORE_SLOTS)
-        return self.concurrency
+        return 1 if self.hooks.failures else self.concurrency
 
     def _wait_secs(self) -> float:
         now = time.monotonic()
@@ -205,7 +201,7 @@ class WebhookDispatcher(threading.Thread):
             self._endpoint_generation = generation
             try:
                 self._endpoint = Endpoint(hook)
-            except (ValueError, OSError) as err:
+            except (ValueError, OSError) as err:  # bad URL, CA bundle or signing secret
                 self._endpoint = None
                 self._warn("config", f"cannot use settings of webhook url={display_url(hook.url)}: {err}")
         return self._endpoint
@@ -213,20 +209,15 @@ class WebhookDispatcher(threading.Thread):
     def _start(self, slot: Slot, record: Record) -> None:
         slot.record = record
         slot.started = time.monotonic()
-        hook = self.hooks.hook
         endpoint = self._current_endpoint()
         if endpoint is None:
             slot.deadline = slot.started
             self._finish(slot, Outcome(OutcomeKind.RETRY, "config", 0, None, "webhook settings unusable"))
             return
         slot.deadline = slot.started + endpoint.timeout_secs
-        try:
-            headers = deliver.request_headers(hook, record.name, record.ts, int(time.time()), record.body,
-                                              record.event_id, record.seq)
-        except ValueError as err:  # a signing secret that is not whsec_<base64>
-            self._finish(slot, Outcome(OutcomeKind.RETRY, "config", 0, None, str(err)))
-            return
-        slot.request = httpclient.format_request(endpoint.origin, headers, record.body)
+        headers = deliver.varying_headers(endpoint.hook, record.name, record.ts, int(time.time()), record.body,
+                                          record.event_id, record.seq, endpoint.signing_key)
+        slot.request = httpclient.format_request(endpoint.head, headers, record.body)
         slot.resent = False
         if slot.sock is not None and slot.generation == self._endpoint_generation:
             slot.reused = True
@@ -246,6 +237,7 @@ class WebhookDispatcher(threading.Thread):
         sock.setblocking(False)
         slot.sock = sock
         slot.generation = self._endpoint_generation
+        self._watch(slot, selectors.EVENT_READ)  # for its whole life: an idle one may be closed by the server
         return True
 
     def _send_request(self, slot: Slot) -> None:
@@ -255,7 +247,7 @@ class WebhookDispatcher(threading.Thread):
 
     def _on_ready(self, slot: Slot) -> None:
         if slot.record is None:
-            self._unwatch(slot)  # a late event for a finished request
+            self._idle_ready(slot)
         elif slot.pending:
             self._send(slot)
         else:
@@ -277,6 +269,17 @@ class WebhookDispatcher(threading.Thread):
             self._lost(slot, err)
             return
         self._watch(slot, selectors.EVENT_READ)
+
+    def _idle_ready(self, slot: Slot) -> None:
+        """An idle keep-alive connection became readable: the server closed it (or misbehaves)."""
+        assert slot.sock is not None
+        try:
+            slot.sock.recv(httpclient.RECV_BYTES)
+        except (BlockingIOError, ssl.SSLWantReadError):  # e.g. a TLS 1.3 session ticket: nothing for us
+            return
+        except OSError:
+            pass
+        self._close(slot)  # closed, or bytes nobody asked for: either way not reusable
 
     def _receive(self, slot: Slot) -> None:
         sock = slot.sock
@@ -342,8 +345,8 @@ class WebhookDispatcher(threading.Thread):
         record = slot.record
         assert record is not None
         slot.record = None
-        self._unwatch(slot)
-        self.hooks.observe_latency(time.monotonic() - slot.started)
+        if slot.watching == selectors.EVENT_WRITE:
+            self._watch(slot, selectors.EVENT_READ)
         hook = self.hooks.hook
         now = time.time()
         if outcome.kind is OutcomeKind.DELIVERED:

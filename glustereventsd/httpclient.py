@@ -133,12 +133,17 @@ def open_socket(origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> 
     return sock
 
 
-def format_request(origin: Origin, headers: list[tuple[str, str]], body: bytes) -> bytes:
-    """The bytes of one POST to ``origin``: request line, Host, ``headers``, Content-Length, body."""
+def request_head(origin: Origin, headers: list[tuple[str, str]]) -> bytes:
+    """The start of a POST to ``origin``: request line, Host and ``headers``, each line ending CRLF."""
     lines = [f"POST {origin.target} HTTP/1.1", f"Host: {origin.host_header}"]
     lines.extend(f"{name}: {value}" for name, value in headers)
-    lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+
+def format_request(head: bytes, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    """A whole POST: ``head`` (from ``request_head``), more ``headers``, Content-Length and body."""
+    more = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return head + f"{more}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
 
 
 class Parsed(NamedTuple):
@@ -287,7 +292,7 @@ class HttpConnection:
         answered = bool(buffer)
         try:
             sock.settimeout(max(0.001, deadline - time.monotonic()))
-            sock.sendall(format_request(self.origin, headers, body))
+            sock.sendall(format_request(request_head(self.origin, headers), [], body))
             while True:
                 parsed = parse_response(buffer, False)
                 if parsed is not None:

@@ -138,7 +138,6 @@ class HookQueue:
         self._volatile_limit = memory_limit
         self._lock = threading.Lock()
         self.closed = False
-        self.latency_secs = 0.0  # moving average of request round trips
         self.blocked_until = 0.0
         self.failures = 0
         self._in_flight: set[int] = set()  # spool row ids taken by the dispatcher and not finished
@@ -235,10 +234,6 @@ class HookQueue:
             if self._durable:
                 self._backlog = True
             self._wake()
-
-    def observe_latency(self, seconds: float) -> None:
-        """Fold one request's round-trip time into the webhook's moving average."""
-        self.latency_secs += (seconds - self.latency_secs) * 0.2
 
     def take(self) -> Record | None:
         """The oldest record not yet taken, or None when there is none (never waits)."""

@@ -45,10 +45,13 @@ def test_metrics_after_a_known_workload(daemon: DaemonProcess, receiver: Receive
     gone = rejecting.url
 
     def settled():
+        # The receiver has its 8 events a moment before the pipeline has counted the last ones.
         samples = scrape(metrics_port)
-        return samples if samples.get(("gluster_events_dead_letters_total", (("webhook", gone),))) == 8 else None
+        done = (samples.get(("gluster_events_dead_letters_total", (("webhook", gone),))) == 8
+                and samples.get(("gluster_events_delivered_total", (("webhook", hook),))) == 8)
+        return samples if done else None
 
-    samples = wait_for(settled, what="8 dead letters for the 410 webhook")
+    samples = wait_for(settled, what="8 dead letters for the 410 webhook and 8 deliveries counted")
     assert samples[("gluster_events_received_total", (("event", "VOLUME_CREATE"),))] == 5
     assert samples[("gluster_events_received_total", (("event", "VOLUME_START"),))] == 3
     assert samples[("gluster_events_parse_errors_total", (("reason", "bad_format"),))] == 1
