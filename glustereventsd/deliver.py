@@ -16,7 +16,7 @@ import ssl
 import time
 
 from glustereventsd import auth
-from glustereventsd.httpclient import HttpConnection, HttpError, Origin, Response
+from glustereventsd.httpclient import HttpConnection, HttpError, Origin, Response, is_digits
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
 
 USER_AGENT = "glustereventsd/1.0"
@@ -52,7 +52,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if is_digits(value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

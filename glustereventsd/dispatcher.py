@@ -120,7 +120,7 @@ class WebhookDispatcher(threading.Thread):
             log.error("Delivery to url=%s stopped by an unexpected %s; a new one starts within seconds "
                       "and the events it held are kept", display_url(self.hooks.hook.url), type(err).__name__)
         finally:
-            self._stop()
+            self._release_all()
 
     def slot_limit(self) -> int:
         """How many requests may be in flight now (see the module docstring)."""
@@ -169,7 +169,11 @@ class WebhookDispatcher(threading.Thread):
                 timeout = self._endpoint.timeout_secs if self._endpoint else deliver.DEFAULT_TIMEOUT_SECS
                 self._finish(slot, deliver.failure(RequestTimeout(f"no answer within {timeout:g}s")))
 
-    def _stop(self) -> None:
+    def _release_all(self) -> None:
+        """Close every connection; records not finished go back first in line.
+
+        (Not named ``_stop``: ``threading.Thread`` has a private method of that name.)
+        """
         held = [slot.record for slot in self._slots if slot.record is not None] + self._retry
         for slot in self._slots:
             slot.record = None
@@ -215,9 +219,7 @@ class WebhookDispatcher(threading.Thread):
             self._finish(slot, Outcome(OutcomeKind.RETRY, "config", 0, None, "webhook settings unusable"))
             return
         slot.deadline = slot.started + endpoint.timeout_secs
-        headers = deliver.varying_headers(endpoint.hook, record.name, record.ts, int(time.time()), record.body,
-                                          record.event_id, record.seq, endpoint.signing_key)
-        slot.request = httpclient.format_request(endpoint.head, headers, record.body)
+        self._build_request(slot, endpoint, record)
         slot.resent = False
         if slot.sock is not None and slot.generation == self._endpoint_generation:
             slot.reused = True
@@ -227,6 +229,11 @@ class WebhookDispatcher(threading.Thread):
             if not self._connect(slot, endpoint):
                 return
         self._send_request(slot)
+
+    def _build_request(self, slot: Slot, endpoint: Endpoint, record: Record) -> None:
+        headers = deliver.varying_headers(endpoint.hook, record.name, record.ts, int(time.time()), record.body,
+                                          record.event_id, record.seq, endpoint.signing_key)
+        slot.request = httpclient.format_request(endpoint.head, headers, record.body)
 
     def _connect(self, slot: Slot, endpoint: Endpoint) -> bool:
         try:
@@ -303,6 +310,7 @@ class WebhookDispatcher(threading.Thread):
         except OSError as err:
             self._lost(slot, err)
             return
+        self._watch(slot, selectors.EVENT_READ)  # back from WRITE if TLS needed to write first
         try:
             parsed = httpclient.parse_response(slot.buffer, eof)
         except ProtocolError as err:
@@ -327,6 +335,8 @@ class WebhookDispatcher(threading.Thread):
             # delivered, so sending again on a new connection cannot duplicate the event.
             endpoint = self._current_endpoint()
             if endpoint is not None and self._connect(slot, endpoint):
+                assert slot.record is not None
+                self._build_request(slot, endpoint, slot.record)  # with the settings in force now
                 slot.reused, slot.resent = False, True
                 self._send_request(slot)
             elif endpoint is None:

@@ -124,7 +124,7 @@ def probe_pid_file(path: Path) -> int | None:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             text = os.read(fd, 32).decode("ascii", "replace").strip()
-            return int(text) if text.isdigit() else 0
+            return int(text) if text.isascii() and text.isdigit() else 0
         return None  # we got the lock: nobody holds it
     finally:
         os.close(fd)

@@ -154,6 +154,11 @@ class Parsed(NamedTuple):
     keep_alive: bool
 
 
+def is_digits(text: str) -> bool:
+    """True for a non-empty run of ASCII digits (``str.isdigit`` also accepts '²' and the like)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_response(buffer: bytes, eof: bool) -> Parsed | None:
     """Parse one response from the start of ``buffer``; None while more bytes are needed.
 
@@ -162,16 +167,17 @@ def parse_response(buffer: bytes, eof: bool) -> Parsed | None:
     POST fit in one read). Raises ProtocolError for anything that is not HTTP/1.x or
     breaks a limit; a body over ``MAX_BODY_BYTES`` is cut and the connection not reused.
     """
+    skipped = 0  # bytes of interim (1xx) answers before this one: they count against the limit
     while True:
         end = buffer.find(b"\r\n\r\n")
+        if skipped + (len(buffer) if end < 0 else end) > MAX_HEAD_BYTES:
+            raise ProtocolError("response headers too long")
         if end < 0:
-            if len(buffer) > MAX_HEAD_BYTES:
-                raise ProtocolError("response headers too long")
             return None
         head, body_bytes = buffer[:end].decode("latin-1"), buffer[end + 4:]
         status_line, *header_lines = head.split("\r\n")
         parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not is_digits(parts[1]):
             raise ProtocolError(f"not an HTTP response: {status_line[:60]!r}")
         status = int(parts[1])
         headers: dict[str, str] = {}
@@ -179,11 +185,13 @@ def parse_response(buffer: bytes, eof: bool) -> Parsed | None:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         if 100 <= status < 200:  # 100 Continue and friends: the real answer follows
+            skipped += end + 4
             buffer = body_bytes
             continue
         keep_alive = headers.get("connection", "").lower() != "close" and (
             parts[0] != "HTTP/1.0" or headers.get("connection", "").lower() == "keep-alive")
-        body = _parse_body(headers, body_bytes, eof)
+        # 204 and 304 never have a body, whatever the headers say (RFC 9112 section 6.3).
+        body = (b"", body_bytes, True) if status in (204, 304) else _parse_body(headers, body_bytes, eof)
         if body is None:
             return None
         content, rest, complete = body
@@ -199,7 +207,7 @@ def _parse_body(headers: dict[str, str], buffer: bytes, eof: bool) -> tuple[byte
         if eof or len(buffer) > MAX_BODY_BYTES:
             return buffer[:MAX_BODY_BYTES], b"", False
         return None
-    if not length_text.isdigit():
+    if not is_digits(length_text):
         raise ProtocolError("invalid Content-Length in response")
     length = int(length_text)
     if length > MAX_BODY_BYTES:  # do not download a huge body just to reuse the connection
