@@ -75,7 +75,7 @@ def _webhook_settings(parser: argparse.ArgumentParser) -> None:
                              "('-': read it from stdin; '': stop signing)")
     parser.add_argument("--ca-bundle", metavar="FILE",
                         help="PEM file of the CA(s) that signed the webhook's HTTPS certificate; "
-                             "it must exist at the same path on every node ('': system store)")
+                             "a copy is kept and synced to every node ('': system store)")
     tls = parser.add_mutually_exclusive_group()
     tls.add_argument("--insecure-tls", dest="insecure_tls", action="store_const", const=True,
                      help="Do NOT verify the webhook's HTTPS certificate (shown by status)")

@@ -7,6 +7,7 @@ to every peer and reload every daemon (``sync_pool``), and return one row per no
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,7 +21,7 @@ from glustereventsd.config import (
 )
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import hooks, node, peers, service, store
+from gluster_eventsapi import cabundles, hooks, node, peers, service, store
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
@@ -93,11 +94,15 @@ def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
     """
     paths = ctx.get_paths()
     with store.push_lock(paths):
+        webhooks_text = store.file_text(paths.webhooks_file, ExitStatus.WEBHOOKS_SYNC_FAILED)
+        webhooks = json.loads(webhooks_text) if webhooks_text and webhooks_text.strip() else {}
         request = {
-            "webhooks": store.file_text(paths.webhooks_file, ExitStatus.WEBHOOKS_SYNC_FAILED),
+            "webhooks": webhooks_text,
             "config": store.file_text(paths.config_file, ExitStatus.CONFIG_SYNC_FAILED),
+            "ca_bundles": cabundles.payload(paths.events_dir, webhooks),
         }
         rows = on_pool(ctx, "node-sync", request)
+        cabundles.prune(paths.events_dir, cabundles.referenced(webhooks))
     return NodeTable("SYNC STATUS", tuple(rows), notes)
 
 
@@ -174,7 +179,7 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = _url(args.url)
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    changes = hooks.settings_changes(args, reader.resolve)
+    changes = hooks.settings_changes(args, reader.resolve, _bundle_store(ctx))
     entry: dict[str, Any] = {"token": token or "", "secret": secret or ""}
     hooks.apply_changes(entry, changes)
 
@@ -188,6 +193,11 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     return sync_pool(ctx, hooks.settings_notes(url, entry))
 
 
+def _bundle_store(ctx: Context) -> hooks.BundleStore:
+    events_dir = ctx.get_paths().events_dir
+    return lambda pem: cabundles.install(events_dir, pem)
+
+
 def _not_registered(url: str) -> CliError:
     return CliError(f"Webhook does not exist: {url} is not registered (see "
                     "'gluster-eventsapi status'; URLs must match exactly)",
@@ -199,7 +209,7 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = args.url.strip()
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    changes = hooks.settings_changes(args, reader.resolve)
+    changes = hooks.settings_changes(args, reader.resolve, _bundle_store(ctx))
     if token is None and secret is None and not changes:
         raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
                        "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "

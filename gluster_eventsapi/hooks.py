@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import fnmatch
-import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,13 @@ import eventtypes
 from glustereventsd.auth import SigningSecretError, signing_key
 from glustereventsd.config import WEBHOOK_KEYS, ConfigError
 
+from gluster_eventsapi import cabundles
 from gluster_eventsapi.errors import CliError, ExitStatus
 
 # Optional keys of a webhooks.json entry set by these flags (None: remove, i.e. default).
 Changes = dict[str, object | None]
 SecretReader = Callable[[str | None, str], str | None]
+BundleStore = Callable[[bytes], str]  # keeps CA certificates, returns the name to record
 
 
 def catalog() -> tuple[str, ...]:
@@ -85,23 +86,19 @@ def check_signing_secret(value: str) -> str | None:
     return value
 
 
-def _ca_bundle(raw: str) -> str | None:
+def _ca_bundle(raw: str, store_bundle: BundleStore) -> str | None:
+    """Check the CA file and store a copy that ``sync`` sends to every node; its managed name."""
     if not raw.strip():
         return None
-    path = Path(raw.strip()).expanduser().absolute()
-    if not path.is_file():
-        raise CliError(f"--ca-bundle: {path} does not exist or is not a file",
-                       ExitStatus.INVALID_CONFIG)
-    try:
-        ssl.create_default_context(cafile=str(path))
-    except (ssl.SSLError, OSError, ValueError) as err:
-        raise CliError(f"--ca-bundle: cannot load CA certificates from {path}: {err} "
-                       "(it must hold PEM certificates)", ExitStatus.INVALID_CONFIG) from None
-    return str(path)
+    return store_bundle(cabundles.read_bundle(Path(raw.strip()).expanduser().absolute()))
 
 
-def settings_changes(args: argparse.Namespace, read_secret: SecretReader) -> Changes:
-    """The entry keys the settings flags change (absent flag: not in the result)."""
+def settings_changes(args: argparse.Namespace, read_secret: SecretReader, store_bundle: BundleStore) -> Changes:
+    """The entry keys the settings flags change (absent flag: not in the result).
+
+    ``store_bundle`` keeps a copy of a ``--ca-bundle`` file's certificates and returns the
+    name the entry records (see ``cabundles``).
+    """
     changes: Changes = {}
     if getattr(args, "timeout_secs", None) is not None:
         changes["timeout-secs"] = _number("--timeout-secs", "timeout-secs", args.timeout_secs)
@@ -111,7 +108,7 @@ def settings_changes(args: argparse.Namespace, read_secret: SecretReader) -> Cha
         changes["signing-secret"] = check_signing_secret(
             read_secret(args.signing_secret, "signing secret") or "")
     if getattr(args, "ca_bundle", None) is not None:
-        changes["ca-bundle"] = _ca_bundle(args.ca_bundle)
+        changes["ca-bundle"] = _ca_bundle(args.ca_bundle, store_bundle)
     if getattr(args, "insecure_tls", None) is not None:
         changes["insecure-tls"] = True if args.insecure_tls else None
     if getattr(args, "events", None) is not None:
@@ -139,7 +136,8 @@ def settings_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
     if not https and (entry.get("insecure-tls") or entry.get("ca-bundle")):
         notes.append(f"Note: {url} is plain http: --ca-bundle and --insecure-tls only apply "
                      "to https:// URLs.")
-    if entry.get("ca-bundle"):
-        notes.append(f"Note: the CA bundle {entry['ca-bundle']} is not copied to the peers: "
+    bundle = entry.get("ca-bundle")
+    if bundle and not cabundles.MANAGED_NAME.fullmatch(str(bundle)):
+        notes.append(f"Note: the CA bundle {bundle} is not copied to the peers: "
                      "it must exist at that path on every node.")
     return tuple(notes)

@@ -18,7 +18,7 @@ from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import service, store
+from gluster_eventsapi import cabundles, service, store
 from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.results import PROTOCOL
 
@@ -76,10 +76,38 @@ SYNCED_FILES: tuple[tuple[str, Callable[[Paths], Path], Callable[[dict[str, Any]
 )
 
 
+def _install_bundles(request: Mapping[str, Any], paths: Paths) -> str:
+    """Write the CA bundles the sender's webhooks use (before its webhooks.json); an error or ""."""
+    bundles = request.get("ca_bundles") or {}
+    if not isinstance(bundles, dict):
+        return "ca_bundles: bad request"
+    for name, text in bundles.items():
+        if not isinstance(name, str) or not isinstance(text, str):
+            return "ca_bundles: bad request"
+        try:
+            cabundles.install_received(paths.events_dir, name, text)
+        except CliError as err:
+            return err.message
+    return ""
+
+
+def _prune_bundles(request: Mapping[str, Any], paths: Paths) -> None:
+    """Drop the managed CA bundles that the webhooks.json just installed no longer uses."""
+    try:
+        webhooks = json.loads(request.get("webhooks") or "{}")
+    except (TypeError, json.JSONDecodeError):
+        return
+    if isinstance(webhooks, dict):
+        cabundles.prune(paths.events_dir, cabundles.referenced(webhooks))
+
+
 def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
-    """Write the received webhooks.json and config.json atomically, then reload the daemon."""
+    """Write the received CA bundles, webhooks.json and config.json atomically, then reload the daemon."""
     failed: list[str] = []
     errors: list[str] = []
+    problem = _install_bundles(request, paths)
+    if problem:  # webhooks.json would name bundles this node lacks: keep the old files
+        return {"ok": False, "failed": ["webhooks"], "error": problem}
     for key, where, check in SYNCED_FILES:
         text = request.get(key)
         if text is None:
@@ -95,6 +123,8 @@ def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
             errors.append(err.message)
     if failed:
         return {"ok": False, "failed": failed, "error": "; ".join(errors)}
+    if request.get("webhooks") is not None:
+        _prune_bundles(request, paths)
     return _reload_answer(paths, {"ok": True, "output": "OK"})
 
 
@@ -118,7 +148,7 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
     if not isinstance(url, str) or not isinstance(entry, dict):
         return {"ok": False, "error": "bad request: no webhook URL"}
     try:
-        hook = webhook_from_entry(url, entry)
+        hook = webhook_from_entry(url, entry, paths.events_dir)
     except ConfigError as err:
         return {"ok": False, "error": str(err)}
     from glustereventsd.deliver import post_test  # imported here: only this command needs HTTP

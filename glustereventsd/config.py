@@ -358,8 +358,12 @@ def display_url(url: str) -> str:
     return _safe_url(urllib.parse.urlsplit(url))
 
 
-def webhook_from_entry(url: str, entry: object) -> Webhook:
-    """Normalise one webhooks.json entry: a bare token string (old form) or an object."""
+def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) -> Webhook:
+    """Normalise one webhooks.json entry: a bare token string (old form) or an object.
+
+    A relative ``ca-bundle`` (the copies the CLI keeps and syncs, ``ca/<hash>.pem``) is
+    resolved against ``base_dir``, the folder of webhooks.json.
+    """
     if entry is None:
         entry = {}
     if isinstance(entry, str):  # Gluster 3.9: {"<url>": "<token>"}
@@ -377,6 +381,9 @@ def webhook_from_entry(url: str, entry: object) -> Webhook:
             fields[attribute] = convert(value)
         except ConfigError as err:
             raise ConfigError(f"{key} of {display_url(url)!r}: {err}") from None
+    bundle = fields.get("ca_bundle")
+    if isinstance(bundle, str) and base_dir is not None and not os.path.isabs(bundle):
+        fields["ca_bundle"] = str(base_dir / bundle)
     return Webhook(url=validate_url(url), **fields)  # type: ignore[arg-type]
 
 
@@ -397,7 +404,7 @@ def parse_webhooks(data: Mapping[str, object], path: Path) -> list[Webhook]:
     hooks = []
     for url, entry in data.items():
         try:
-            hooks.append(webhook_from_entry(url, entry))
+            hooks.append(webhook_from_entry(url, entry, path.parent))
         except ConfigError as err:
             raise ConfigFileError(path, str(err)) from None
     return hooks

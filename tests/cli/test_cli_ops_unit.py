@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import subprocess
@@ -91,10 +92,12 @@ def test_webhook_add_with_every_setting(one_node, ca_file):
         "--concurrency", "1", "--ca-bundle", str(ca_file), "--events", "volume_*, QUORUM_LOST",
         stdin=f"tok\n{SIGNING}\n")
     assert status == 0, err
+    bundle = f"ca/{hashlib.sha256(ca_file.read_bytes()).hexdigest()[:16]}.pem"
     assert hooks_file(one_node) == {url: {
         "token": "tok", "secret": "", "signing-secret": SIGNING, "timeout-secs": 2.5,
-        "concurrency": 1, "ca-bundle": str(ca_file), "events": ["VOLUME_*", "QUORUM_LOST"]}}
-    assert "must exist at that path on every node" in out
+        "concurrency": 1, "ca-bundle": bundle, "events": ["VOLUME_*", "QUORUM_LOST"]}}
+    assert (one_node.events / bundle).read_bytes() == ca_file.read_bytes()  # the copy sync sends
+    assert "must exist at that path on every node" not in out
     assert SIGNING not in out + err
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 
 import pytest
 
+from eventtypes.emit import gf_event
 from tests.helpers import Receiver, wait_for
+from tests.tls import HttpsReceiver, make_certificates
 
 ALL = ("node1", "node2", "node3")
 SIGNING = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -31,19 +34,55 @@ def test_webhook_settings_are_synced_and_shown(pool, tmp_path):
     run = pool.cli("webhook-add", url, "--signing-secret", "-", "--ca-bundle", str(ca),
                    "--events", "VOLUME_*", "--concurrency", "1", stdin=SIGNING + "\n")
     assert run.status == 0, run.out + run.err
-    expected = {"token": "", "secret": "", "signing-secret": SIGNING, "ca-bundle": str(ca),
+    bundle = pool.webhooks("node1")[url]["ca-bundle"]
+    assert re.fullmatch(r"ca/[0-9a-f]{16}\.pem", bundle)
+    expected = {"token": "", "secret": "", "signing-secret": SIGNING, "ca-bundle": bundle,
                 "events": ["VOLUME_*"], "concurrency": 1}
     assert all(pool.webhooks(n) == {url: expected} for n in ALL)
+    # Every node got its own copy of the certificates: the original file is not needed.
+    assert all((pool.events_dir(n) / bundle).read_bytes() == ca.read_bytes() for n in ALL)
+    assert "must exist at that path" not in run.out + run.err
+    ca.unlink()
     run = pool.cli("webhook-mod", url, "--insecure-tls", "--json")
     assert run.status == 0 and "will NOT be verified" in run.err
     assert all(pool.webhooks(n)[url]["insecure-tls"] is True for n in ALL)
     run = pool.cli("status")
     assert run.out.splitlines()[1] == f"{url} (insecure TLS: certificate not verified)"
+    assert "missing on this node" not in pool.cli("sync").out
+    # Dropping the bundle removes every copy.
+    assert pool.cli("webhook-mod", url, "--ca-bundle", "").status == 0
+    assert not any((pool.events_dir(n) / bundle).exists() for n in ALL)
+    assert SIGNING not in run.out + run.err
+
+
+def test_ca_bundle_given_on_one_node_verifies_tls_on_another(pool, tmp_path):
+    certificates = make_certificates(tmp_path)
+    https = HttpsReceiver(certificates)
+    try:
+        daemon = pool.start_daemon("node2")
+        run = pool.cli("webhook-add", https.url, "--ca-bundle", str(certificates["ca"]))
+        assert run.status == 0, run.out + run.err
+        wait_for(lambda: "Webhook added" in daemon.log_text(), 10, what="node2 reloaded")
+        gf_event("VOLUME_CREATE", port=daemon.port, name="over-tls")
+        wait_for(lambda: len(https.bodies) == 1, 15, what="delivered from node2 over verified TLS")
+        assert b'"name": "over-tls"' in https.bodies[0]
+        assert "not trusted" not in daemon.log_text()
+    finally:
+        https.stop()
+
+
+def test_a_ca_bundle_path_outside_the_tool_must_exist_on_every_node(pool, tmp_path):
+    ca = tmp_path / "ca.pem"
+    make_certificates(tmp_path)  # writes ca.pem
+    url = "https://127.0.0.1:9/hook"
+    hooks_file = pool.events_dir("node1") / "webhooks.json"
+    hooks_file.write_text(json.dumps({url: {"ca-bundle": str(ca)}}))  # edited by hand
+    run = pool.cli("sync")
+    assert run.status == 0 and "missing on this node" not in run.out
     ca.unlink()  # every node now lacks the CA bundle: each says so on the next sync
     run = pool.cli("sync")
     assert run.status == 0
     assert run.out.count(f"CA bundle {ca} missing on this node") == 3
-    assert SIGNING not in run.out + run.err
 
 
 def hook_rows(run):
