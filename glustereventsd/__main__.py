@@ -12,6 +12,7 @@ from glustereventsd import __version__, config
 from glustereventsd.daemon import Daemon, Options, StartupError, load_configuration
 from glustereventsd.paths import resolve_paths
 from glustereventsd.source import BindError
+from glustereventsd.threadname import name_os_thread
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"glustereventsd: warning: {warning}", file=sys.stderr)
         print(f"Configuration OK: port {settings.port}, {len(webhooks)} webhook(s)")
         return 0
+    name_os_thread("glustereventsd")  # the process name ps and pidof show, instead of "python"
     try:
         return Daemon(paths, options).run()
     except (StartupError, BindError) as err:

@@ -34,6 +34,7 @@ from glustereventsd.httpclient import HttpError, Origin, ProtocolError, RequestT
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
 from glustereventsd.spool import Record
 from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.threadname import name_os_thread
 from glustereventsd.worker import Dead, Delivered, Failed, HookQueue, Result, ResultChannel, RetryPolicy
 
 log = logging.getLogger("glustereventsd.dispatcher")
@@ -106,6 +107,7 @@ class WebhookDispatcher(threading.Thread):
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
         """Start requests, wait for answers, until the daemon stops or the webhook is removed."""
+        name_os_thread(f"gev-deliver-{self.hooks.hook_id}")
         self._selector.register(self.hooks.wake_socket(), selectors.EVENT_READ, None)
         try:
             while not (self.stopping.is_set() or self.hooks.closed):

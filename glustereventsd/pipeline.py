@@ -31,6 +31,7 @@ from glustereventsd.models import Settings, Webhook
 from glustereventsd.source import Datagram
 from glustereventsd.spool import NewEvent, Record, SpoolReader, SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.threadname import name_os_thread
 from glustereventsd.dispatcher import WebhookDispatcher
 from glustereventsd.worker import Dead, Delivered, Failed, HookQueue, Result, ResultChannel, RetryPolicy
 
@@ -120,6 +121,7 @@ class Pipeline(threading.Thread):
     # -- the thread ----------------------------------------------------------------------
     def run(self) -> None:
         """Turn after turn until the sources stopped and everything was committed."""
+        name_os_thread("gev-pipeline")
         next_check = time.monotonic() + WORKER_CHECK_SECS
         try:
             while True:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.threadname import name_os_thread
 
 log = logging.getLogger("glustereventsd.source")
 
@@ -156,6 +157,7 @@ class UdpSource(threading.Thread):
 
     def run(self) -> None:
         """Receive until the daemon stops; never raises."""
+        name_os_thread(f"gev-udp-{'v6' if self.sock.family == socket.AF_INET6 else 'v4'}")
         self.sock.settimeout(0.2)
         recv = self.sock.recvfrom
         put = self.intake.put_nowait

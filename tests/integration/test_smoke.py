@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from eventtypes.emit import gf_event
 from tests.helpers import DaemonProcess, Receiver, wait_for
 
@@ -18,3 +20,13 @@ def test_event_reaches_webhook(daemon: DaemonProcess, receiver: Receiver) -> Non
     assert request.body == expected
     assert request.headers["content-type"] == "application/json"
     assert "authorization" not in request.headers
+
+
+def test_threads_are_named_for_top_and_ps(daemon: DaemonProcess, receiver: Receiver) -> None:
+    """``top -H`` / ``ps -L`` show what each thread does, and the process is not just "python"."""
+    daemon.write_webhooks({receiver.url: {}})
+    daemon.start()
+    assert daemon.proc is not None
+    tasks = Path(f"/proc/{daemon.proc.pid}/task")
+    names = {(task / "comm").read_text().strip() for task in tasks.iterdir()}
+    assert {"glustereventsd", "gev-pipeline", "gev-udp-v4", "gev-deliver-1"} <= names, names
