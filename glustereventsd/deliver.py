@@ -93,8 +93,9 @@ def varying_headers(
     ``signing_key`` is the decoded signing secret, when the caller has it at hand.
     """
     headers = []
-    if hook.secret:
-        headers.append(("Authorization", f"{auth.authorization('', hook.secret, subject, issued_at, now)}"))
+    jwt = auth.authorization("", hook.secret, subject, issued_at, now) if hook.secret else None
+    if jwt:
+        headers.append(("Authorization", jwt))
     if message_id:
         headers.append(("webhook-id", message_id))
         headers.append(("webhook-timestamp", str(now)))

@@ -409,10 +409,6 @@ class WebhookDispatcher(threading.Thread):
 
     def _close(self, slot: Slot) -> None:
         self._unwatch(slot)
-        if slot.sock is not None:
-            try:
-                slot.sock.close()
-            except OSError:
-                pass
+        httpclient.close_quietly(slot.sock)
         slot.sock = None
         slot.buffer = b""

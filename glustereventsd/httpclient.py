@@ -133,6 +133,15 @@ def open_socket(origin: Origin, tls: ssl.SSLContext | None, deadline: float) -> 
     return sock
 
 
+def close_quietly(sock: socket.socket | None) -> None:
+    """Close a socket (if any) whose errors no longer matter: it is being dropped."""
+    if sock is not None:
+        try:
+            sock.close()
+        except OSError:
+            pass
+
+
 def request_head(origin: Origin, headers: list[tuple[str, str]]) -> bytes:
     """The start of a POST to ``origin``: request line, Host and ``headers``, each line ending CRLF."""
     lines = [f"POST {origin.target} HTTP/1.1", f"Host: {origin.host_header}"]
@@ -263,11 +272,7 @@ class HttpConnection:
 
     def close(self) -> None:
         """Close the connection; the next request opens a new one."""
-        if self._sock is not None:
-            try:
-                self._sock.close()
-            except OSError:
-                pass
+        close_quietly(self._sock)
         self._sock = None
         self._buffer = b""
 
