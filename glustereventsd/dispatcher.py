@@ -364,19 +364,16 @@ class WebhookDispatcher(threading.Thread):
         if outcome.kind is OutcomeKind.DELIVERED:
             self.hooks.failures = 0
             self._report(Delivered(record.hook_id, record.id, now, now - record.received))
-            self.hooks.done(record)
             return
         if outcome.kind is OutcomeKind.REJECT:
             self._warn(outcome.reason, f"Webhook rejected event, moved to dead letters url={display_url(hook.url)} "
                        f"event={record.name} reason={outcome.detail or outcome.reason}")
             self._report(Dead(record, outcome.detail or outcome.reason))
-            self.hooks.done(record)
             return
         self.stats.add("retried", (display_url(hook.url), outcome.reason))
         self._report(Failed(record.hook_id, outcome.reason, outcome.detail or outcome.reason, now))
         if now - record.received > self.policy.max_age_secs:
             self._report(Dead(record, f"undelivered after {self.policy.max_age_secs:g}s: {outcome.reason}"))
-            self.hooks.done(record)
             return
         self.hooks.failures += 1
         delay = self.policy.backoff(self.hooks.failures, outcome.retry_after_secs)

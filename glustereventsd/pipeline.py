@@ -104,6 +104,7 @@ class Pipeline(threading.Thread):
         self.failed = threading.Event()  # the spool failed in a way we cannot go on from
         self._pending_acks: list[int] = []  # deletes that a failed commit has to redo
         self._pending_deaths: list[tuple[Record, str]] = []  # likewise, dead letters
+        self._unsettled: dict[int, list[int]] = {}  # row ids acked or dead, deletion not committed yet
         self.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
                                   settings.max_event_age_secs)
 
@@ -196,6 +197,11 @@ class Pipeline(threading.Thread):
         except sqlite3.Error as err:
             self._spool_failed(err, appends, acks, deaths)
             return
+        for hook_id, row_ids in self._unsettled.items():
+            settled = self.by_id.get(hook_id)
+            if settled is not None:
+                settled.queue.settle(row_ids)
+        self._unsettled = {}
         for hook_id, event in appends:
             state = self.by_id.get(hook_id)
             if state is not None:
@@ -207,14 +213,15 @@ class Pipeline(threading.Thread):
             except sqlite3.Error as err:
                 log.warning("Could not trim dead letters hook=%d error=%s", hook_id, err)
         self._hand_over(committed.added)
-        for hook_id, _, keep in trims:
+        for hook_id, _, _ in trims:
             state = self.by_id.get(hook_id)
             if state is None:
                 continue
-            self._count_dropped(state, committed.trimmed.get(hook_id, 0), "spool_full")
+            # Forget the trimmed rows waiting in memory too; one the dispatcher took meanwhile
+            # is still delivered (or dies as a dead letter), so it is not counted as dropped.
+            dropped = state.queue.forget(committed.trimmed.get(hook_id, []))
+            self._count_dropped(state, dropped, "spool_full")
             state.events, state.bytes = self.writer.usage(hook_id)
-            # The trimmed rows were the oldest: forget those still waiting in memory too.
-            state.queue.discard_before(self.writer.oldest(hook_id, excluding=keep))
 
     def _hand_over(self, added: list[Record]) -> None:
         per_hook: dict[int, list[Record]] = {}
@@ -255,6 +262,7 @@ class Pipeline(threading.Thread):
             if isinstance(result, Delivered):
                 if result.record_id:
                     acks.append(result.record_id)
+                    self._unsettled.setdefault(hook_id, []).append(result.record_id)
                     state.events -= 1
                 counters.delivered += 1
                 counters.last_success_at = result.at
@@ -267,6 +275,7 @@ class Pipeline(threading.Thread):
             else:
                 deaths.append((result.record, result.reason))
                 if result.record.id:
+                    self._unsettled.setdefault(hook_id, []).append(result.record.id)
                     state.events -= 1
                 counters.dead += 1
                 # webhook-status shows why events die (a 410 is never retried, so no Failed)

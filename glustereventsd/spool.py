@@ -164,7 +164,7 @@ class Committed(NamedTuple):
     """What one group commit wrote: the new records (with row ids) and rows trimmed per webhook."""
 
     added: list[Record]
-    trimmed: dict[int, int]
+    trimmed: dict[int, list[int]]  # the row ids dropped from each full spool
 
 
 class SpoolWriter:
@@ -219,12 +219,6 @@ class SpoolWriter:
         ).fetchone()
         return int(row[0]), int(row[1])
 
-    def oldest(self, hook_id: int, excluding: tuple[int, ...] = ()) -> int | None:
-        """Row id of the oldest event queued for a webhook (ignoring ``excluding``), or None."""
-        row = self.db.execute(f"SELECT min(id) FROM queue WHERE hook_id=?{_not_in(excluding)}",
-                              (hook_id, *excluding)).fetchone()
-        return None if row[0] is None else int(row[0])
-
     # -- the batch of one commit --------------------------------------------------------
     def take_seq(self) -> int:
         """The next per-node sequence number (persisted with the next commit)."""
@@ -246,7 +240,7 @@ class SpoolWriter:
         written and the counters stay pending for the next commit.
         """
         added: list[Record] = []
-        trimmed: dict[int, int] = {}
+        trimmed: dict[int, list[int]] = {}
         with transaction(self.db):
             if self.durable:
                 for hook_id, event in appends:
@@ -259,9 +253,12 @@ class SpoolWriter:
                                         event.name, event.ts, event.received, event.body))
                 self.db.executemany("DELETE FROM queue WHERE id BETWEEN ? AND ?", id_runs(acks))
                 for hook_id, count, keep in trims:
-                    trimmed[hook_id] = self.db.execute(
-                        f"DELETE FROM queue WHERE id IN (SELECT id FROM queue WHERE hook_id=?{_not_in(keep)} "
-                        "ORDER BY id LIMIT ?)", (hook_id, *keep, count)).rowcount
+                    # Which rows, not only how many: the pipeline tells the webhook's queue exactly.
+                    ids = [row[0] for row in self.db.execute(
+                        f"SELECT id FROM queue WHERE hook_id=?{_not_in(keep)} ORDER BY id LIMIT ?",
+                        (hook_id, *keep, count))]
+                    self.db.executemany("DELETE FROM queue WHERE id BETWEEN ? AND ?", id_runs(ids))
+                    trimmed[hook_id] = ids
             else:
                 added = [Record(0, hook_id, e.event_id, e.seq, e.name, e.ts, e.received, e.body)
                          for hook_id, e in appends]

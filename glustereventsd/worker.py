@@ -140,7 +140,7 @@ class HookQueue:
         self.closed = False
         self.blocked_until = 0.0
         self.failures = 0
-        self._in_flight: set[int] = set()  # spool row ids taken by the dispatcher and not finished
+        self._in_flight: set[int] = set()  # row ids taken and not yet settled (see settle)
         # The dispatcher sleeps in select(); a byte on this socket pair wakes it for new work.
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -215,18 +215,20 @@ class HookQueue:
                 self._wake()
         return dropped
 
-    def discard_before(self, oldest: int | None) -> None:
-        """Drop waiting records the spool no longer has (trimmed when full): ids below ``oldest``.
+    def forget(self, row_ids: list[int]) -> int:
+        """Drop rows the full spool trimmed from the window; return how many were not taken.
 
-        ``oldest`` None means the webhook's spool is empty. Records already taken by a worker
-        and memory-only records (id 0) are left alone.
+        A trimmed row the dispatcher has already taken (in flight, or waiting to be retried)
+        is still delivered from memory, or becomes a dead letter: it is not dropped.
         """
+        if not row_ids:
+            return 0
+        gone = set(row_ids)
         with self._lock:
-            if not self._durable:
-                return
-            limit = self._cursor + 1 if oldest is None else oldest
-            while self._window and self._window[0].id < limit:
-                self._window.popleft()
+            taken = len(gone & self._in_flight)
+            if self._window:
+                self._window = collections.deque(r for r in self._window if r.id not in gone)
+        return len(gone) - taken
 
     def mark_backlog(self) -> None:
         """Look in the spool again (after dead letters were re-queued by the CLI)."""
@@ -275,10 +277,14 @@ class HookQueue:
         if len(rows) < wanted:
             self._backlog = False
 
-    def done(self, record: Record) -> None:
-        """The dispatcher finished with the record it took (delivered, dead, or left for a restart)."""
+    def settle(self, row_ids: list[int]) -> None:
+        """These taken rows are delivered or dead, and their deletion is committed.
+
+        Until then they count as in flight, so a full spool never trims (and counts as
+        dropped) an event that was delivered a moment ago but not yet acknowledged.
+        """
         with self._lock:
-            self._in_flight.discard(record.id)
+            self._in_flight.difference_update(row_ids)
 
     def in_flight(self) -> tuple[int, ...]:
         """Spool row ids the dispatcher holds: a full spool must not drop what is being delivered."""
