@@ -7,12 +7,14 @@ namespace the test creates, and the daemon as a real process.
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import struct
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,6 +159,58 @@ def test_broken_webhook_never_stops_the_daemon_nor_delays_another(daemon: Daemon
         assert "Traceback" not in daemon.log_text()
     finally:
         broken.stop()
+
+
+def answer_then_close_when_idle(bodies: list[bytes]):
+    """One answer per connection, then close it without saying so (a short keep-alive timeout)."""
+    def behave(conn: socket.socket, stopping: threading.Event) -> None:
+        read_request(conn, bodies)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        time.sleep(0.05)
+    return behave
+
+
+def no_content_kept_open(bodies: list[bytes]):
+    """204 with no Content-Length on a connection kept open, as Go's net/http answers."""
+    def behave(conn: socket.socket, stopping: threading.Event) -> None:
+        while not stopping.is_set() and read_request(conn, bodies):
+            conn.sendall(b"HTTP/1.1 204 No Content\r\nDate: Fri, 27 Nov 2026 15:00:00 GMT\r\n\r\n")
+    return behave
+
+
+def read_request(conn: socket.socket, bodies: list[bytes]) -> bool:
+    """Read one whole POST into ``bodies``; False when the client closed the connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return False
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += conn.recv(65536)
+    bodies.append(body)
+    return True
+
+
+@pytest.mark.parametrize("make_behaviour", [answer_then_close_when_idle, no_content_kept_open])
+def test_quirky_but_valid_webhooks_get_each_event_once(daemon: DaemonProcess, make_behaviour) -> None:
+    bodies: list[bytes] = []
+    server = RawServer(make_behaviour(bodies))
+    try:
+        daemon.write_config(FAST_RETRY)
+        daemon.write_webhooks({server.url: {}})
+        daemon.start()
+        for i in range(5):
+            send_raw(daemon.port, f"1468303352 2 name=q{i}".encode())
+            time.sleep(0.2)  # the connection is idle (and closed, for the first server) in between
+        wait_for(lambda: (s := status_of(daemon, server.url)) and s.delivered == 5, what="5 delivered")
+        assert sorted(json.loads(b)["message"]["name"] for b in bodies) == [f"q{i}" for i in range(5)]
+        status = status_of(daemon, server.url)
+        assert status is not None and status.retried == 0 and status.queued == 0
+    finally:
+        server.stop()
 
 
 def test_unresolvable_webhook_name_is_a_retryable_dns_error() -> None:
