@@ -183,6 +183,16 @@ class SpoolWriter:
         row = self.db.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
         self.next_seq = int(row[0]) if row else 1
         self.counters: dict[int, HookCounters] = {}
+        self._next_row_id = self._row_ids_from()
+
+    def _row_ids_from(self) -> int:
+        """The next queue row id: this writer numbers its rows itself, to insert a turn at once.
+
+        AUTOINCREMENT keeps the highest id ever used in sqlite_sequence, so ids never go back,
+        also across rows inserted by SQL (dead letters re-queued).
+        """
+        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='queue'").fetchone()
+        return (int(row[0]) if row else 0) + 1
 
     def close(self) -> None:
         """Flush counters and close the file."""
@@ -243,14 +253,18 @@ class SpoolWriter:
         trimmed: dict[int, list[int]] = {}
         with transaction(self.db):
             if self.durable:
-                for hook_id, event in appends:
-                    cursor = self.db.execute(
-                        "INSERT INTO queue (hook_id, event_id, seq, name, ts, received, body) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (hook_id, event.event_id, event.seq, event.name, event.ts, event.received, event.body),
-                    )
-                    added.append(Record(int(cursor.lastrowid or 0), hook_id, event.event_id, event.seq,
-                                        event.name, event.ts, event.received, event.body))
+                first = self._next_row_id
+                added = [Record(first + index, hook_id, *event) for index, (hook_id, event) in enumerate(appends)]
+                try:
+                    self.db.executemany(
+                        "INSERT INTO queue (id, hook_id, event_id, seq, name, ts, received, body) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", added)
+                except sqlite3.IntegrityError:
+                    # Someone else numbered rows meanwhile (the CLI re-queuing dead letters as
+                    # this daemon started): the next turn counts on from theirs. This one fails
+                    # like a full disk would: delivered from memory, counted as not spooled.
+                    self._next_row_id = self._row_ids_from()
+                    raise
                 self.db.executemany("DELETE FROM queue WHERE id BETWEEN ? AND ?", id_runs(acks))
                 for hook_id, count, keep in trims:
                     # Which rows, not only how many: the pipeline tells the webhook's queue exactly.
@@ -275,6 +289,8 @@ class SpoolWriter:
                                 (self.next_seq,))
             self._flush_counters()
         self.counters = {}  # flushed: only once the commit succeeded
+        if self.durable and appends:
+            self._next_row_id += len(appends)  # only once committed: a failed turn's ids are free again
         return Committed(added, trimmed)
 
     def take_requeue_requests(self) -> dict[str, int]:
@@ -284,6 +300,7 @@ class SpoolWriter:
             for (url,) in self.db.execute("SELECT url FROM requeue_requests").fetchall():
                 moved[url] = _move_dead_to_queue(self.db, url)
             self.db.execute("DELETE FROM requeue_requests")
+        self._next_row_id = self._row_ids_from()  # SQL numbered the moved rows
         return moved
 
     def trim_dead(self, hook_id: int, keep: int) -> None:

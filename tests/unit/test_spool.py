@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import pytest
 
 from glustereventsd.spool import NewEvent, SpoolReader, SpoolWriter, id_runs
 
@@ -30,3 +33,27 @@ def test_acks_delete_exactly_the_delivered_rows_of_interleaved_webhooks(tmp_path
     assert [r.id for r in left_first] == [r.id for r in added if r.hook_id == first and r.seq % 3 == 0]
     assert len(left_second) == 10  # the other webhook's rows, interleaved with the acked ones, stay
     assert left_second[0].body == b'{"n": 0}' and isinstance(left_second[0].received, float)
+
+
+def event(i: int, writer: SpoolWriter) -> NewEvent:
+    return NewEvent(f"msg_{i}", writer.take_seq(), "VOLUME_CREATE", 1, 1.5, b"{}")
+
+
+def test_row_ids_keep_increasing_across_rows_numbered_by_sql(tmp_path: Path) -> None:
+    path = tmp_path / "spool.sqlite3"
+    writer = SpoolWriter(path)
+    hook = writer.hook_id("http://a/")
+    first = writer.commit([(hook, event(1, writer))], [], [], []).added[0].id
+    # Another connection inserts (as the CLI re-queuing dead letters while the daemon starts).
+    other = sqlite3.connect(path)
+    with other:
+        other.execute("INSERT INTO queue (hook_id, event_id, seq, name, ts, received, body) "
+                      "VALUES (?, 'x', 0, 'VOLUME_CREATE', 1, 1.0, x'7b7d')", (hook,))
+    other.close()
+    with pytest.raises(sqlite3.IntegrityError):
+        writer.commit([(hook, event(2, writer))], [], [], [])
+    again = writer.commit([(hook, event(3, writer))], [], [], []).added[0].id
+    assert again == first + 2
+    writer.close()
+    restarted = SpoolWriter(path)
+    assert restarted.commit([(hook, event(4, restarted))], [], [], []).added[0].id == again + 1
