@@ -189,10 +189,12 @@ class SpoolWriter:
         """The next queue row id: this writer numbers its rows itself, to insert a turn at once.
 
         AUTOINCREMENT keeps the highest id ever used in sqlite_sequence, so ids never go back,
-        also across rows inserted by SQL (dead letters re-queued).
+        also across rows inserted by SQL (dead letters re-queued); the highest id present
+        covers a file whose sqlite_sequence lacks the row.
         """
-        row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name='queue'").fetchone()
-        return (int(row[0]) if row else 0) + 1
+        row = self.db.execute("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='queue'), 0), "
+                              "coalesce((SELECT max(id) FROM queue), 0))").fetchone()
+        return int(row[0]) + 1
 
     def close(self) -> None:
         """Flush counters and close the file."""
