@@ -141,6 +141,7 @@ class HookQueue:
         self.blocked_until = 0.0
         self.failures = 0
         self._in_flight: set[int] = set()  # row ids taken and not yet settled (see settle)
+        self._orphans: set[int] = set()  # taken rows a full spool trimmed: they live only in memory now
         # The dispatcher sleeps in select(); a byte on this socket pair wakes it for new work.
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -225,7 +226,9 @@ class HookQueue:
             return 0
         gone = set(row_ids)
         with self._lock:
-            taken = len(gone & self._in_flight)
+            orphans = gone & self._in_flight
+            self._orphans |= orphans
+            taken = len(orphans)
             if self._window:
                 self._window = collections.deque(r for r in self._window if r.id not in gone)
         return len(gone) - taken
@@ -259,7 +262,7 @@ class HookQueue:
         with self._lock:
             for record in sorted(records, key=lambda r: r.seq, reverse=True):
                 self._in_flight.discard(record.id)
-                if record.id == 0 and self._durable:  # not spooled (disk full): memory only
+                if (record.id == 0 and self._durable) or record.id in self._orphans:  # memory only
                     self._volatile.appendleft(record)
                 else:
                     self._window.appendleft(record)
@@ -285,6 +288,7 @@ class HookQueue:
         """
         with self._lock:
             self._in_flight.difference_update(row_ids)
+            self._orphans.difference_update(row_ids)
 
     def in_flight(self) -> tuple[int, ...]:
         """Spool row ids the dispatcher holds: a full spool must not drop what is being delivered."""
