@@ -102,7 +102,7 @@ def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
             "ca_bundles": cabundles.payload(paths.events_dir, webhooks),
         }
         rows = on_pool(ctx, "node-sync", request)
-        cabundles.prune(paths.events_dir, cabundles.referenced(webhooks))
+        node.prune_bundles(paths)
     return NodeTable("SYNC STATUS", tuple(rows), notes)
 
 
@@ -179,7 +179,8 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = _url(args.url)
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    changes = hooks.settings_changes(args, reader.resolve, _bundle_store(ctx))
+    bundles = cabundles.PendingBundles(ctx.get_paths().events_dir)
+    changes = hooks.settings_changes(args, reader.resolve, bundles.add)
     entry: dict[str, Any] = {"token": token or "", "secret": secret or ""}
     hooks.apply_changes(entry, changes)
 
@@ -187,15 +188,11 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
         if url in data:
             raise CliError(f"Webhook already exists: {url} (change it with "
                            "'gluster-eventsapi webhook-mod')", ExitStatus.WEBHOOK_EXISTS)
+        bundles.install()  # under the webhooks.json lock: no sync prunes it before it is named
         data[url] = entry
 
     store.modify_webhooks(ctx.get_paths(), add)
     return sync_pool(ctx, hooks.settings_notes(url, entry))
-
-
-def _bundle_store(ctx: Context) -> hooks.BundleStore:
-    events_dir = ctx.get_paths().events_dir
-    return lambda pem: cabundles.install(events_dir, pem)
 
 
 def _not_registered(url: str) -> CliError:
@@ -209,7 +206,8 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = args.url.strip()
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    changes = hooks.settings_changes(args, reader.resolve, _bundle_store(ctx))
+    bundles = cabundles.PendingBundles(ctx.get_paths().events_dir)
+    changes = hooks.settings_changes(args, reader.resolve, bundles.add)
     if token is None and secret is None and not changes:
         raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
                        "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "
@@ -220,6 +218,7 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
         if url not in data:
             raise _not_registered(url)
         entry = _entry_dict(data[url])
+        bundles.install()  # under the webhooks.json lock, like webhook-add
         if token is not None:
             entry["token"] = token
         if secret is not None:

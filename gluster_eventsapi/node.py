@@ -2,7 +2,7 @@
 
 Each handler takes the request object the CLI sent (on stdin over SSH, or directly for the
 local node) and returns the answer object that goes back as exactly one JSON line:
-``{"ok": true, "output": "UP", "nodeid": "...", "protocol": 1}`` or
+``{"ok": true, "output": "UP", "nodeid": "...", "protocol": 2}`` or
 ``{"ok": false, "error": "...", ...}``. Handlers never print and never raise for a bad request.
 """
 
@@ -91,13 +91,17 @@ def _install_bundles(request: Mapping[str, Any], paths: Paths) -> str:
     return ""
 
 
-def _prune_bundles(request: Mapping[str, Any], paths: Paths) -> None:
-    """Drop the managed CA bundles that the webhooks.json just installed no longer uses."""
-    try:
-        webhooks = json.loads(request.get("webhooks") or "{}")
-    except (TypeError, json.JSONDecodeError):
-        return
-    if isinstance(webhooks, dict):
+def prune_bundles(paths: Paths) -> None:
+    """Drop the managed CA bundles this node's webhooks.json no longer uses.
+
+    Under the webhooks.json lock and from the file as it is then, so a bundle that a
+    concurrent webhook-add has just stored (under the same lock) is never taken away.
+    """
+    with store.file_lock(paths.webhooks_file):
+        try:
+            webhooks = store.read_webhooks(paths)
+        except CliError:
+            return  # unreadable: keep every bundle, the file's problem is reported elsewhere
         cabundles.prune(paths.events_dir, cabundles.referenced(webhooks))
 
 
@@ -124,21 +128,26 @@ def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     if failed:
         return {"ok": False, "failed": failed, "error": "; ".join(errors)}
     if request.get("webhooks") is not None:
-        _prune_bundles(request, paths)
+        prune_bundles(paths)
     return _reload_answer(paths, {"ok": True, "output": "OK"})
 
 
 def _missing_ca_bundles(paths: Paths) -> str:
     """A warning naming the CA bundles that webhooks.json refers to but this node lacks."""
     try:
-        hooks = load_webhooks(paths.webhooks_file)
+        hooks = load_webhooks(paths.webhooks_file, paths.events_dir)
     except ConfigError:
         return ""
     missing = sorted({h.ca_bundle for h in hooks if h.ca_bundle and not Path(h.ca_bundle).is_file()})
     if not missing:
         return ""
-    return (f"CA bundle {', '.join(missing)} missing on this node: copy it there, "
-            "or HTTPS deliveries from this node fail")
+    managed = str(paths.events_dir / cabundles.FOLDER)
+    if all(Path(bundle).parent == Path(managed) for bundle in missing):
+        advice = ("run 'gluster-eventsapi sync' from a node that has it, or set it again with "
+                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE'")
+    else:
+        advice = "copy it there"
+    return f"CA bundle {', '.join(missing)} missing on this node: {advice}, or HTTPS deliveries from this node fail"
 
 
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:

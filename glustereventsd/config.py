@@ -399,20 +399,24 @@ def webhook_to_entry(hook: Webhook) -> dict[str, object]:
     return entry
 
 
-def parse_webhooks(data: Mapping[str, object], path: Path) -> list[Webhook]:
-    """Normalise the content of a webhooks.json file."""
+def parse_webhooks(data: Mapping[str, object], path: Path, events_dir: Path | None = None) -> list[Webhook]:
+    """Normalise the content of a webhooks.json file.
+
+    Relative CA bundles are resolved against ``events_dir`` (default: the file's folder; a
+    last-good copy kept elsewhere must pass the real events directory).
+    """
     hooks = []
     for url, entry in data.items():
         try:
-            hooks.append(webhook_from_entry(url, entry, path.parent))
+            hooks.append(webhook_from_entry(url, entry, events_dir or path.parent))
         except ConfigError as err:
             raise ConfigFileError(path, str(err)) from None
     return hooks
 
 
-def load_webhooks(path: Path) -> list[Webhook]:
-    """Read webhooks.json; a missing file means no webhooks."""
-    return parse_webhooks(read_json_object(path), path)
+def load_webhooks(path: Path, events_dir: Path | None = None) -> list[Webhook]:
+    """Read webhooks.json; a missing file means no webhooks (see ``parse_webhooks``)."""
+    return parse_webhooks(read_json_object(path), path, events_dir)
 
 
 def file_mode_ok(path: Path) -> bool:

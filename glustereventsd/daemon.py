@@ -61,7 +61,7 @@ def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[W
     settings, warnings = config.load_settings(paths.defaults_file, paths.config_file)
     if options.port is not None:
         settings = dataclasses.replace(settings, port=options.port)
-    webhooks = config.load_webhooks(paths.webhooks_file)
+    webhooks = config.load_webhooks(paths.webhooks_file, paths.events_dir)  # also for a last-good copy
     if not config.file_mode_ok(paths.webhooks_file):
         warnings.append(f"{paths.webhooks_file} is readable by other users; it holds webhook "
                         "credentials: chmod 600 it")

@@ -7,6 +7,7 @@ namespace the test creates, and the daemon as a real process.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import socket
@@ -363,6 +364,23 @@ def test_corrupt_webhooks_file_at_start_uses_the_last_good_copy(daemon: DaemonPr
     wait_for(lambda: receiver.count() == 1, what="delivered with the last good webhooks")
     assert receiver.requests[0].headers["authorization"] == f"Bearer {KEPT_TOKEN}"
     assert KEPT_TOKEN not in daemon.log_text()
+
+
+def test_last_good_copy_finds_the_synced_ca_bundle(daemon: DaemonProcess, https_receiver: HttpsReceiver,
+                                                    certificates: dict[str, Path]) -> None:
+    """A relative ca-bundle (the CLI's synced copy) still resolves when starting from last-good."""
+    pem = certificates["ca"].read_bytes()
+    name = f"ca/{hashlib.sha256(pem).hexdigest()[:16]}.pem"
+    (daemon.events_dir / "ca").mkdir(parents=True)
+    (daemon.events_dir / name).write_bytes(pem)
+    daemon.write_webhooks({https_receiver.url: {"ca-bundle": name}})
+    daemon.start()
+    daemon.stop()
+    (daemon.events_dir / "webhooks.json").write_text('{"https://half-written')  # a torn edit
+    daemon.start()
+    assert "Starting with the last configuration that loaded" in daemon.log_text()
+    send_raw(daemon.port, b"1468303352 2 name=tls-after-fallback")
+    wait_for(lambda: len(https_receiver.bodies) == 1, what="delivered over verified TLS from last-good")
 
 
 def test_redirects_are_never_followed(daemon: DaemonProcess, make_receiver) -> None:
