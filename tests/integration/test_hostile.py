@@ -352,14 +352,19 @@ def test_config_value_of_the_wrong_type_on_reload_keeps_the_last_good(daemon: Da
     wait_for(lambda: receiver.count() == 1, what="still delivering")
 
 
-def test_corrupt_webhooks_file_at_start_uses_the_last_good_copy(daemon: DaemonProcess, receiver: Receiver) -> None:
-    daemon.write_webhooks({receiver.url: {"token": KEPT_TOKEN}})
+def restart_after_a_torn_webhooks_file(daemon: DaemonProcess, webhooks: dict[str, object]) -> None:
+    """Start with ``webhooks`` (kept as last good), stop, tear the file, start again from last-good."""
+    daemon.write_webhooks(webhooks)
     daemon.start()
     daemon.stop()
     (daemon.events_dir / "webhooks.json").write_text('{"http://half-written')  # a torn edit
     daemon.start()
     assert "Starting with the last configuration that loaded" in daemon.log_text()
     assert "webhooks.json" in daemon.log_text()
+
+
+def test_corrupt_webhooks_file_at_start_uses_the_last_good_copy(daemon: DaemonProcess, receiver: Receiver) -> None:
+    restart_after_a_torn_webhooks_file(daemon, {receiver.url: {"token": KEPT_TOKEN}})
     send_raw(daemon.port, b"1468303352 2 name=still-delivered")
     wait_for(lambda: receiver.count() == 1, what="delivered with the last good webhooks")
     assert receiver.requests[0].headers["authorization"] == f"Bearer {KEPT_TOKEN}"
@@ -373,12 +378,7 @@ def test_last_good_copy_finds_the_synced_ca_bundle(daemon: DaemonProcess, https_
     name = f"ca/{hashlib.sha256(pem).hexdigest()[:16]}.pem"
     (daemon.events_dir / "ca").mkdir(parents=True)
     (daemon.events_dir / name).write_bytes(pem)
-    daemon.write_webhooks({https_receiver.url: {"ca-bundle": name}})
-    daemon.start()
-    daemon.stop()
-    (daemon.events_dir / "webhooks.json").write_text('{"https://half-written')  # a torn edit
-    daemon.start()
-    assert "Starting with the last configuration that loaded" in daemon.log_text()
+    restart_after_a_torn_webhooks_file(daemon, {https_receiver.url: {"ca-bundle": name}})
     send_raw(daemon.port, b"1468303352 2 name=tls-after-fallback")
     wait_for(lambda: len(https_receiver.bodies) == 1, what="delivered over verified TLS from last-good")
 
