@@ -25,6 +25,7 @@ setup(
             "pyjwt>=2.6",
             "standardwebhooks>=1.0",
             "hypothesis>=6.80",
+            "cryptography>=41",  # tests make their own CA and certificates (tests/tls.py)
             "mypy>=1.8",
             "ruff>=0.4",
         ],
