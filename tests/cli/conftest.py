@@ -149,6 +149,31 @@ class Pool:
         self.daemons.clear()
 
 
+def local_cli(root: Path, shipped_defaults: bool) -> Any:
+    """A one-node pool (empty peers file) under ``root``, the CLI run in-process.
+
+    Returns ``run(*argv, stdin="") -> (status, out, err)`` with ``run.root`` and
+    ``run.events``. ``shipped_defaults`` writes etc/glusterfs/eventsconfig.json as a package does.
+    """
+    events = root / "var/lib/glusterd/events"
+    events.mkdir(parents=True)
+    (events / "peers.json").write_text("{}")
+    if shipped_defaults:
+        (root / "etc/glusterfs").mkdir(parents=True)
+        (root / "etc/glusterfs/eventsconfig.json").write_text(
+            '{"log-level": "INFO", "port": 24009, "disable-events-log": false}')
+
+    def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        ctx = Context(environ={"GLUSTER_EVENTS_ROOT": str(root), "PATH": "/nonexistent"},
+                      stdin=io.StringIO(stdin), stdout=out, stderr=err)
+        return main(list(argv), ctx), out.getvalue(), err.getvalue()
+
+    run.root = root  # type: ignore[attr-defined]
+    run.events = events  # type: ignore[attr-defined]
+    return run
+
+
 def _fresh_root(node: SshNode, defaults: dict[str, Any]) -> None:
     if node.root.exists():
         shutil.rmtree(node.root)

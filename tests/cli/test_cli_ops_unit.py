@@ -4,35 +4,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import json
 import subprocess
 
 import pytest
 
 from glustereventsd.config import OPTIONS
-from gluster_eventsapi.__main__ import main
 from gluster_eventsapi.commands import SHIPPED_DEFAULTS
-from gluster_eventsapi.context import Context
+from tests.cli.conftest import local_cli
 from tests.cli.sshpool import REPO
 
 
 @pytest.fixture
 def one_node(tmp_path):
     """A one-node pool under tmp_path WITHOUT a shipped defaults file; run in-process."""
-    root = tmp_path / "root"
-    (root / "var/lib/glusterd/events").mkdir(parents=True)
-    (root / "var/lib/glusterd/events/peers.json").write_text("{}")
-
-    def run(*argv, stdin=""):
-        out, err = io.StringIO(), io.StringIO()
-        ctx = Context(environ={"GLUSTER_EVENTS_ROOT": str(root), "PATH": "/nonexistent"},
-                      stdin=io.StringIO(stdin), stdout=out, stderr=err)
-        return main(list(argv), ctx), out.getvalue(), err.getvalue()
-
-    run.root = root  # type: ignore[attr-defined]
-    run.events = root / "var/lib/glusterd/events"  # type: ignore[attr-defined]
-    return run
+    return local_cli(tmp_path / "root", shipped_defaults=False)
 
 
 def test_builtin_shipped_defaults_match_spec_and_etc():

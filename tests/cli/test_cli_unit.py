@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 
@@ -11,11 +10,11 @@ import pytest
 from glustereventsd.paths import resolve_paths
 from gluster_eventsapi import node, render, store
 from gluster_eventsapi.__main__ import main
-from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import PROTOCOL, Completed, Peer, SshSettings, classify, ssh_argv
 from gluster_eventsapi.peers import parse_pool_xml
 from gluster_eventsapi.results import NodeResult, NodeTable
+from tests.cli.conftest import local_cli
 
 SETTINGS = SshSettings(connect_timeout_secs=4, command_timeout_secs=9)
 
@@ -122,21 +121,7 @@ def test_node_table_not_ok_row_and_json():
 @pytest.fixture
 def local_ctx(tmp_path):
     """A one-node pool (empty peers file) under tmp_path, run in-process."""
-    root = tmp_path / "root"
-    (root / "etc/glusterfs").mkdir(parents=True)
-    (root / "etc/glusterfs/eventsconfig.json").write_text(
-        '{"log-level": "INFO", "port": 24009, "disable-events-log": false}')
-    (root / "var/lib/glusterd/events").mkdir(parents=True)
-    (root / "var/lib/glusterd/events/peers.json").write_text("{}")
-
-    def run(*argv, stdin=""):
-        out, err = io.StringIO(), io.StringIO()
-        ctx = Context(environ={"GLUSTER_EVENTS_ROOT": str(root), "PATH": "/nonexistent"},
-                      stdin=io.StringIO(stdin), stdout=out, stderr=err)
-        return main(list(argv), ctx), out.getvalue(), err.getvalue()
-
-    run.root = root  # type: ignore[attr-defined]
-    return run
+    return local_cli(tmp_path / "root", shipped_defaults=True)
 
 
 def test_token_and_secret_from_stdin(local_ctx):
