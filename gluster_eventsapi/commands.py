@@ -19,9 +19,10 @@ from glustereventsd.config import (
     validate_url,
     webhook_from_entry,
 )
+from glustereventsd import proxies
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import cabundles, hooks, node, peers, service, store
+from gluster_eventsapi import hooks, node, peers, service, store, tlsfiles
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
@@ -99,7 +100,7 @@ def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
         request = {
             "webhooks": webhooks_text,
             "config": store.file_text(paths.config_file, ExitStatus.CONFIG_SYNC_FAILED),
-            "ca_bundles": cabundles.payload(paths.events_dir, webhooks),
+            "tls_files": tlsfiles.payload(paths.events_dir, webhooks),
         }
         rows = on_pool(ctx, "node-sync", request)
         node.prune_bundles(paths)
@@ -122,7 +123,7 @@ class _StdinSecrets:
         if not line:
             raise CliError(f"expected the {what} on stdin (one line), found nothing: '-' reads "
                            "it from stdin; pipe it in, one line per '-' in the order token, "
-                           "secret, signing secret (e.g. printf '%s\\n' \"$TOKEN\" | "
+                           "secret, signing secret, proxy URL (e.g. printf '%s\\n' \"$TOKEN\" | "
                            "gluster-eventsapi webhook-add URL -t -)")
         return line.rstrip("\r\n")
 
@@ -179,7 +180,7 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = _url(args.url)
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    bundles = cabundles.PendingBundles(ctx.get_paths().events_dir)
+    bundles = tlsfiles.PendingFiles(ctx.get_paths().events_dir)
     changes = hooks.settings_changes(args, reader.resolve, bundles.add)
     entry: dict[str, Any] = {"token": token or "", "secret": secret or ""}
     hooks.apply_changes(entry, changes)
@@ -206,12 +207,12 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = args.url.strip()
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    bundles = cabundles.PendingBundles(ctx.get_paths().events_dir)
+    bundles = tlsfiles.PendingFiles(ctx.get_paths().events_dir)
     changes = hooks.settings_changes(args, reader.resolve, bundles.add)
     if token is None and secret is None and not changes:
         raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
                        "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "
-                       "--insecure-tls/--verify-tls, --events")
+                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events")
     changed: dict[str, Any] = {}
 
     def mod(data: dict[str, Any]) -> None:
@@ -412,7 +413,12 @@ def cmd_config_get(args: argparse.Namespace, ctx: Context) -> NameValues:
                    else set(SHIPPED_DEFAULTS))
         shown = shipped | store.keys_set_in(paths.config_file)
         names = [name for name in OPTIONS if name in shown]
-    return NameValues(tuple((display_name(name), values[name]) for name in names))
+    return NameValues(tuple((display_name(name), _shown(name, values[name])) for name in names))
+
+
+def _shown(name: str, value: object) -> object:
+    """A config value as config-get shows it: a proxy's password masked."""
+    return proxies.masked(value) if name == "webhook-proxy" and isinstance(value, str) and value else value
 
 
 def _restart_notes(names: list[str]) -> tuple[str, ...]:
@@ -423,8 +429,11 @@ def cmd_config_set(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Validate and set one cluster-wide config value, then sync the pool."""
     paths = ctx.get_paths()
     name = _config_name(args.name)
+    raw = args.value
+    if name == "webhook-proxy" and raw == "-":  # it may carry a password: keep it off argv
+        raw = _StdinSecrets(ctx).resolve(raw, "proxy URL") or ""
     try:
-        value = convert_value(name, args.value)
+        value = convert_value(name, raw)
     except ConfigError as err:
         raise CliError(str(err), ExitStatus.INVALID_CONFIG) from None
 

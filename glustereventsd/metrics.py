@@ -31,6 +31,7 @@ class QueueGauge:
     webhook: str
     depth: int
     oldest_age_secs: float
+    memory_only: int = 0  # of ``depth``: events not in the spool (spool memory, or it could not be written)
 
 
 class DaemonCollector(Collector):
@@ -73,11 +74,17 @@ class DaemonCollector(Collector):
                                   labels=["webhook"])
         age = GaugeMetricFamily(f"{PREFIX}_queue_oldest_age_seconds",
                                 "Age of the oldest event waiting, by webhook (0 when none).", labels=["webhook"])
+        memory = GaugeMetricFamily(f"{PREFIX}_queue_memory_only",
+                                   "Events waiting in memory only, not in the spool (spool memory, or the spool "
+                                   "could not be written: they are lost if the daemon stops), by webhook.",
+                                   labels=["webhook"])
         for gauge in self.queues():
             depth.add_metric([gauge.webhook], gauge.depth)
             age.add_metric([gauge.webhook], gauge.oldest_age_secs)
+            memory.add_metric([gauge.webhook], gauge.memory_only)
         yield depth
         yield age
+        yield memory
 
 
 class MetricsServer:

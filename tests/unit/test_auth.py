@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from glustereventsd import auth
-from glustereventsd.deliver import request_headers
+from glustereventsd.eventpost import request_headers
 from glustereventsd.models import Webhook
 
 SECRET = "s3cr3t-jwt-key"
