@@ -97,6 +97,8 @@ class DeliveryLoop:
         self.stopping = stopping
         self.environment = environment
         self.reader = reader  # the loop's own read-only view of the spool (None: spool memory)
+        self.clock: Callable[[], float] = time.monotonic  # tests drive a fake one (see ``step``)
+        self.connect: Callable[[Route], Connection] = Connection  # tests hand out socket pairs
         self.policy = RetryPolicy()  # swapped whole on reload
         self.concurrency = 8  # the daemon default, for webhooks that set none
         self._selector = selectors.DefaultSelector()
@@ -155,21 +157,27 @@ class DeliveryLoop:
         while not self.stopping.is_set():
             if until is not None and until():
                 return
-            now = time.monotonic()
+            now = self.clock()
             if deadline is not None and now >= deadline:
                 return
-            self._apply_control()
-            self._take_answers()
-            self._pump_ready(now)
-            for key, events in self._selector.select(self._wait_secs(now, deadline)):
-                if key.data is None:
-                    self._drain_wake()
-                else:
-                    self._on_io(key.data, events)
-            now = time.monotonic()
-            if now >= self._next_expiry:
-                self._expire(now)
-                self._next_expiry = now + EXPIRY_CHECK_SECS
+            self.step(deadline)
+
+    def step(self, deadline: float | None = None, max_wait: float | None = None) -> None:
+        """One turn: apply changes, start what may start, wait for I/O (at most ``max_wait``), expire."""
+        now = self.clock()
+        self._apply_control()
+        self._take_answers()
+        self._pump_ready(now)
+        wait = self._wait_secs(now, deadline)
+        for key, events in self._selector.select(wait if max_wait is None else min(wait, max_wait)):
+            if key.data is None:
+                self._drain_wake()
+            else:
+                self._on_io(key.data, events)
+        now = self.clock()
+        if now >= self._next_expiry:
+            self._expire(now)
+            self._next_expiry = now + EXPIRY_CHECK_SECS
 
     def release_all(self) -> None:
         """Close every connection; records not finished go back first in line (they are in the spool)."""
@@ -253,7 +261,7 @@ class DeliveryLoop:
                       type(err).__name__, outlet.label, exc_info=log.isEnabledFor(logging.DEBUG))
             self._drop_outlet(outlet)
             outlet.failures += 1
-            outlet.blocked_until = time.monotonic() + self.policy.backoff(outlet.failures, None)
+            outlet.blocked_until = self.clock() + self.policy.backoff(outlet.failures, None)
             self._backing_off.add(outlet)
 
     # -- requests ------------------------------------------------------------------------
@@ -278,32 +286,32 @@ class DeliveryLoop:
         """Start as many requests as the outlet's limit and backoff allow."""
         if outlet.closed:
             return
-        now = time.monotonic()
+        now = self.clock()
         if now < outlet.blocked_until:
             self._backing_off.add(outlet)
             return
         endpoint = self._endpoint(outlet)
         concurrency = outlet.hook.concurrency or self.concurrency
-        while len(outlet.flights) < outlet.slot_limit(concurrency) and time.monotonic() >= outlet.blocked_until:
+        while len(outlet.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
             record = outlet.take(self.reader)
             if record is None:
                 break
             if endpoint is None:
-                outlet.finish(record, Outcome(OutcomeKind.RETRY, "config", 0, None, "webhook settings unusable"),
-                              self.results, self.policy, self.stats, self.log_limiter, self.stopping)
+                self._finish(outlet, record, Outcome(OutcomeKind.RETRY, "config", 0, None,
+                                                     "webhook settings unusable"))
                 continue
             self._send(outlet, endpoint, record, None)
-        if outlet.blocked_until > time.monotonic():
+        if outlet.blocked_until > self.clock():
             self._backing_off.add(outlet)
         while len(outlet.idle) + len(outlet.flights) > concurrency and outlet.idle:
             self._close(outlet.idle.pop())  # concurrency was lowered
 
     def _send(self, outlet: Outlet, endpoint: Endpoint, record: Record, resent_from: Flight | None) -> None:
-        started = time.monotonic()
+        started = self.clock()
         if outlet.idle and resent_from is None:
             connection = outlet.idle.pop()
         else:
-            connection = Connection(endpoint.route)
+            connection = self.connect(endpoint.route)
             connection.on_close = self._unwatch
         flight = Flight(record, started, resent_from.deadline if resent_from else started + endpoint.timeout_secs)
         flight.resent = resent_from is not None
@@ -349,8 +357,12 @@ class DeliveryLoop:
         endpoint = outlet.endpoint
         proxied_plain = isinstance(endpoint, Endpoint) and endpoint.proxied_plain
         outcome = outcome_of(result, proxied_plain) if isinstance(result, Response) else failure(result)
-        outlet.finish(flight.record, outcome, self.results, self.policy, self.stats, self.log_limiter, self.stopping)
+        self._finish(outlet, flight.record, outcome)
         self._ready.append(outlet)
+
+    def _finish(self, outlet: Outlet, record: Record, outcome: Outcome) -> None:
+        outlet.finish(record, outcome, self.results, self.policy, self.stats, self.log_limiter, self.clock(),
+                      self.stopping)
 
     def _expire(self, now: float) -> None:
         for connection, outlet in list(self._owner.items()):
@@ -361,8 +373,7 @@ class DeliveryLoop:
             self._forget(outlet, connection)
             timeout = outlet.endpoint.timeout_secs if isinstance(outlet.endpoint, Endpoint) else DEFAULT_TIMEOUT_SECS
             err: HttpError = RequestTimeout(f"no answer within {timeout:g}s ({_stage(connection)})")
-            outlet.finish(flight.record, failure(err), self.results, self.policy, self.stats, self.log_limiter,
-                          self.stopping)
+            self._finish(outlet, flight.record, failure(err))
             self._ready.append(outlet)
 
     # -- sockets -------------------------------------------------------------------------

@@ -274,9 +274,11 @@ class Outlet:
         return 1 if self.failures else concurrency
 
     def finish(self, record: Record, outcome: Outcome, results: ResultChannel | None, policy: RetryPolicy,
-               stats: Stats, log_limiter: RateLimitedLog, stopping: threading.Event | None = None) -> None:
+               stats: Stats, log_limiter: RateLimitedLog, clock_now: float,
+               stopping: threading.Event | None = None) -> None:
         """Account for one attempt: a delivery, a dead letter, or a retry after the backoff.
 
+        ``clock_now`` is the delivery loop's monotonic time (the backoff counts from it).
         ``results`` None: a one-shot test request, nothing goes to the spool or is retried.
         """
         self.last_outcome = outcome
@@ -311,7 +313,7 @@ class Outlet:
             return
         self.failures += 1
         delay = policy.backoff(self.failures, outcome.retry_after_secs)
-        self.blocked_until = max(self.blocked_until, time.monotonic() + delay)
+        self.blocked_until = max(self.blocked_until, clock_now + delay)
         self._warn(log_limiter, outcome.reason, f"Webhook delivery failed, retrying url={self.label} "
                    f"reason={outcome.detail or outcome.reason} retry_in_secs={delay:.1f}")
         self.retry.append(record)
