@@ -259,29 +259,35 @@ def bench_throughput(spool: str, count: int, concurrency: int | None = None) -> 
         receiver.stop()
 
 
-def bench_live_rate(spool: str, rate: float, secs: float) -> dict[str, object]:
-    """Events sent at ``rate`` while the webhook is up: does delivery keep up, and at what CPU?
+def measure_live(daemon: Daemon, receiver: ReceiverProcess, rate: float, secs: float) -> dict[str, object]:
+    """Send at ``rate`` for ``secs`` to a running daemon; did delivery keep up, how late, at what CPU?
 
     ``delivered_per_s`` is events delivered over the time from the first send to the last
     arrival; ``lag_ms`` is how long after the last send the last event arrived (small when
     delivery kept up, growing with the backlog when it did not).
     """
+    count = int(rate * secs)
+    cpu_before = daemon.cpu()
+    sent = send(daemon.port, count, rate)
+    delivered_while_sending = receiver.count()
+    got = wait_count(receiver, count, 120)
+    cpu = daemon.cpu() - cpu_before
+    arrivals = unique(receiver.arrivals())
+    last = max(arrivals.values(), default=sent[-1])
+    latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
+    return {"sent_per_s": round(count / (sent[-1] - sent[0])), "delivered": got,
+            "delivered_while_sending": delivered_while_sending,
+            "delivered_per_s": round(len(arrivals) / (last - sent[0])),
+            "p99_ms": round(percentile(latencies, 0.99), 1), "lag_ms": round((last - sent[-1]) * 1000, 1),
+            "cpu_s_per_1000": round(cpu / max(1, got) * 1000, 3), "rss_peak_mb": round(daemon.rss_peak, 1)}
+
+
+def bench_live_rate(spool: str, rate: float, secs: float) -> dict[str, object]:
+    """Events sent at ``rate`` while the webhook is up (see ``measure_live``)."""
     receiver = ReceiverProcess().start()
     try:
         with running(spool, receiver) as daemon:
-            count = int(rate * secs)
-            cpu_before = daemon.cpu()
-            sent = send(daemon.port, count, rate)
-            delivered_while_sending = receiver.count()
-            got = wait_count(receiver, count, 120)
-            cpu = daemon.cpu() - cpu_before
-            arrivals = unique(receiver.arrivals())
-            last = max(arrivals.values(), default=sent[-1])
-            return {"sent_per_s": round(count / (sent[-1] - sent[0])), "delivered": got,
-                    "delivered_while_sending": delivered_while_sending,
-                    "delivered_per_s": round(len(arrivals) / (last - sent[0])),
-                    "lag_ms": round((last - sent[-1]) * 1000, 1),
-                    "cpu_s_per_1000": round(cpu / max(1, got) * 1000, 3), "rss_peak_mb": round(daemon.rss_peak, 1)}
+            return measure_live(daemon, receiver, rate, secs)
     finally:
         receiver.stop()
 
@@ -390,21 +396,9 @@ def bench_proxy(rate: float, secs: float, https: bool, kind: str = "squid") -> d
         with tempfile.TemporaryDirectory(prefix="gevbench-") as folder:
             daemon = Daemon(Path(folder), {receiver.url: entry}, config).start()
             try:
-                count = int(rate * secs)
-                cpu_before = daemon.cpu()
-                sent = send(daemon.port, count, rate)
-                delivered_while_sending = receiver.count()
-                got = wait_count(receiver, count, 120)
-                cpu = daemon.cpu() - cpu_before
-                arrivals = unique(receiver.arrivals())
-                last = max(arrivals.values(), default=sent[-1])
-                latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
+                figures = measure_live(daemon, receiver, rate, secs)
                 through = sum(1 for line in proxy.requests() if line.startswith(("POST", "CONNECT")))
-                return {"proxy": kind, "scheme": "https" if https else "http", "sent_per_s": round(count / (sent[-1] - sent[0])),
-                        "delivered": got, "delivered_while_sending": delivered_while_sending,
-                        "delivered_per_s": round(len(arrivals) / (last - sent[0])),
-                        "p99_ms": round(percentile(latencies, 0.99), 1), "lag_ms": round((last - sent[-1]) * 1000, 1),
-                        "cpu_s_per_1000": round(cpu / max(1, got) * 1000, 3), "proxy_requests": through}
+                return {"proxy": kind, "scheme": "https" if https else "http", **figures, "proxy_requests": through}
             finally:
                 daemon.stop()
                 receiver.stop()

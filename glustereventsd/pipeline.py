@@ -21,7 +21,7 @@ from glustereventsd.config import display_url
 from glustereventsd.ingest import Ingest
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.outlets import Outlets
-from glustereventsd.results import Result, ResultChannel
+from glustereventsd.results import ResultChannel
 from glustereventsd.source import Datagram
 from glustereventsd.threadname import name_os_thread
 
