@@ -19,6 +19,7 @@ import http.server
 import json
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -188,6 +189,9 @@ def make_handler(auth: Auth, output: Output, clock: Callable[[], float],
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = REQUEST_TIMEOUT_SECS
+        # Status, headers and body leave in one send (http.server flushes after each
+        # request): written in two, Nagle and the client's delayed ACK cost 40 ms a request.
+        wbufsize = 65536
         server_version = "gluster-eventsapi-listen"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's
@@ -296,6 +300,12 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer is not worth a traceback; anything else is."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Server6(_Server):

@@ -146,7 +146,11 @@ class WebSite:
             for name, value in SECURITY_HEADERS.items():
                 handler.send_header(name, value)
             handler.end_headers()
-            handler.wfile.write(f"retry: {RECONNECT_MILLIS}\n\n".encode("ascii") + first)
+            handler.wfile.flush()
+            # The stream goes straight to the socket: nothing is left in the handler's buffer
+            # for http.server to flush (and block on again) after a write timed out.
+            send = handler.connection.sendall
+            send(f"retry: {RECONNECT_MILLIS}\n\n".encode("ascii") + first)
             next_stats = time.monotonic() + STATS_EVERY_SECS
             while not self.feed.closed.is_set():
                 messages = subscriber.take(max(0.0, next_stats - time.monotonic()))
@@ -156,7 +160,7 @@ class WebSite:
                     messages.append(sse_message("stats", self.feed.stats()))
                     next_stats = time.monotonic() + STATS_EVERY_SECS
                 if messages:
-                    handler.wfile.write(b"".join(messages))
+                    send(b"".join(messages))
         except OSError:
             pass  # the browser went away or stopped reading
         finally:
