@@ -97,11 +97,23 @@ class Browser:
         return path
 
     def full_page_screenshot(self, path: Path, width: int = 1400) -> Path:
-        """A screenshot of the whole page, not only the window."""
-        height = int(self.js("return Math.ceil(document.documentElement.scrollHeight)"))
-        self.driver.set_window_size(width, min(max(height + 20, 600), 3000))
-        time.sleep(0.3)  # let layout settle at the new size
-        return self.screenshot(path)
+        """A screenshot of the whole page at ``width`` CSS pixels, not only the window.
+
+        Resizing the window does not give the viewport that size here (a 1400x1000 window
+        showed a 734-pixel-high page), so the page is laid out at an exact size through the
+        DevTools protocol, which chromedriver relays.
+        """
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+        try:
+            height = int(self.js("return Math.ceil(document.documentElement.scrollHeight)"))
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": min(max(height, 600), 4000), "deviceScaleFactor": 1,
+                "mobile": False})
+            time.sleep(0.3)  # let layout and the next frame settle at the new size
+            return self.screenshot(path)
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     def quit(self) -> None:
         try:
@@ -132,7 +144,6 @@ def browser_session() -> Iterator[Browser]:
 @pytest.fixture
 def browser(browser_session: Browser) -> Iterator[Browser]:
     """The session's Chromium, on a blank page again after the test."""
-    browser_session.driver.set_window_size(1400, 1000)
     yield browser_session
     try:
         browser_session.driver.get("about:blank")  # closes the page's event stream

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests import secrets
-from tests.browser import Browser, WebListener, save_for_readme
+from tests.browser import Browser, WebListener
 from tests.helpers import DaemonProcess, nodeid_of, send_raw, wait_for
 
 VOLUME_CREATE, VOLUME_START, QUORUM_LOST = 2, 3, 80
