@@ -98,6 +98,7 @@ def test_events_from_daemons_appear_live_filter_and_counts(listener, make_daemon
     seen_ms = wait_for(lambda: browser.js("return window.__seenAt"), 10, 0.01, "the first row")
     latency = seen_ms / 1000 - sent_at
     assert latency < 1.0, f"the event took {latency:.3f}s to appear"
+    print(f"datagram to row in the page: {latency * 1000:.0f} ms")
 
     for i in range(2):
         send(first, VOLUME_CREATE, f"name=gv-a{i}")
@@ -256,3 +257,36 @@ def test_a_page_reconnects_after_the_listener_restarts(listener, browser: Browse
         wait_for(lambda: [r["event"] for r in rows(browser)] == ["VOLUME_START"], 5, what="new row")
     finally:
         assert again.stop() == 0
+
+
+def test_the_page_works_in_firefox_too(listener, make_daemon, firefox, tmp_path: Path) -> None:
+    """Standard APIs only: the same page, live, filtered and counted, in Firefox."""
+    web = listener()
+    firefox.open(web.url())
+    daemon = make_daemon("ff")
+    daemon.write_webhooks({web.url("listen"): {}})
+    daemon.start()
+    node = nodeid_of(daemon.root)
+    sent_at = time.time()
+    send(daemon, VOLUME_CREATE, "name=ff0")
+    wait_for(lambda: len(firefox.js(ROWS_JS)) == 1, 5, 0.01, "the first row in Firefox")
+    latency = time.time() - sent_at
+    assert latency < 1.0, f"the event took {latency:.3f}s to appear in Firefox"
+    send(daemon, VOLUME_START, "name=ff0;force=1")
+    send(daemon, QUORUM_LOST, "volume=ff0")
+    assert post(web.port, "/listen", json.dumps({"event": XSS_NAME, "nodeid": XSS_NODE, "ts": 1,
+                                                 "message": {XSS_KEY: XSS_VALUE}}).encode(), None) == 200
+    wait_for(lambda: len(firefox.js(ROWS_JS)) == 4, 5, what="4 rows in Firefox")
+    wait_for(lambda: firefox.js(COUNTS_JS, "#counts-nodes") == {node: 3, XSS_NODE: 1}, 5, what="node counts")
+    assert firefox.js(COUNTS_JS, "#counts-events") == {"VOLUME_CREATE": 1, "VOLUME_START": 1,
+                                                       "QUORUM_LOST": 1, XSS_NAME: 1}
+    assert firefox.js("return window.__pwned === undefined && "
+                      "document.querySelectorAll('#rows img, #rows script, #rows svg, #rows b').length === 0")
+    firefox.js("const s = document.getElementById('filter-event'); s.value = 'VOLUME_START';"
+               "s.dispatchEvent(new Event('change'));")
+    assert [r["event"] for r in firefox.js(ROWS_JS)] == ["VOLUME_START"]
+    firefox.js("const t = document.getElementById('filter-text'); t.value = 'nothing-like-it';"
+               "t.dispatchEvent(new Event('input'));")
+    assert firefox.js(ROWS_JS) == []
+    assert firefox.js("return document.getElementById('timeline').querySelectorAll('rect.bar').length") >= 1
+    assert firefox.screenshot(tmp_path / "listen-web-firefox.png").stat().st_size > 10_000
