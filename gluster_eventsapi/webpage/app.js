@@ -275,27 +275,38 @@
     stats.kinds[kind] = (stats.kinds[kind] || 0) + 1;
   }
 
+  // Updated in place, every second: a row keeps its element (and a click on it is not lost
+  // to a re-render), only its count, bar and position change.
   function countTable(table, counts, selected, label, pick) {
     const entries = Object.entries(counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
     const max = entries.length ? entries[0][1] : 1;
-    const fragment = document.createDocumentFragment();
-    for (const [key, count] of entries) {
-      const tr = el("tr");
-      tr.dataset.key = key;
-      if (key === selected) tr.classList.add("selected");
-      const name = el("td", "name", label(key));
-      name.title = key;
-      tr.appendChild(name);
-      const bar = el("td", "bar");
-      const fill = el("span");
-      fill.style.width = `${Math.max(2, Math.round(100 * count / max))}%`;
-      bar.appendChild(fill);
-      tr.appendChild(bar);
-      tr.appendChild(el("td", "count", count));
-      tr.addEventListener("click", () => pick(key === selected ? "" : key));
-      fragment.appendChild(tr);
+    const body = table.tBodies[0];
+    const rows = table._rows || (table._rows = new Map());
+    const wanted = new Set();
+    entries.forEach(([key, count], index) => {
+      wanted.add(key);
+      let tr = rows.get(key);
+      if (!tr) {
+        tr = el("tr");
+        tr.dataset.key = key;
+        const name = el("td", "name");
+        name.title = key;
+        const bar = el("td", "bar");
+        bar.appendChild(el("span"));
+        tr.append(name, bar, el("td", "count"));
+        tr.addEventListener("click", () => table._pick(key));
+        rows.set(key, tr);
+      }
+      tr.cells[0].textContent = label(key);
+      tr.cells[1].firstChild.style.width = `${Math.max(2, Math.round(100 * count / max))}%`;
+      tr.cells[2].textContent = String(count);
+      tr.classList.toggle("selected", key === selected);
+      if (body.children[index] !== tr) body.insertBefore(tr, body.children[index] || null);
+    });
+    for (const [key, tr] of rows) {
+      if (!wanted.has(key)) { tr.remove(); rows.delete(key); }
     }
-    table.tBodies[0].replaceChildren(fragment);
+    table._pick = (key) => pick(key === selected ? "" : key);
   }
 
   function renderCounts() {

@@ -155,8 +155,10 @@ def test_events_from_daemons_appear_live_filter_and_counts(listener, make_daemon
     assert [r["kind"] for r in rows(browser)] == ["test"]
     browser.driver.find_element("id", "filter-clear").click()
     assert len(rows(browser)) == 10
-    # Clicking a count filters by it.
-    browser.driver.find_element("css selector", "#counts-events tr[data-key='QUORUM_LOST']").click()
+    # Clicking a count filters by it, also after the counts were refreshed (each second) under it.
+    count_row = browser.driver.find_element("css selector", "#counts-events tr[data-key='QUORUM_LOST']")
+    time.sleep(1.2)
+    count_row.click()
     assert [r["event"] for r in rows(browser)] == ["QUORUM_LOST"]
     assert browser.driver.find_element("id", "filter-event").get_attribute("value") == "QUORUM_LOST"
     browser.driver.find_element("id", "filter-clear").click()
