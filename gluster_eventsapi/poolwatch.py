@@ -6,8 +6,8 @@ for the pool. Only one fan-out runs at a time: when one is late, the page is tol
 the next starts only after it has finished.
 
 Each webhook of each node gets a ``health``, worst first:
-``unreachable`` (the node did not answer), ``failing`` (its last attempt failed, or it has
-dead letters newer than its last success), ``behind`` (events waiting longer than
+``unreachable`` (the node did not answer), ``failing`` (its last error, a retried failure
+or a dead letter, is newer than its last success), ``behind`` (events waiting longer than
 ``BEHIND_SECS``), ``ok``.
 """
 
