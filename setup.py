@@ -34,6 +34,7 @@ setup(
             # drives Debian's chromium through chromium-driver for the page tests (tests/browser.py)
             "selenium>=4.15",
             "wheel>=0.40",  # the packaging test builds a wheel without build isolation
+            "pyyaml>=6",  # the alert rules test reads etc/prometheus/*.yml
         ],
     },
     data_files=[
