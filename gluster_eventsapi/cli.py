@@ -122,6 +122,12 @@ def _listen(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signing-secret", metavar="whsec_...",
                         help="Accept only events signed with this Standard Webhooks secret "
                              "('-': read it from stdin)")
+    parser.add_argument("--web", action="store_true",
+                        help="Also serve a live page of the events at http://HOST:PORT/ "
+                             "(GET; events are still POSTed to any path)")
+    parser.add_argument("--pool", action="store_true",
+                        help="With --web: also show every node's delivery state "
+                             "(webhook-status of the pool), refreshed every few seconds")
 
 
 def _emit(parser: argparse.ArgumentParser) -> None:

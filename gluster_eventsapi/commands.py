@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from glustereventsd.config import (
     OPTIONS,
@@ -36,6 +36,10 @@ from gluster_eventsapi.results import (
     PeerRows,
     StatusReport,
 )
+
+if TYPE_CHECKING:
+    from gluster_eventsapi.poolwatch import PoolWatch
+    from gluster_eventsapi.webserve import WebSite
 
 RESTART_NOTE = "Restart glustereventsd in all nodes"
 # SPEC section 4: what /etc/glusterfs/eventsconfig.json ships. config-get lists these keys even
@@ -293,7 +297,7 @@ def cmd_webhook_redeliver(args: argparse.Namespace, ctx: Context) -> NodeTable |
 
 
 def cmd_listen(args: argparse.Namespace, ctx: Context) -> Message:
-    """Run the reference webhook receiver until Ctrl-C or SIGTERM."""
+    """Run the reference webhook receiver until Ctrl-C or SIGTERM (``--web``: with its page)."""
     import threading
 
     from gluster_eventsapi import listen
@@ -304,15 +308,46 @@ def cmd_listen(args: argparse.Namespace, ctx: Context) -> Message:
     hooks.check_signing_secret(signing)
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: must be from 0 to 65535")
+    if args.pool and not args.web:
+        raise CliError("--pool shows the pool's delivery state on the web page: give --web too")
     auth = listen.Auth(token or "", secret or "", signing)
     output = listen.Output(ctx.stdout, ctx.stderr, bool(args.json or args.sub_json),
                            threading.Lock())
+    web, on_ready, watcher = _listen_page(args, ctx)
     try:
-        listen.serve(args.host, args.port, auth, output)
+        listen.serve(args.host, args.port, auth, output, web=web, on_ready=on_ready)
     except OSError as err:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {err.strerror or err} "
                        "(choose another --port or --host)") from None
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return Message("", quiet=True)
+
+
+def _listen_page(args: argparse.Namespace, ctx: Context
+                 ) -> tuple[WebSite | None, Callable[[], None] | None, PoolWatch | None]:
+    """The web page of ``listen --web``, what starts its pool watcher, and the watcher."""
+    if not args.web:
+        return None, None, None
+    import eventtypes
+
+    from gluster_eventsapi import livefeed, poolwatch, webserve
+
+    try:
+        assets = webserve.load_assets()
+    except webserve.MissingAsset as err:
+        raise CliError(str(err)) from None
+    catalog = sorted(set(eventtypes.names_for("3.10")) | set(eventtypes.names_for("3.9")))
+    feed = livefeed.Feed(catalog=catalog, pool_enabled=bool(args.pool))
+    web = webserve.WebSite(feed, assets, loopback_only=webserve.is_loopback(args.host))
+    if not args.pool:
+        return web, None, None
+    settings = ssh_settings(ctx.get_paths())
+    watcher = poolwatch.PoolWatch(
+        lambda: poolwatch.fetch_webhook_status(ctx), feed.set_pool,
+        deadline=settings.connect_timeout_secs + settings.command_timeout_secs + 5.0)
+    return web, watcher.start, watcher
 
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
