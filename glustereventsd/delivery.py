@@ -40,7 +40,7 @@ from glustereventsd.models import Outcome, OutcomeKind, Webhook
 from glustereventsd.outcomes import RetryPolicy, failure, outcome_of
 from glustereventsd.outlet import Flight, Outlet
 from glustereventsd.proxies import ProxyRules
-from glustereventsd.resolver import Resolver
+from glustereventsd.resolver import Address, Resolver
 from glustereventsd.results import ResultChannel
 from glustereventsd.spool import Record, SpoolReader
 from glustereventsd.stats import RateLimitedLog, Stats
@@ -189,7 +189,7 @@ class DeliveryLoop:
         if self._ready or self.resolver.answers or self._control:
             return 0.0
         wait = IDLE_WAIT_SECS
-        if self._owner:
+        if any(outlet.flights for outlet in self.outlets.values()):
             wait = min(wait, EXPIRY_CHECK_SECS)
         for outlet in self._backing_off:
             wait = min(wait, outlet.blocked_until - now)
@@ -235,8 +235,11 @@ class DeliveryLoop:
             outlet = self._owner.get(connection)
             if outlet is None or connection.state != RESOLVING:
                 continue  # timed out or dropped meanwhile
-            connection.resolved(answer.addresses, answer.error)
-            self._after(outlet, connection)
+            self._guarded(outlet, self._resolved, outlet, connection, answer.addresses, answer.error)
+
+    def _resolved(self, outlet: Outlet, connection: Connection, addresses: list[Address], error: str) -> None:
+        connection.resolved(addresses, error)
+        self._after(outlet, connection)
 
     def _pump_ready(self, now: float) -> None:
         due = [outlet for outlet in self._backing_off if outlet.blocked_until <= now]
@@ -329,6 +332,9 @@ class DeliveryLoop:
         if outlet is None:
             self._close(connection)
             return
+        self._guarded(outlet, self._ready_io, outlet, connection, events)
+
+    def _ready_io(self, outlet: Outlet, connection: Connection, events: int) -> None:
         connection.on_ready(events)
         self._after(outlet, connection)
 
@@ -344,18 +350,21 @@ class DeliveryLoop:
             return
         assert flight is not None
         del outlet.flights[connection]
-        if connection.idle and connection.sock is not None:
+        in_force = outlet.endpoint
+        current = in_force if isinstance(in_force, Endpoint) else None
+        if connection.idle and connection.sock is not None and current is not None and connection.route is current.route:
             self._watch(connection)
             outlet.idle.append(connection)
-        else:
+        else:  # closed, or made with settings no longer in force
             self._forget(outlet, connection)
-        if isinstance(result, StaleConnection) and not flight.resent and isinstance(outlet.endpoint, Endpoint):
+        if isinstance(result, StaleConnection) and not flight.resent:
             # An idle keep-alive the server closed before reading the request: nothing was
             # delivered, so sending again on a new connection cannot duplicate the event.
-            self._send(outlet, self._endpoint(outlet) or outlet.endpoint, flight.record, flight)
-            return
-        endpoint = outlet.endpoint
-        proxied_plain = isinstance(endpoint, Endpoint) and endpoint.proxied_plain
+            endpoint = self._endpoint(outlet)
+            if endpoint is not None:
+                self._send(outlet, endpoint, flight.record, flight)
+                return
+        proxied_plain = current is not None and current.proxied_plain
         outcome = outcome_of(result, proxied_plain) if isinstance(result, Response) else failure(result)
         self._finish(outlet, flight.record, outcome)
         self._ready.append(outlet)
@@ -369,6 +378,10 @@ class DeliveryLoop:
             flight = outlet.flights.get(connection)
             if flight is None or now < flight.deadline:
                 continue
+            self._guarded(outlet, self._time_out, outlet, connection, flight)
+
+    def _time_out(self, outlet: Outlet, connection: Connection, flight: Flight) -> None:
+        if outlet.flights.get(connection) is flight:
             del outlet.flights[connection]
             self._forget(outlet, connection)
             timeout = outlet.endpoint.timeout_secs if isinstance(outlet.endpoint, Endpoint) else DEFAULT_TIMEOUT_SECS
