@@ -332,9 +332,14 @@ class DaemonProcess(NodeFiles):
         self.proc.send_signal(signum)
 
     def reload(self) -> None:
-        offset = self.log_text().count("Configuration reloaded")
-        self.signal(signal.SIGUSR2)
-        wait_for(lambda: self.log_text().count("Configuration reloaded") > offset, timeout=10, what="reload")
+        """SIGUSR2, then wait for the daemon's confirmation that the files are in force."""
+        from glustereventsd import reloader
+        from glustereventsd.paths import resolve_paths
+
+        assert self.proc is not None
+        outcome = reloader.request_reload(resolve_paths({"GLUSTER_EVENTS_ROOT": str(self.root)}), 10,
+                                          pid=self.proc.pid)
+        assert outcome.applied, f"reload not applied: {outcome.detail}"
 
     def stop(self, timeout: float = 30) -> int:
         if self.proc is None:
@@ -407,9 +412,20 @@ class InProcessDaemon(NodeFiles):
         return self
 
     def reload(self) -> None:
-        count = self.log_text().count("Configuration reloaded")
+        """Ask for a reload, then wait until its status shows the files on disk in force."""
+        from glustereventsd import runstate
+
+        path = self.paths.runtime_status_file
+        status = wait_for(lambda: runstate.read_status(path), what="status file")
+        before = status.reload.generation
         self.daemon.request("reload")
-        wait_for(lambda: self.log_text().count("Configuration reloaded") > count, timeout=10, what="reload")
+
+        def confirmed() -> bool:
+            now = runstate.read_status(path)
+            return (now is not None and now.reload.generation > before
+                    and now.config.digest == runstate.config_digest(self.paths))
+
+        wait_for(confirmed, timeout=10, what="reload confirmed in the status file")
 
     def stop(self, timeout: float = 30) -> int | None:
         if self._thread is None:
