@@ -201,7 +201,9 @@ class FileWatcher:
         self._next_retry = 0.0
 
     def _make_backend(self) -> _Backend:
-        if self._wanted in ("auto", "inotify"):
+        if self._wanted == "poll":
+            log.info("Watching %s by polling every %gs (as asked)", self.folder, self._poll_secs)
+        else:
             module = load_pyinotify()
             reason = "pyinotify cannot be imported here"
             if module is not None:

@@ -289,10 +289,11 @@ class DaemonProcess(NodeFiles):
     """glustereventsd as a real process with its own GLUSTER_EVENTS_ROOT."""
 
     def __init__(self, root: Path, port: int, extra_env: dict[str, str] | None = None,
-                 listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
+                 listen: tuple[str, ...] = ("127.0.0.1", "::1"), extra_args: tuple[str, ...] = ()) -> None:
         self.root = root
         self.port = port
         self.listen = listen
+        self.extra_args = extra_args
         self.env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), **(extra_env or {})}
         self.env.pop("NOTIFY_SOCKET", None)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -303,6 +304,7 @@ class DaemonProcess(NodeFiles):
         args = [sys.executable, "-m", "glustereventsd", "--port", str(self.port)]
         for host in self.listen:
             args += ["--listen", host]
+        args += self.extra_args
         # Output goes to files under the root, so the suite's secret scan reads it too.
         self._stderr_offset = self.stderr_file.stat().st_size if self.stderr_file.exists() else 0
         with open(self.root / "daemon.stdout", "ab") as out, open(self.stderr_file, "ab") as err:
