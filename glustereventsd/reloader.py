@@ -81,12 +81,14 @@ def _verdict(status: runstate.RunState | None, pid: int, before: int, disk: str)
 
 def _unconfirmed(paths: Paths, status: runstate.RunState | None, pid: int, before: int,
                  timeout: float) -> Outcome:
+    """Why there is no confirmation; ``before`` -1: the daemon was never signalled."""
     where = paths.runtime_status_file
+    unsent = "; it was not signalled" if before < 0 else ""
     if status is None:
         why = (f"glustereventsd (pid {pid}) wrote no status to {where} within {timeout:g}s: it may be "
-               "older than this tool, still starting, or unable to write there (see its log)")
+               f"older than this tool, still starting, or unable to write there (see its log){unsent}")
     elif status.pid != pid:
-        why = f"{where} was written by pid {status.pid}, not by the running glustereventsd (pid {pid})"
+        why = f"{where} was written by pid {status.pid}, not by the running glustereventsd (pid {pid}){unsent}"
     elif status.reload.generation <= before:
         why = f"glustereventsd (pid {pid}) did not handle the reload request within {timeout:g}s"
     else:
