@@ -54,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.reload:
         return reload_running(paths, args.pid, args.timeout)
+    if args.pid is not None or args.timeout != reloader.CONFIRM_SECS:
+        print("glustereventsd: error: --pid and --timeout go with --reload", file=sys.stderr)
+        return 1
     options = Options(pid_file=args.pid_file, port=args.port,
                       listen=tuple(args.listen) if args.listen else ("0.0.0.0", "::"),
                       log_file=args.log_file, watch=args.watch)

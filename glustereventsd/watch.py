@@ -209,7 +209,7 @@ class FileWatcher:
             if module is not None:
                 try:
                     return _InotifyBackend(module, self.folder, self._names, self._on_change)
-                except OSError as err:  # no inotify instance: the kernel's limit, or none at all
+                except (OSError, module.PyinotifyError) as err:  # the kernel's limit, or no inotify at all
                     reason = f"inotify is not available ({err})"
             level = logging.WARNING if self._wanted == "inotify" else logging.INFO
             log.log(level, "Watching %s by polling every %gs: %s", self.folder, self._poll_secs, reason)
