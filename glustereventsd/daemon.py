@@ -3,7 +3,9 @@
 ``Daemon.run()`` binds the sockets, holds the pid file, starts the sources, the pipeline and
 the file watcher, then blocks on the control queue until told to stop. Signal handlers and
 the watcher only put a request on that queue; reload builds new settings and webhooks and
-swaps them in whole, or keeps the old ones and logs why.
+swaps them in whole, or keeps the old ones and logs why. Files byte for byte those in force
+are not applied twice. The outcome of every request goes to the status file (``runstate``),
+which is how ``glustereventsd --reload`` and the CLI know that a reload was applied.
 """
 
 from __future__ import annotations
