@@ -24,7 +24,7 @@ from glustereventsd.paths import Paths
 
 CONFIRM_SECS = 15.0  # how long a reload may take to be confirmed (the daemon waits 10 s for its pipeline)
 FIRST_POLL_SECS = 0.005
-MAX_POLL_SECS = 0.05
+MAX_POLL_SECS = 0.02
 
 NOT_RUNNING = "not-running"  # no daemon holds a pid file: nothing to reload
 APPLIED = "applied"

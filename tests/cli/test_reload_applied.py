@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections import Counter
 
 import pytest
 
@@ -12,12 +13,13 @@ from tests.helpers import Receiver, wait_for
 
 ALL = ("node1", "node2", "node3")
 ROUNDS = 100
-BUDGET_SECS = 400  # measured about 100 s on the shared 2-core machine
+BUDGET_SECS = 300  # measured about 100 s on the 2-core machine: one SSH round trip per round
 
 
-@pytest.mark.timeout(BUDGET_SECS + 60)
+@pytest.mark.timeout(BUDGET_SECS + 120)
 def test_an_event_sent_the_instant_webhook_add_returns_reaches_the_new_webhook(pool) -> None:
-    """100 times in a row, on every node: add, send at once, delivered; delete, send at once, not."""
+    """100 rounds in a row: add webhook i on the pool, at once send one event to every node's
+    daemon, and every node delivers it to webhook i. Then the same for a delete."""
     receiver = Receiver()
     try:
         daemons = [pool.start_daemon(name) for name in ALL]
@@ -29,30 +31,39 @@ def test_an_event_sent_the_instant_webhook_add_returns_reaches_the_new_webhook(p
 
             def at(path: str) -> list[tuple[str, str]]:
                 with receiver.lock:
-                    found = [json.loads(r.body) for r in receiver.requests if r.path == path]
-                return [(body["message"]["name"], body["nodeid"]) for body in found]
+                    bodies = [json.loads(r.body) for r in receiver.requests if r.path == path]
+                return [(body["message"]["name"], body["nodeid"]) for body in bodies]
 
             for i in range(ROUNDS):
                 assert time.monotonic() < deadline, f"round {i} not reached within {BUDGET_SECS}s"
-                url = f"http://127.0.0.1:{receiver.port}/hook{i}"
-                added = pool.cli("webhook-add", url, "--json")
+                added = pool.cli("webhook-add", f"http://127.0.0.1:{receiver.port}/hook{i}", "--json")
                 assert added.status == 0, (i, added.out, added.err)
                 send(f"add{i}")  # the instant it returned
                 wait_for(lambda: len({node for name, node in at(f"/hook{i}") if name == f"add{i}"}) == 3, 10,
-                         what=f"round {i}: add{i} from all three nodes")
-                deleted = pool.cli("webhook-del", url, "--json")
-                assert deleted.status == 0, (i, deleted.out, deleted.err)
-                send(f"del{i}")  # the instant it returned: no node may still deliver to it
-        time.sleep(0.5)  # a late delivery of a del event would land by now
-        for i in range(ROUNDS):
-            names = [name for name, _ in at(f"/hook{i}")]
-            assert names.count(f"add{i}") == 3, (i, names)
-            # Never the event sent once its deletion had returned. (The previous round's,
-            # sent before this webhook existed, may be: a node assigns an event to webhooks
-            # when its pipeline takes it.)
-            assert set(names) <= {f"add{i}", f"del{i - 1}"}, (i, names)
-        for daemon in daemons:
-            log = daemon.log_text()
-            assert log.count("Configuration reloaded") == 2 * ROUNDS  # one reload per change, per node
+                         what=f"round {i}: add{i} from all three nodes at webhook {i}")
+            deleted = pool.cli("webhook-del", f"http://127.0.0.1:{receiver.port}/hook0", "--json")
+            assert deleted.status == 0, (deleted.out, deleted.err)
+            send("deleted")  # the instant it returned: no node may deliver it to webhook 0
+
+        def wanted(i: int) -> Counter[str]:
+            """Every event sent from round i on, once from each node; "deleted" not at webhook 0."""
+            events = Counter({f"add{j}": 3 for j in range(i, ROUNDS)})
+            if i > 0:
+                events["deleted"] = 3
+            return events
+
+        def received(i: int) -> Counter[str]:
+            got = Counter(name for name, _ in at(f"/hook{i}"))
+            # An event belongs to the webhooks in force when the node's pipeline takes it: the
+            # previous round's, sent before webhook i existed, may have been taken after.
+            got.pop(f"add{i - 1}", None)
+            return got
+
+        wait_for(lambda: all(received(i) == wanted(i) for i in range(ROUNDS)), 60,
+                 what="every event at every webhook in force when it was sent")
+        time.sleep(0.5)  # anything more (a duplicate, "deleted" at webhook 0) would be here by now
+        assert [i for i in range(ROUNDS) if received(i) != wanted(i)] == []
+        for daemon in daemons:  # one reload per change on every node, however it was noticed
+            assert daemon.log_text().count("Configuration reloaded") == ROUNDS + 1
     finally:
         receiver.stop()
