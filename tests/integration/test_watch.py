@@ -184,3 +184,24 @@ def test_reload_request_outcomes(daemon: DaemonProcess, receiver: Receiver) -> N
     (daemon.events_dir / "config.json").write_text("{}")
     outcome = reloader.request_reload(resolve_paths({"GLUSTER_EVENTS_ROOT": str(daemon.root)}), 10)
     assert outcome.applied, outcome.detail
+
+
+def test_a_node_whose_daemon_does_not_confirm_is_not_ok(tmp_path: Path, started: list[DaemonProcess]) -> None:
+    cli = local_cli(tmp_path / "node", shipped_defaults=True)
+    daemon = DaemonProcess(tmp_path / "node", free_udp_port())
+    started.append(daemon.start())
+    status, out, err = cli("config-set", "ssh-command-timeout-secs", "7")  # confirmation wait: 7 - 5 = 2 s
+    assert status == 0 and "NOT OK" not in out, (out, err)
+    pid = daemon.proc.pid if daemon.proc else 0
+    daemon.signal(signal.SIGSTOP)
+    try:
+        begun = time.monotonic()
+        status, out, err = cli("config-set", "log-level", "DEBUG")
+        took = time.monotonic() - begun
+    finally:
+        daemon.signal(signal.SIGCONT)
+    assert status == 3, (out, err)  # no node OK
+    assert f"NOT OK: not applied (glustereventsd (pid {pid}) did not handle the reload request within 2s)" in out
+    assert 2 <= took < 6
+    status, out, err = cli("--json", "sync")  # once it answers again
+    assert status == 0 and json.loads(out)["output"][0]["sync_status"] == "OK", (out, err)
