@@ -21,9 +21,10 @@ setup(
         # IDNA 2008 / UTS 46 host names (what python-requests sends); Python's codec is IDNA 2003.
         "idna>=3.4",
         "prettytable>=3.0",
-        "pyinotify>=0.9.6",
+        # inotify is Linux's: elsewhere (FreeBSD) the daemon watches its files by polling.
+        "pyinotify>=0.9.6; sys_platform == 'linux'",
         "prometheus_client>=0.16",
-        "pyasyncore>=1.0.2; python_version >= '3.12'",
+        "pyasyncore>=1.0.2; python_version >= '3.12' and sys_platform == 'linux'",  # for pyinotify
     ],
     extras_require={
         "test": [

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glustereventsd import reloader
 from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
@@ -35,12 +36,23 @@ def node_status(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     return {"ok": True, "output": "UP" if service.is_running(paths) else "DOWN"}
 
 
-def _reload_answer(paths: Paths, answer: Answer) -> Answer:
+def _confirm_timeout(paths: Paths) -> float:
     try:
-        reloaded = service.reload(paths)
-    except service.ReloadError as err:
-        return {**answer, "ok": False, "error": str(err)}
-    warnings = [] if reloaded else [NOT_RUNNING]
+        values, _ = store.merged_config(paths)
+        command_timeout = float(values["ssh-command-timeout-secs"])  # type: ignore[arg-type]
+    except (CliError, KeyError, TypeError, ValueError):
+        command_timeout = reloader.CONFIRM_SECS + service.RELOAD_MARGIN_SECS
+    return service.confirm_timeout(command_timeout)
+
+
+def _reload_answer(paths: Paths, answer: Answer) -> Answer:
+    """Reload this node's daemon; OK only once it confirms that the files are in force."""
+    outcome = service.reload_applied(paths, _confirm_timeout(paths))
+    if outcome.state == reloader.ERROR:
+        return {**answer, "ok": False, "error": outcome.detail}
+    if outcome.state in (reloader.REFUSED, reloader.NOT_CONFIRMED):
+        return {**answer, "ok": False, "error": f"not applied ({outcome.detail})"}
+    warnings = [NOT_RUNNING] if outcome.state == reloader.NOT_RUNNING else []
     warnings += [w for w in [_missing_ca_bundles(paths)] if w]
     if warnings:
         answer["warning"] = "; ".join(warnings)
@@ -48,7 +60,7 @@ def _reload_answer(paths: Paths, answer: Answer) -> Answer:
 
 
 def node_reload(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
-    """Send SIGUSR2 to this node's daemon; a stopped daemon is a warning, not a failure."""
+    """Reload this node's daemon and wait until applied; a stopped daemon is a warning, not a failure."""
     return _reload_answer(paths, {"ok": True, "output": "OK"})
 
 

@@ -1,7 +1,8 @@
 """This node's glustereventsd: is it running (its pid-file lock is held) and reload it.
 
 "Running" means exactly what SPEC section 4 says: some process holds the pid file's flock.
-Reload is SIGUSR2 to the pid written in that file.
+Reload is SIGUSR2 to the pid written in that file; ``reload_applied`` also waits until the
+daemon confirms that the files are in force (``glustereventsd.reloader``).
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import os
 import signal
 
-from glustereventsd.fsutil import probe_pid_file
+from glustereventsd import reloader
 from glustereventsd.paths import Paths
+
+RELOAD_MARGIN_SECS = 5.0  # left of the SSH command timeout for the rest of the node's answer
 
 
 class ReloadError(RuntimeError):
@@ -19,11 +22,7 @@ class ReloadError(RuntimeError):
 
 def daemon_pid(paths: Paths) -> int | None:
     """The pid of the running daemon (0 if running with an unreadable pid), or None."""
-    for path in paths.pid_files():
-        pid = probe_pid_file(path)
-        if pid is not None:
-            return pid
-    return None
+    return reloader.daemon_pid(paths)
 
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -57,8 +56,18 @@ def is_running(paths: Paths) -> bool:
     return daemon_pid(paths) is not None
 
 
+def confirm_timeout(command_timeout_secs: float) -> float:
+    """How long a node waits for its daemon's confirmation, within the SSH command timeout."""
+    return max(1.0, min(reloader.CONFIRM_SECS, command_timeout_secs - RELOAD_MARGIN_SECS))
+
+
+def reload_applied(paths: Paths, timeout: float = reloader.CONFIRM_SECS) -> reloader.Outcome:
+    """Signal the running daemon and wait until it has applied the files, refused them, or the timeout."""
+    return reloader.request_reload(paths, timeout)
+
+
 def reload(paths: Paths) -> bool:
-    """Ask the running daemon to re-read its files; False when no daemon runs.
+    """Ask the running daemon to re-read its files, without waiting; False when no daemon runs.
 
     Raises ReloadError when the daemon holds the lock but cannot be signalled.
     """

@@ -3,13 +3,16 @@
 ``Daemon.run()`` binds the sockets, holds the pid file, starts the sources, the pipeline and
 the file watcher, then blocks on the control queue until told to stop. Signal handlers and
 the watcher only put a request on that queue; reload builds new settings and webhooks and
-swaps them in whole, or keeps the old ones and logs why.
+swaps them in whole, or keeps the old ones and logs why. Files byte for byte those in force
+are not applied twice. The outcome of every request goes to the status file (``runstate``),
+which is how ``glustereventsd --reload`` and the CLI know that a reload was applied.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import queue
 import signal
 import sqlite3
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from glustereventsd import config, logsetup, nodeid, sdnotify
+from glustereventsd import config, logsetup, nodeid, runstate, sdnotify
 from glustereventsd.eventlog import EventLog
 from glustereventsd.fsutil import PidFile, PidFileBusy
 from glustereventsd.lastgood import LastGood
@@ -34,7 +37,7 @@ from glustereventsd.results import ResultChannel
 from glustereventsd.source import Datagram, SenderPolicy, UdpSource, open_sockets
 from glustereventsd.spool import SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.watch import FileWatcher, WatchError, put_reload
+from glustereventsd.watch import FileWatcher, put_reload
 
 log = logging.getLogger("glustereventsd.daemon")
 
@@ -43,6 +46,7 @@ RELOAD = "reload"
 SIGNAL_POLL_SECS = 0.1  # how soon a signal's flag is acted on
 RELOAD_SETTLE_SECS = 0.05  # reload requests within this window become one reload
 RELOAD_APPLY_SECS = 10.0  # how long a reload waits for the pipeline to put it in force
+LOAD_ATTEMPTS = 3  # reads of the files while they keep changing under a reload
 SHUTDOWN = "shutdown"
 
 
@@ -58,6 +62,17 @@ class Options:
     port: int | None = None
     listen: tuple[str, ...] = ("0.0.0.0", "::")
     log_file: str | None = None
+    watch: str = "auto"  # how the events folder is watched: auto, inotify or poll (see watch.py)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A reload handed to the pipeline that it had not put in force within RELOAD_APPLY_SECS."""
+
+    applied: threading.Event
+    generation: int
+    digest: str
+    webhooks: int
 
 
 def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[Webhook], list[str]]:
@@ -95,6 +110,13 @@ class Daemon:
         self.metrics_port = 0
         self._last_good = LastGood(self.paths.state_dir / "last-good",
                                    (self.paths.webhooks_file, self.paths.config_file))
+        self._started_from_last_good = False
+        # Reload state, owned by the main thread: what is in force, for the status file.
+        self._webhooks: list[Webhook] = []
+        self._state = runstate.RunState(os.getpid(), time.time())
+        self._status_failing = False
+        self._pending: _Pending | None = None
+        self._watcher: FileWatcher | None = None
 
     # -- signals: record intent only -------------------------------------------------------
     # A handler runs in the main thread between two bytecodes, possibly while that thread holds
@@ -126,7 +148,12 @@ class Daemon:
     def run(self) -> int:
         """Run until SIGTERM (or ``request(SHUTDOWN)``); return the exit status."""
         logsetup.setup_logging(self.options.log_file or self.paths.daemon_log, "INFO")
+        digest = runstate.config_digest(self.paths)
         settings, webhooks, warnings = self._load_at_start()
+        if self._started_from_last_good or runstate.config_digest(self.paths) != digest:
+            digest = ""  # not known to be what the files hold: the next reload applies them
+        self._state.config = runstate.ConfigState(digest, 0, time.time())
+        self._webhooks = webhooks
         self.settings = settings
         logsetup.set_level(settings.log_level)
         events_log = EventLog(self.paths.event_log)
@@ -162,6 +189,7 @@ class Daemon:
                 raise StartupError(f"{err}") from None
             log.error("Starting with the last configuration that loaded (%s), because %s; fix the file, "
                       "or run 'gluster-eventsapi sync' from a healthy node", last_good.folder, err)
+            self._started_from_last_good = True
             return loaded
         try:
             last_good.remember()
@@ -212,12 +240,9 @@ class Daemon:
         for source in self._sources:
             source.start()
         watcher = FileWatcher(self.paths.events_dir, (self.paths.webhooks_file.name, self.paths.config_file.name),
-                              put_reload(self.control))
-        try:
-            watcher.start()
-        except (OSError, WatchError) as err:
-            log.warning("Cannot watch %s for changes (%s); run 'systemctl reload glustereventsd' after editing "
-                        "its files", self.paths.events_dir, err)
+                              put_reload(self.control), self.options.watch)
+        watcher.start(time.monotonic())
+        self._watcher = watcher
         metrics = self._start_metrics(settings, pipeline)
         self._install_signals()
         if not settings.allowed_senders:
@@ -226,10 +251,12 @@ class Daemon:
         log.info("glustereventsd started port=%d nodeid=%s webhooks=%d spool=%s", settings.port, node,
                  len(webhooks), settings.spool)
         sdnotify.notify("READY=1\nSTATUS=Listening for Gluster events")
+        self._write_status()  # after the signal handlers: a reloader signals only once it exists
         self.ready.set()
         try:
             self._serve(pipeline)
         finally:
+            runstate.remove_status(self.paths.runtime_status_file, self._state.pid)
             sdnotify.notify("STOPPING=1")
             log.info("glustereventsd stopping")
             watcher.stop()
@@ -275,6 +302,7 @@ class Daemon:
     def _serve(self, pipeline: Pipeline) -> None:
         while True:
             request = self._next_request()
+            self._tick()
             if request is None:
                 if pipeline.failed.is_set() or not pipeline.is_alive():
                     log.error("Pipeline stopped; exiting so that the service manager restarts the daemon")
@@ -285,6 +313,39 @@ class Daemon:
             if self._drain_reloads():
                 return
             self._reload(pipeline)
+
+    def _tick(self) -> None:
+        """Between requests: poll or re-arm the file watch, and confirm a late reload."""
+        changed = False
+        watcher = self._watcher
+        if watcher is not None:
+            before = watcher.status()
+            watcher.tick(time.monotonic())
+            changed = watcher.status() != before
+        pending = self._pending
+        if pending is not None and pending.applied.is_set():
+            self._pending = None
+            self._state.record_applied_late(pending.generation, pending.digest)
+            log.info("Configuration reloaded webhooks=%d (the pipeline has now applied it)", pending.webhooks)
+            changed = True
+        if changed:
+            self._write_status()
+
+    def _write_status(self) -> None:
+        """Replace the status file (runstate); a failure is logged once, not fatal."""
+        if self._watcher is not None:
+            watch = self._watcher.status()
+            self._state.watch = runstate.WatchState(watch.backend, watch.folder, watch.watching, watch.problem)
+        path = self.paths.runtime_status_file
+        try:
+            runstate.write_status(path, self._state)
+        except OSError as err:
+            if not self._status_failing:
+                log.warning("Cannot write %s (%s): 'systemctl reload' and gluster-eventsapi cannot confirm "
+                            "that a reload was applied", path, err.strerror or err)
+            self._status_failing = True
+            return
+        self._status_failing = False
 
     def _drain_reloads(self) -> bool:
         """Coalesce a burst of reload requests (several files renamed at once) into one.
@@ -299,13 +360,48 @@ class Daemon:
         return False
 
     def _reload(self, pipeline: Pipeline) -> None:
+        """Handle one reload request: apply the files, or find them unchanged, or refuse them.
+
+        Every request ends with the status file telling its outcome: that is what
+        ``glustereventsd --reload`` and the CLI wait for.
+        """
         sdnotify.notify(sdnotify.reloading_message())
+        if self._watcher is not None:
+            self._watcher.retry(time.monotonic())  # a watch that could not be set up: try again now
         try:
-            settings, webhooks, warnings = load_configuration(self.paths, self.options)
-        except config.ConfigError as err:
-            log.error("Reload failed, keeping the last good configuration: %s", err)
+            self._apply_files(pipeline)
+        finally:
+            self._write_status()
             sdnotify.notify("READY=1")
+
+    def _apply_files(self, pipeline: Pipeline) -> None:
+        digest = runstate.config_digest(self.paths)
+        if digest and digest == self._state.config.digest and self._pending is None:
+            # The same change asked for twice (the CLI's signal and the file watch), or a reload
+            # with nothing edited: nothing to apply. The pipeline still looks for re-queued
+            # dead letters (webhook-redeliver asks for those by reloading).
+            log.debug("Reload asked for; the files are those in force, nothing to apply")
+            try:
+                pipeline.reload(self.settings, self._webhooks)
+            except queue.Full:
+                log.error("The pipeline is not taking requests; re-queued dead letters wait for the next reload")
+            self._state.record_reload(runstate.UNCHANGED, digest)
             return
+        loaded: tuple[Settings, list[Webhook], list[str]] | config.ConfigError
+        for attempt in range(LOAD_ATTEMPTS):
+            try:
+                loaded = load_configuration(self.paths, self.options)
+            except config.ConfigError as err:
+                loaded = err
+            now = runstate.config_digest(self.paths)
+            if now == digest:
+                break
+            digest = now if attempt + 1 < LOAD_ATTEMPTS else ""  # "": changing as read, not known
+        if isinstance(loaded, config.ConfigError):
+            log.error("Reload failed, keeping the last good configuration: %s", loaded)
+            self._state.record_reload(runstate.FAILED, digest, str(loaded))
+            return
+        settings, webhooks, warnings = loaded
         for warning in warnings:
             log.warning("%s", warning)
         if settings.port != self.settings.port:
@@ -318,15 +414,20 @@ class Daemon:
             applied = pipeline.reload(settings, webhooks)
         except queue.Full:
             log.error("Reload not applied: the pipeline is not taking requests; try again")
-            sdnotify.notify("READY=1")
+            self._state.record_reload(runstate.FAILED, digest, "the pipeline is not taking requests; try again")
             return
-        if not applied.wait(RELOAD_APPLY_SECS):
-            log.warning("The pipeline has not applied the reload within %gs; it will when it can",
-                        RELOAD_APPLY_SECS)
         try:
             self._last_good.remember()
         except OSError as err:
             log.warning("Cannot keep a copy of the configuration in %s: %s", self._last_good.folder, err.strerror)
         self.settings = settings
-        log.info("Configuration reloaded webhooks=%d", len(webhooks))
-        sdnotify.notify("READY=1")
+        self._webhooks = webhooks
+        if applied.wait(RELOAD_APPLY_SECS):
+            self._pending = None
+            self._state.record_reload(runstate.APPLIED, digest)
+            log.info("Configuration reloaded webhooks=%d", len(webhooks))
+            return
+        log.warning("The pipeline has not applied the reload within %gs; it will when it can",
+                    RELOAD_APPLY_SECS)
+        self._state.record_reload(runstate.PENDING, digest)
+        self._pending = _Pending(applied, self._state.reload.generation, digest, len(webhooks))

@@ -43,6 +43,11 @@ class Paths:
         """The SQLite database that holds every undelivered event."""
         return self.state_dir / "spool.sqlite3"
 
+    @property
+    def runtime_status_file(self) -> Path:
+        """The running daemon's status (see ``runstate``), next to the systemd pid file."""
+        return self.runtime_pid_file.parent / "status.json"
+
     def pid_files(self) -> tuple[Path, ...]:
         """Pid files a running daemon may hold, most specific first."""
         return (self.pid_file, self.runtime_pid_file)
