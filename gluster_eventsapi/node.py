@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glustereventsd import reloader
+from glustereventsd import reloader, runstate
 from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
@@ -215,12 +215,14 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
         found = {s.url: s for s in spool.read_status(paths.spool_file, now)}
     except sqlite3.Error as err:
         return _spool_error(paths, err)
+    memory_only, spool_error = _delivery_figures(paths)
     hooks = []
     for url in urls:
         state = found.get(url)
         hooks.append({
             "url": url,
             "queued": state.queued if state else 0,
+            "memory_only": memory_only.get(runstate.webhook_key(url), 0),
             "delivered": state.delivered if state else 0,
             "retried": state.retried if state else 0,
             "dropped": state.dropped if state else 0,
@@ -230,7 +232,28 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "last_error_age_secs": _age(now, state.last_error_at) if state else None,
             "last_success_age_secs": _age(now, state.last_success_at) if state else None,
         })
-    return {"ok": True, "output": "OK", "data": hooks}
+    answer: Answer = {"ok": True, "output": "OK", "data": hooks}
+    held = sum(int(hook["memory_only"]) for hook in hooks)
+    if spool_error or held:
+        answer["warning"] = (f"{held} events wait in memory only, not in the spool"
+                             + (f" (it cannot be written: {spool_error})" if spool_error else "")
+                             + ": they are lost if the daemon stops; free the disk (or fix the spool) and they are "
+                             "spooled and delivered as usual")
+    return answer
+
+
+def _delivery_figures(paths: Paths) -> tuple[dict[str, int], str]:
+    """The running daemon's memory-only counts (by webhook key) and spool error, from its status file."""
+    state = runstate.read_status(paths.runtime_status_file)
+    if state is None or state.pid != service.daemon_pid(paths):
+        return {}, ""  # no daemon, or a file left by another one
+    section = state.sections.get("delivery")
+    if not isinstance(section, dict):
+        return {}, ""
+    counts = section.get("memory_only")
+    error = section.get("spool_error")
+    clean = {str(key): value for key, value in counts.items() if isinstance(value, int)} if isinstance(counts, dict) else {}
+    return clean, error if isinstance(error, str) else ""
 
 
 def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:

@@ -246,12 +246,13 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
             url = str(hook.get("url", ""))
             error = str(hook.get("last_error") or "")
             queued = int(str(hook.get("queued", 0)))
+            held = int(str(hook.get("memory_only", 0) or 0))  # not in the spool: lost if the daemon stops
             table.add_row([
                 row.node,
                 f"{printable(url)} (insecure TLS)" if url in result.insecure_tls else printable(url),
-                queued, hook.get("delivered", 0), hook.get("retried", 0),
+                f"{queued} + {held} in memory" if held else queued, hook.get("delivered", 0), hook.get("retried", 0),
                 hook.get("dead_letters", 0),
-                age(_num(hook.get("oldest_age_secs"))) if queued else "-",
+                age(_num(hook.get("oldest_age_secs"))) if queued or held else "-",
                 f"{_short(error)} ({age(_num(hook.get('last_error_age_secs')))} ago)"
                 if error else "-",
                 _ago(_num(hook.get("last_success_age_secs"))),

@@ -37,6 +37,7 @@ class Committer:
         self._pending_acks: list[int] = []  # deletes that a failed commit has to redo
         self._pending_deaths: list[tuple[Record, str]] = []  # likewise, dead letters
         self._unsettled: dict[int, list[int]] = {}  # row ids acked or dead, deletion not committed yet
+        self.spool_error = ""  # why the last commit failed ("" once one succeeds); read by the daemon's status
 
     def refresh_usage(self) -> None:
         """Count every webhook's spool usage exactly (at start and after a reload)."""
@@ -53,6 +54,7 @@ class Committer:
         except sqlite3.Error as err:
             self._spool_failed(err, appends, acks, deaths)
             return
+        self.spool_error = ""
         by_id = self.outlets.by_id
         for hook_id, row_ids in self._unsettled.items():
             outlet = by_id.get(hook_id)
@@ -116,6 +118,7 @@ class Committer:
                       deaths: list[tuple[Record, str]]) -> None:
         """A full disk or I/O error: keep delivering from memory, count what was not spooled."""
         self.stats.add("spool_errors", "write_failed")
+        self.spool_error = str(err) or type(err).__name__
         self.log_limiter.log(log, logging.ERROR, "spool-write", "Cannot write the spool (events are "
                              "delivered from memory only until it recovers) path=%s error=%s", self.writer.path, err)
         if appends:

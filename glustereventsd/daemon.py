@@ -48,6 +48,7 @@ RELOAD_SETTLE_SECS = 0.05  # reload requests within this window become one reloa
 RELOAD_APPLY_SECS = 10.0  # how long a reload waits for the pipeline to put it in force
 LOAD_ATTEMPTS = 3  # reads of the files while they keep changing under a reload
 SHUTDOWN = "shutdown"
+DELIVERY_FIGURES_SECS = 1.0  # how often the status file's delivery figures are refreshed (when they change)
 
 
 class StartupError(RuntimeError):
@@ -117,6 +118,7 @@ class Daemon:
         self._status_failing = False
         self._pending: _Pending | None = None
         self._watcher: FileWatcher | None = None
+        self._next_figures = 0.0
 
     # -- signals: record intent only -------------------------------------------------------
     # A handler runs in the main thread between two bytecodes, possibly while that thread holds
@@ -303,6 +305,7 @@ class Daemon:
         while True:
             request = self._next_request()
             self._tick()
+            self._delivery_figures(pipeline)
             if request is None:
                 if pipeline.failed.is_set() or not pipeline.is_alive():
                     log.error("Pipeline stopped; exiting so that the service manager restarts the daemon")
@@ -329,6 +332,20 @@ class Daemon:
             log.info("Configuration reloaded webhooks=%d (the pipeline has now applied it)", pending.webhooks)
             changed = True
         if changed:
+            self._write_status()
+
+    def _delivery_figures(self, pipeline: Pipeline) -> None:
+        """Put in the status file what the spool cannot show: events held only in memory, and why.
+
+        A full disk freezes the spool's own figures; ``webhook-status`` reads these beside them.
+        """
+        now = time.monotonic()
+        if now < self._next_figures:
+            return
+        self._next_figures = now + DELIVERY_FIGURES_SECS
+        section = runstate.delivery_section(pipeline.outlets.memory_only(), pipeline.committer.spool_error)
+        if self._state.sections.get("delivery") != section:
+            self._state.sections["delivery"] = section
             self._write_status()
 
     def _write_status(self) -> None:

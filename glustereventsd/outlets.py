@@ -166,6 +166,12 @@ class Outlets:
             if self._thread is None or not self._thread.is_alive():
                 self._loop.close()
 
+    def memory_only(self) -> dict[str, int]:
+        """Events each webhook holds only in memory, by URL (any thread)."""
+        with self._lock:
+            outlets = list(self.by_url.items())
+        return {url: outlet.memory_only() for url, outlet in outlets}
+
     def queue_gauges(self) -> list[QueueGauge]:
         """Backlog of every webhook, for the metrics endpoint (called from its thread)."""
         with self._lock:

@@ -219,6 +219,21 @@ def write_status(path: Path, state: RunState) -> None:
         raise
 
 
+def webhook_key(url: str) -> str:
+    """How the status file names a webhook: a digest, since a URL's query may hold a secret (the file is 0644)."""
+    return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
+
+
+def delivery_section(memory_only: dict[str, int], spool_error: str) -> dict[str, Any]:
+    """The ``delivery`` section: events held only in memory per webhook, and why the spool is failing.
+
+    ``{"spool_error": "database or disk is full", "memory_only": {"<webhook_key>": 9900}}``:
+    what ``webhook-status`` adds to the spool's own figures, which a full disk freezes.
+    """
+    return {"spool_error": spool_error,
+            "memory_only": {webhook_key(url): count for url, count in sorted(memory_only.items()) if count}}
+
+
 def remove_status(path: Path, pid: int) -> None:
     """Remove the status file if ``pid`` wrote it (on a clean stop)."""
     state = read_status(path)
