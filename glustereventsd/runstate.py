@@ -66,27 +66,28 @@ def _file_bytes(path: Path) -> bytes | None:
         return f"<unreadable: {err.strerror or err}>".encode()
 
 
-def _ca_bundles(paths: Paths) -> list[Path]:
+def _tls_files(paths: Paths) -> list[Path]:
     from glustereventsd.config import ConfigError, load_webhooks
 
     try:
         hooks = load_webhooks(paths.webhooks_file, paths.events_dir)
     except ConfigError:
         return []
-    return sorted({Path(hook.ca_bundle) for hook in hooks if hook.ca_bundle})
+    return sorted({Path(name) for hook in hooks for name in (hook.ca_bundle, hook.client_cert, hook.client_key)
+                   if name})
 
 
 def config_digest(paths: Paths) -> str:
     """A digest of every file the daemon's configuration is loaded from, as they are now.
 
-    The shipped defaults, config.json, webhooks.json and the CA bundles that webhooks.json
-    names: equal digests mean a reload would change nothing. The daemon and the tools that
+    The shipped defaults, config.json, webhooks.json and the TLS files (CA bundles, client
+    certificates and keys) that webhooks.json names: equal digests mean a reload would change nothing. The daemon and the tools that
     wait on it compute it with this one function.
     """
     digest = hashlib.sha256()
     named = [("defaults", paths.defaults_file), ("config", paths.config_file),
              ("webhooks", paths.webhooks_file)]
-    named += [(f"ca-bundle {bundle}", bundle) for bundle in _ca_bundles(paths)]
+    named += [(f"tls file {name}", name) for name in _tls_files(paths)]
     for label, path in named:
         data = _file_bytes(path)
         digest.update(label.encode() + b"\0")
