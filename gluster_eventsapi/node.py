@@ -53,7 +53,7 @@ def _reload_answer(paths: Paths, answer: Answer) -> Answer:
     if outcome.state in (reloader.REFUSED, reloader.NOT_CONFIRMED):
         return {**answer, "ok": False, "error": f"not applied ({outcome.detail})"}
     warnings = [NOT_RUNNING] if outcome.state == reloader.NOT_RUNNING else []
-    warnings += [w for w in [_missing_ca_bundles(paths)] if w]
+    warnings += [w for w in [_missing_tls_files(paths)] if w]
     if warnings:
         answer["warning"] = "; ".join(warnings)
     return answer
@@ -144,7 +144,7 @@ def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     return _reload_answer(paths, {"ok": True, "output": "OK"})
 
 
-def _missing_ca_bundles(paths: Paths) -> str:
+def _missing_tls_files(paths: Paths) -> str:
     """A warning naming the TLS files (CA bundles, client certificates) webhooks.json refers to but this node lacks."""
     try:
         hooks = load_webhooks(paths.webhooks_file, paths.events_dir)
