@@ -27,7 +27,7 @@ from glustereventsd.metrics import DaemonCollector, MetricsServer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.paths import Paths
 from glustereventsd.pipeline import Pipeline
-from glustereventsd.source import Datagram, SenderPolicy, UdpSource, open_sockets
+from glustereventsd.source import Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.spool import SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
 from glustereventsd.watch import FileWatcher, WatchError, put_reload
@@ -194,7 +194,8 @@ class Daemon:
         self.pipeline = pipeline
         pipeline.set_webhooks(webhooks)
         pipeline.start()
-        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)]
+        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
+                                     debug_enabled())]
         limiter = RateLimitedLog()
         self._sources = [UdpSource(sock, intake, self._policy, self.stats, limiter, self.stopping)
                          for sock in sockets]
@@ -302,7 +303,8 @@ class Daemon:
                         self.settings.port, settings.port)
             settings = dataclasses.replace(settings, port=self.settings.port)
         logsetup.set_level(settings.log_level)
-        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)
+        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
+                                       debug_enabled())
         try:
             applied = pipeline.reload(settings, webhooks)
         except queue.Full:
