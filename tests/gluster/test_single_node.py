@@ -79,6 +79,16 @@ def test_daemon_found_the_distribution_port_workdir_and_node_id(session: Session
     assert f"glustereventsd started port={PORT} nodeid={session.uuid} webhooks=1" in log
 
 
+def test_our_unit_has_the_packages_name_so_it_replaces_it() -> None:
+    """README: /etc/systemd/system/glustereventsd.service takes precedence over the package's unit."""
+    from tests.helpers import REPO
+
+    package_unit = Path("/lib/systemd/system/glustereventsd.service")
+    assert package_unit.is_file(), "glusterfs-server ships its unit here"
+    assert "ExecStart=/usr/sbin/glustereventsd" in package_unit.read_text()
+    assert (REPO / "systemd/glustereventsd.service").name == package_unit.name
+
+
 def test_upstream_cli_wrote_the_files_our_daemon_reads_as_they_are(session: Session) -> None:
     assert session.upstream_cli["webhook-add"][0] == 0, session.upstream_cli
     assert session.upstream_cli["config-set"][0] == 0, session.upstream_cli
