@@ -37,7 +37,7 @@ COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stop", ("volume", "stop", VOLUME)),
     ("delete", ("volume", "delete", VOLUME)),
 )
-QUIET_SECS = 1.0  # a command's events are in once nothing more came for this long
+QUIET_SECS = 1.5  # a command's events are in once nothing more came for this long
 COMMAND_WINDOW_SECS = 10.0
 
 
