@@ -30,6 +30,12 @@ def _free_port(kind: int) -> int:
         return int(sock.getsockname()[1])
 
 
+def _path_without_gluster() -> str:
+    """This PATH minus the folders that hold a ``gluster`` command."""
+    folders = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    return os.pathsep.join(f for f in folders if f and not os.access(os.path.join(f, "gluster"), os.X_OK))
+
+
 def _run(title: str, argv: list[str], env: dict[str, str]) -> int:
     print(f"\n$ {title}", flush=True)
     return subprocess.run([sys.executable, "-m", *argv], env=env, timeout=120).returncode
@@ -55,7 +61,9 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     # The folder is the demo's own: forget webhooks an earlier run registered on other ports.
     (root / "var/lib/glusterd/events/webhooks.json").unlink(missing_ok=True)
-    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root)}
+    # PATH without the 'gluster' command: on a Gluster node the CLI would otherwise take the
+    # pool from glusterd and push the demo's webhook to every real peer.
+    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), "PATH": _path_without_gluster()}
     http_port, udp_port = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
     url = f"http://127.0.0.1:{http_port}/listen"
     print(f"Every file of this demo lives under {root} (GLUSTER_EVENTS_ROOT)")

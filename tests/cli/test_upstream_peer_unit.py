@@ -57,3 +57,18 @@ def test_our_own_older_version_is_still_a_version_mismatch() -> None:
               "'status', 'node-status', 'node-reload', 'node-sync', 'node-webhook-test')\n")
     row = classify("node2", "node-webhook-redeliver", Completed(2, b"", stderr.encode()), SETTINGS)
     assert "version mismatch" in row.error and "Gluster's own" not in row.error
+
+
+def test_glusterd_down_is_said_plainly(tmp_path) -> None:
+    """What /usr/sbin/gluster prints when glusterd is not running (measured): a sentence, exit 1."""
+    from gluster_eventsapi.errors import CliError
+    from gluster_eventsapi.peers import gluster_pool
+
+    script = tmp_path / "gluster"
+    script.write_text("#!/bin/sh\necho 'Connection failed. Please check if gluster daemon is operational.'\n"
+                      "exit 1\n")
+    script.chmod(0o755)
+    with pytest.raises(CliError) as caught:
+        gluster_pool(str(script))
+    assert str(caught.value.message) == ("'gluster pool list' failed: Connection failed. Please check if gluster "
+                                         "daemon is operational. (is glusterd running?)")
