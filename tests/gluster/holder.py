@@ -7,7 +7,7 @@ namespaces of its own, so the host keeps its files, ports and hostname:
 - network: only ``lo``, with 127.0.0.1, ::1, the node's address 10.211.0.1 (a brick may not
   be on a loopback address) and fd11:211::1 (a global IPv6 address, as a node with IPv6 has:
   only then does ``localhost`` resolve to ``::1`` first, where Gluster sends its events);
-- files: an overlay on /var/lib (glusterd's workdir and our state are written to STATE),
+- files: an overlay on /var/lib (glusterd's workdir and our state are written to a tmpfs),
   copies of /etc/glusterfs and of a Debian /etc/hosts, STATE/log on /var/log/glusterfs,
   tmpfs on /run and /mnt (the bricks).
 
@@ -49,9 +49,12 @@ def setup(state: Path) -> None:
     run("ip", "-6", "addr", "add", f"{NODE_ADDRESS6}/128", "dev", "lo", "nodad")
     run("hostname", HOSTNAME)
 
-    upper, work = state / "varlib/upper", state / "varlib/work"
-    upper.mkdir(parents=True)
-    work.mkdir(parents=True)
+    varlib = state / "varlib"  # a tmpfs: an overlay's upper layer cannot be on an overlay (containers)
+    varlib.mkdir()
+    run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", str(varlib))
+    upper, work = varlib / "upper", varlib / "work"
+    upper.mkdir()
+    work.mkdir()
     run("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/var/lib,upperdir={upper},workdir={work}",
         "/var/lib")
     shutil.copytree("/var/lib/glusterd", WORKDIR, symlinks=True)  # the package's hooks and groups
