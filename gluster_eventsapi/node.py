@@ -18,7 +18,7 @@ from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import cabundles, service, store
+from gluster_eventsapi import service, store, tlsfiles
 from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.results import PROTOCOL
 
@@ -77,15 +77,15 @@ SYNCED_FILES: tuple[tuple[str, Callable[[Paths], Path], Callable[[dict[str, Any]
 
 
 def _install_bundles(request: Mapping[str, Any], paths: Paths) -> str:
-    """Write the CA bundles the sender's webhooks use (before its webhooks.json); an error or ""."""
-    bundles = request.get("ca_bundles") or {}
-    if not isinstance(bundles, dict):
-        return "ca_bundles: bad request"
-    for name, text in bundles.items():
+    """Write the TLS files the sender's webhooks use (before its webhooks.json); an error or ""."""
+    files = request.get("tls_files") or {}
+    if not isinstance(files, dict):
+        return "tls_files: bad request"
+    for name, text in files.items():
         if not isinstance(name, str) or not isinstance(text, str):
-            return "ca_bundles: bad request"
+            return "tls_files: bad request"
         try:
-            cabundles.install_received(paths.events_dir, name, text)
+            tlsfiles.install_received(paths.events_dir, name, text)
         except CliError as err:
             return err.message
     return ""
@@ -102,7 +102,7 @@ def prune_bundles(paths: Paths) -> None:
             webhooks = store.read_webhooks(paths)
         except CliError:
             return  # unreadable: keep every bundle, the file's problem is reported elsewhere
-        cabundles.prune(paths.events_dir, cabundles.referenced(webhooks))
+        tlsfiles.prune(paths.events_dir, tlsfiles.referenced(webhooks))
 
 
 def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
@@ -133,21 +133,22 @@ def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
 
 
 def _missing_ca_bundles(paths: Paths) -> str:
-    """A warning naming the CA bundles that webhooks.json refers to but this node lacks."""
+    """A warning naming the TLS files (CA bundles, client certificates) webhooks.json refers to but this node lacks."""
     try:
         hooks = load_webhooks(paths.webhooks_file, paths.events_dir)
     except ConfigError:
         return ""
-    missing = sorted({h.ca_bundle for h in hooks if h.ca_bundle and not Path(h.ca_bundle).is_file()})
+    named = {name for hook in hooks for name in (hook.ca_bundle, hook.client_cert, hook.client_key) if name}
+    missing = sorted(name for name in named if not Path(name).is_file())
     if not missing:
         return ""
-    managed = str(paths.events_dir / cabundles.FOLDER)
-    if all(Path(bundle).parent == Path(managed) for bundle in missing):
+    managed = {paths.events_dir / "ca", paths.events_dir / "tls"}
+    if all(Path(name).parent in managed for name in missing):
         advice = ("run 'gluster-eventsapi sync' from a node that has it, or set it again with "
-                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE'")
+                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE' (or --client-cert/--client-key)")
     else:
         advice = "copy it there"
-    return f"CA bundle {', '.join(missing)} missing on this node: {advice}, or HTTPS deliveries from this node fail"
+    return f"TLS file {', '.join(missing)} missing on this node: {advice}, or HTTPS deliveries from this node fail"
 
 
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
@@ -160,9 +161,15 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         hook = webhook_from_entry(url, entry, paths.events_dir)
     except ConfigError as err:
         return {"ok": False, "error": str(err)}
-    from glustereventsd.deliver import post_test  # imported here: only this command needs HTTP
+    from glustereventsd import delivery, proxies  # imported here: only this command needs HTTP
+    from glustereventsd.config import load_settings
 
-    outcome = post_test(hook, int(now))
+    try:
+        settings, _ = load_settings(paths.defaults_file, paths.config_file)
+        layer = proxies.config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
+    except ConfigError as err:
+        return {"ok": False, "error": f"cannot read the proxy settings: {err}"}
+    outcome = delivery.send_test(hook, int(now), proxy_config=layer, environment=service.daemon_environment(paths))
     if outcome.ok:
         return {"ok": True, "output": "OK"}
     return {"ok": False, "error": describe_outcome(outcome)}

@@ -114,14 +114,31 @@ def gluster_pool(gluster: str) -> list[Peer]:
     return parse_pool_xml(output)
 
 
-def find_gluster(environ: Mapping[str, str]) -> str | None:
-    """The ``gluster`` command on PATH, if this is a Gluster node."""
+GLUSTER_CLI_ENV = "GLUSTER_CLI"
+
+
+def find_gluster(environ: Mapping[str, str], rooted: bool = False) -> str | None:
+    """The ``gluster`` command to ask for the pool, if this is a Gluster node.
+
+    ``$GLUSTER_CLI`` names it explicitly; otherwise it is looked up on PATH, except for a
+    node kept under GLUSTER_EVENTS_ROOT (``rooted``), whose pool is its peers file.
+    """
+    explicit = environ.get(GLUSTER_CLI_ENV, "").strip()
+    if explicit:
+        return explicit
+    if rooted:
+        return None
     return shutil.which("gluster", path=environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"))
 
 
 def pool(paths: Paths, environ: Mapping[str, str]) -> list[Peer]:
-    """Every node of the pool, the local node first."""
-    gluster = find_gluster(environ)
+    """Every node of the pool, the local node first.
+
+    Under GLUSTER_EVENTS_ROOT (a node kept in a folder, as the demo and the tests run it)
+    the pool is the peers file even where Gluster is installed: this machine's glusterd
+    knows nothing of that folder's pool (unless $GLUSTER_CLI says which gluster to ask).
+    """
+    gluster = find_gluster(environ, rooted=paths.root != Path("/"))
     if gluster:
         return gluster_pool(gluster)
     data = read_peers_file(paths)

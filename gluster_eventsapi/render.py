@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from glustereventsd.weburl import printable
+
 from gluster_eventsapi.errors import ExitStatus
 from gluster_eventsapi.results import (
     DeadLetterReport,
@@ -133,7 +135,8 @@ INSECURE_NOTE = "(insecure TLS: certificate not verified)"
 
 
 def _webhook_line(url: str, insecure: Sequence[str]) -> str:
-    return f"{url} {INSECURE_NOTE}" if url in insecure else url
+    """A registered URL as a table shows it: control characters escaped, never printed raw."""
+    return f"{printable(url)} {INSECURE_NOTE}" if url in insecure else printable(url)
 
 
 def render_status(result: StatusReport, as_json: bool) -> Rendered:
@@ -247,7 +250,7 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
             queued = int(str(hook.get("queued", 0)))
             table.add_row([
                 row.node,
-                f"{url} (insecure TLS)" if url in result.insecure_tls else url,
+                f"{printable(url)} (insecure TLS)" if url in result.insecure_tls else printable(url),
                 queued, hook.get("delivered", 0), hook.get("retried", 0),
                 hook.get("dead_letters", 0),
                 age(_num(hook.get("oldest_age_secs"))) if queued else "-",

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-PROTOCOL = 2  # version of the node-* request/answer; bumped on incompatible changes
+PROTOCOL = 3  # version of the node-* request/answer; bumped on incompatible changes
 
 
 @dataclass(frozen=True)

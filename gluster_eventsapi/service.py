@@ -26,6 +26,32 @@ def daemon_pid(paths: Paths) -> int | None:
     return None
 
 
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+def daemon_environment(paths: Paths) -> dict[str, str] | None:
+    """The proxy variables of the running daemon's environment, or None when it cannot be read.
+
+    ``webhook-test`` runs over SSH, with the login's environment, but it must reach the
+    webhook the way the daemon does: through the proxy set in the daemon's unit
+    (``Environment=HTTPS_PROXY=...``). Only proxy variables are taken from /proc/PID/environ.
+    """
+    pid = daemon_pid(paths)
+    if not pid:
+        return None
+    try:
+        raw = open(f"/proc/{pid}/environ", "rb").read(1 << 20)
+    except OSError:
+        return None
+    wanted = {name for variable in PROXY_VARIABLES for name in (variable, variable.upper())} | {"REQUEST_METHOD"}
+    found = {}
+    for item in raw.split(b"\0"):
+        name, _, value = item.decode("utf-8", "replace").partition("=")
+        if name in wanted:
+            found[name] = value
+    return found
+
+
 def is_running(paths: Paths) -> bool:
     """True when a glustereventsd holds one of this node's pid files."""
     return daemon_pid(paths) is not None

@@ -26,7 +26,11 @@ from glustereventsd.lastgood import LastGood
 from glustereventsd.metrics import DaemonCollector, MetricsServer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.paths import Paths
-from glustereventsd.pipeline import Pipeline
+from glustereventsd.committer import Committer
+from glustereventsd.ingest import Ingest
+from glustereventsd.outlets import Outlets
+from glustereventsd.pipeline import RESULTS_MAX, Pipeline
+from glustereventsd.results import ResultChannel
 from glustereventsd.source import Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.spool import SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
@@ -184,19 +188,26 @@ class Daemon:
             for sock in sockets:
                 sock.close()
             raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}") from None
-        try:
-            for url, moved in writer.take_requeue_requests().items():  # asked for while we were down
-                log.info("Re-queued dead letters url=%s events=%d", config.display_url(url), moved)
-        except sqlite3.Error as err:
-            log.error("Cannot re-queue the dead letters asked for: %s", err)
+        # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop,
+        # and delivery results back to the pipeline over a bounded channel.
         intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
-        pipeline = Pipeline(intake, writer, node, settings, self.stats, events_log, threading.Event())
+        results = ResultChannel(RESULTS_MAX)
+        limiter = RateLimitedLog()
+        outlets = Outlets(writer, settings, results, self.stats, limiter)
+        ingest = Ingest(node, writer.take_seq, self.stats, events_log, limiter)
+        committer = Committer(writer, outlets, self.stats, limiter)
+        pipeline = Pipeline(intake, ingest, committer, outlets, results, settings)
         self.pipeline = pipeline
-        pipeline.set_webhooks(webhooks)
-        pipeline.start()
+        try:
+            pipeline.start_with(webhooks)  # also re-queues dead letters asked for while we were down
+        except sqlite3.Error as err:
+            outlets.stop(time.monotonic())
+            writer.close()
+            for sock in sockets:
+                sock.close()
+            raise StartupError(f"cannot use the spool {self.paths.spool_file}: {err}") from None
         self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
                                      debug_enabled())]
-        limiter = RateLimitedLog()
         self._sources = [UdpSource(sock, intake, self._policy, self.stats, limiter, self.stopping)
                          for sock in sockets]
         for source in self._sources:
@@ -241,7 +252,7 @@ class Daemon:
         """Start the Prometheus endpoint when metrics-port is set; a failure is logged, not fatal."""
         if not settings.metrics_port:
             return None
-        server = MetricsServer(DaemonCollector(self.stats, pipeline.queue_gauges))
+        server = MetricsServer(DaemonCollector(self.stats, pipeline.outlets.queue_gauges))
         try:
             self.metrics_port = server.start(settings.metrics_address, settings.metrics_port)
         except OSError as err:

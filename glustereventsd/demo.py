@@ -6,7 +6,8 @@ Needs no root and no Gluster: every file lives under ``--folder`` (GLUSTER_EVENT
 runs exactly what an administrator would: ``gluster-eventsapi listen`` (a webhook receiver),
 ``gluster-eventsapi webhook-add``, ``glustereventsd``, then ``gluster-eventsapi emit
 VOLUME_CREATE name=demo-volume`` (one UDP datagram, as Gluster sends it), and prints the JSON
-the webhook received. With ``--keep`` everything stays up until Ctrl-C.
+the webhook received. With ``--keep`` everything stays up until Ctrl-C, and the receiver's
+live page (``listen --web``) shows every event sent meanwhile.
 """
 
 from __future__ import annotations
@@ -28,12 +29,6 @@ def _free_port(kind: int) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _path_without_gluster() -> str:
-    """This PATH minus the folders that hold a ``gluster`` command."""
-    folders = os.environ.get("PATH", os.defpath).split(os.pathsep)
-    return os.pathsep.join(f for f in folders if f and not os.access(os.path.join(f, "gluster"), os.X_OK))
 
 
 def _run(title: str, argv: list[str], env: dict[str, str]) -> int:
@@ -61,16 +56,14 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     # The folder is the demo's own: forget webhooks an earlier run registered on other ports.
     (root / "var/lib/glusterd/events/webhooks.json").unlink(missing_ok=True)
-    # PATH without the 'gluster' command: on a Gluster node the CLI would otherwise take the
-    # pool from glusterd and push the demo's webhook to every real peer.
-    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), "PATH": _path_without_gluster()}
+    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root)}
     http_port, udp_port = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
     url = f"http://127.0.0.1:{http_port}/listen"
     print(f"Every file of this demo lives under {root} (GLUSTER_EVENTS_ROOT)")
 
-    print(f"\n$ gluster-eventsapi listen --port {http_port} --json &", flush=True)
+    print(f"\n$ gluster-eventsapi listen --port {http_port} --json --web &", flush=True)
     listener = subprocess.Popen([sys.executable, "-m", "gluster_eventsapi", "listen", "--port", str(http_port),
-                                 "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                 "--json", "--web"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     bodies: queue.Queue[str] = queue.Queue(maxsize=1000)
 
     def read_bodies() -> None:
@@ -110,7 +103,8 @@ def main() -> int:
         print("\nThe webhook received:")
         print(json.dumps(json.loads(body), indent=4, sort_keys=True), flush=True)
         if args.keep:
-            print(f"\nStill running. In another shell:\n  export GLUSTER_EVENTS_ROOT={root}\n"
+            print(f"\nStill running. Watch the events arrive: open http://127.0.0.1:{http_port}/ in a browser."
+                  f"\nIn another shell:\n  export GLUSTER_EVENTS_ROOT={root}\n"
                   f"  gluster-eventsapi emit VOLUME_START name=demo-volume force=1 --port {udp_port}\n"
                   "  gluster-eventsapi status\nCtrl-C here to stop.", flush=True)
             try:

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS requeue_requests (url TEXT PRIMARY KEY, at REAL NOT N
 """
 
 BUSY_TIMEOUT_MS = 10_000
+READER_CACHE_KIB = 256
 log = logging.getLogger("glustereventsd.spool")
 
 
@@ -100,6 +101,16 @@ class HookCounters:
     last_error: str = ""
     last_error_at: float = 0.0
     last_success_at: float = 0.0
+
+    def merge(self, other: HookCounters) -> None:
+        """Add ``other``'s counts, and take its latest error and success times."""
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.dropped += other.dropped
+        self.dead += other.dead
+        if other.last_error_at >= self.last_error_at and other.last_error_at:
+            self.last_error, self.last_error_at = other.last_error, other.last_error_at
+        self.last_success_at = max(self.last_success_at, other.last_success_at)
 
     def pending(self) -> bool:
         """True when there is something to flush."""
@@ -330,10 +341,15 @@ class SpoolWriter:
 
 
 class SpoolReader:
-    """A read-only view of the spool for one delivery worker group."""
+    """A read-only view of the spool: the delivery loop's refills, the metrics' gauges.
+
+    Its page cache is kept small: it reads each row once, in order, so a large cache would
+    only hold memory (SQLite's default is 2 MB per connection).
+    """
 
     def __init__(self, path: Path) -> None:
         self.db = connect(path, readonly=True)
+        self.db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
 
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
         """Up to ``limit`` queued records of a webhook with row id above ``after_id``, oldest first."""
@@ -341,6 +357,10 @@ class SpoolReader:
             "SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
             "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit)).fetchall()
         return list(map(Record._make, rows))  # the columns' types are already Record's
+
+    def count(self, hook_id: int) -> int:
+        """Events queued in the spool for a webhook."""
+        return int(self.db.execute("SELECT count(*) FROM queue WHERE hook_id=?", (hook_id,)).fetchone()[0])
 
     def oldest_received(self, hook_id: int) -> float | None:
         """Receipt time of the oldest event queued for a webhook (None when none is)."""

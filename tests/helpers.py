@@ -289,18 +289,23 @@ class DaemonProcess(NodeFiles):
     """glustereventsd as a real process with its own GLUSTER_EVENTS_ROOT."""
 
     def __init__(self, root: Path, port: int, extra_env: dict[str, str] | None = None,
-                 listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
+                 listen: tuple[str, ...] = ("127.0.0.1", "::1"), argv_prefix: list[str] | None = None) -> None:
         self.root = root
         self.port = port
         self.listen = listen
+        self.argv_prefix = argv_prefix or []  # e.g. unshare, to run the daemon in a namespace
         self.env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), **(extra_env or {})}
         self.env.pop("NOTIFY_SOCKET", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr_offset = 0
 
+    def command(self) -> list[str]:
+        """The daemon's command line, without the options ``start`` adds."""
+        return [*self.argv_prefix, sys.executable, "-m", "glustereventsd"]
+
     def start(self, wait: bool = True) -> DaemonProcess:
         offset = len(self.log_text())
-        args = [sys.executable, "-m", "glustereventsd", "--port", str(self.port)]
+        args = [*self.command(), "--port", str(self.port)]
         for host in self.listen:
             args += ["--listen", host]
         # Output goes to files under the root, so the suite's secret scan reads it too.

@@ -127,7 +127,13 @@ def pages() -> list[Page]:
              "/var/lib/glustereventsd/: the spool of undelivered events and the generated node id.\n\n"
              "/var/log/glusterfs/events.log, /var/log/glusterfs/glustereventsd.log: logs.")
     environment = ("GLUSTER_EVENTS_ROOT: when set, every path above is taken under this folder "
-                   "(tests, demos, running without root).")
+                   "(tests, demos, running without root).\n\n"
+                   "https_proxy, http_proxy, all_proxy, no_proxy (or in upper case): the HTTP proxy webhooks "
+                   "are reached through, as curl and python-requests read them; the webhook-proxy config key and "
+                   "a webhook's --proxy override them. Under systemd set them in a drop-in "
+                   "(systemctl edit glustereventsd: [Service] Environment=HTTPS_PROXY=http://proxy:3128 "
+                   "NO_PROXY=localhost,127.0.0.1). webhook-test reads them from the running daemon's environment.\n\n"
+                   "GLUSTER_CLI: the gluster command that lists the pool (default: gluster on PATH).")
     return [
         Page("glustereventsd", "deliver Gluster events to webhooks", daemon_parser, (
             ("SIGNALS", "SIGUSR2 or SIGHUP: re-read config and webhooks without losing an event (systemctl reload).\n\n"

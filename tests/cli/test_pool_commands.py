@@ -332,7 +332,7 @@ def test_gluster_pool_list_is_used_when_gluster_exists(pool, tmp_path):
     script.write_text(f'#!/bin/sh\n[ "$*" = "--mode=script pool list --xml" ] || exit 1\n'
                       f'cat {bin_dir / "pool.xml"}\n')
     script.chmod(0o755)
-    pool.extra_path = [str(bin_dir)]
+    pool.extra_env = {"GLUSTER_CLI": str(script)}  # under GLUSTER_EVENTS_ROOT, PATH alone is not asked
     pool.set_peers()  # an empty peers file: the gluster pool must win
     run = pool.cli("status")
     assert run.status == 4

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import time
+from pathlib import Path
 
 from tests.helpers import DaemonProcess, Receiver, Stream, send_lines, wait_for
 
@@ -48,21 +52,30 @@ def test_file_replace_alone_reloads_webhooks(daemon: DaemonProcess, make_receive
     assert first.names() == ["before"]
 
 
-def test_sighup_reloads_too(daemon: DaemonProcess, make_receiver) -> None:
+def test_sighup_reloads_too(daemon: DaemonProcess, make_receiver, tmp_path: Path) -> None:
+    """A change the file watcher cannot see is applied by SIGHUP, and only then.
+
+    The file is rewritten through a hard link in another folder: inotify reports changes to
+    the folder an inode was opened through, so the watch on the events folder stays silent.
+    """
     first, second = make_receiver(), make_receiver()
     daemon.write_webhooks({first.url: {}})
     daemon.start()
-    (daemon.events_dir / "webhooks.json").unlink()
-    wait_for(lambda: "Configuration reloaded webhooks=0" in daemon.log_text(), what="reload on delete")
+    hidden = tmp_path / "elsewhere"
+    hidden.mkdir()
+    os.link(daemon.events_dir / "webhooks.json", hidden / "webhooks.json")
     count = daemon.log_text().count("Configuration reloaded")
-    # Write a new file behind the watcher's back (rename from another folder is still IN_MOVED_TO,
-    # so write in place): then SIGHUP.
-    daemon.write_webhooks({second.url: {}})
+    with open(hidden / "webhooks.json", "w", encoding="utf-8") as handle:  # same inode, in place
+        json.dump({second.url: {}}, handle)
+    time.sleep(1.0)
+    assert daemon.log_text().count("Configuration reloaded") == count  # the watcher saw nothing
+    send_lines(daemon.port, [b"1 2 name=before"])
+    wait_for(lambda: first.count() == 1, what="still the first webhook")
     daemon.signal(signal.SIGHUP)
     wait_for(lambda: daemon.log_text().count("Configuration reloaded") > count, what="SIGHUP reload")
-    send_lines(daemon.port, [b"1 2 name=x"])
+    send_lines(daemon.port, [b"1 2 name=after"])
     wait_for(lambda: second.count() == 1, what="second webhook")
-    assert first.count() == 0
+    assert first.names() == ["before"] and second.names() == ["after"]
 
 
 def test_corrupt_webhooks_file_keeps_last_good_config(daemon: DaemonProcess, receiver: Receiver) -> None:
