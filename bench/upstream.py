@@ -1,7 +1,7 @@
 """Gluster's own glustereventsd, run from the distribution's package as an external program.
 
 Used as the oracle by the tests (tests/gluster) and as the baseline by the comparison
-benchmark (bench/compare_bench.py). Nothing of it is copied: ``/usr/sbin/glustereventsd``
+benchmark (bench/upstream_bench.py). Nothing of it is copied: ``/usr/sbin/glustereventsd``
 runs as it is, with the system's ``/usr/bin/python3``.
 
 It reads fixed paths (``/etc/glusterfs/eventsconfig.json``, the glusterd workdir's

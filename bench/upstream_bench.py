@@ -13,8 +13,8 @@ process, spool on disk) in turn, through the same workloads:
 Not a test: it asserts nothing and prints one line per figure, then a table. Figures on a
 shared machine are noisy; compare the two daemons of one run, not runs of different days.
 
-    sudo python -m bench.compare_bench            # both daemons, every workload
-    sudo python -m bench.compare_bench --quick    # 5 s of steady load instead of 10
+    sudo python -m bench.upstream_bench            # both daemons, every workload
+    sudo python -m bench.upstream_bench --quick    # 5 s of steady load instead of 10
 """
 
 from __future__ import annotations
