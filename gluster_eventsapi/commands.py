@@ -433,7 +433,10 @@ def _config_name(name: str) -> str:
 
 
 def display_name(name: str) -> str:
-    """How config-get shows a key: the seed's spelling (``log_level``)."""
+    """How config-get's table shows a key: the seed's spelling (``log_level``).
+
+    ``--json`` uses the key as the files spell it (``log-level``), as Gluster's own CLI does.
+    """
     return OPTIONS[name].field
 
 
@@ -448,7 +451,8 @@ def cmd_config_get(args: argparse.Namespace, ctx: Context) -> NameValues:
                    else set(SHIPPED_DEFAULTS))
         shown = shipped | store.keys_set_in(paths.config_file)
         names = [name for name in OPTIONS if name in shown]
-    return NameValues(tuple((display_name(name), _shown(name, values[name])) for name in names))
+    return NameValues(tuple((display_name(name), _shown(name, values[name])) for name in names),
+                      tuple(names))
 
 
 def _shown(name: str, value: object) -> object:

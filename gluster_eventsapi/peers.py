@@ -107,10 +107,11 @@ def gluster_pool(gluster: str) -> list[Peer]:
                        "(is glusterd running?)") from None
     except OSError as err:
         raise CliError(f"cannot run {gluster}: {err.strerror or err}") from None
-    if done.returncode != 0 and not done.stdout.strip():
-        reason = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
+    output = done.stdout.decode("utf-8", "replace").strip()
+    if done.returncode != 0 and not output.startswith("<"):  # glusterd down: a sentence, not XML
+        reason = done.stderr.decode("utf-8", "replace").strip() or output or f"exit status {done.returncode}"
         raise CliError(f"'gluster pool list' failed: {reason} (is glusterd running?)")
-    return parse_pool_xml(done.stdout.decode("utf-8", "replace"))
+    return parse_pool_xml(output)
 
 
 GLUSTER_CLI_ENV = "GLUSTER_CLI"

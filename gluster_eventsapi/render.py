@@ -166,7 +166,9 @@ def _show(value: object) -> str:
 def render_name_values(result: NameValues, as_json: bool) -> Rendered:
     """The ``NAME | VALUE`` table of config-get."""
     if as_json:
-        return Rendered(envelope(dict(result.items)), "", ExitStatus.OK)
+        keys = result.keys or tuple(name for name, _ in result.items)
+        return Rendered(envelope({key: value for key, (_, value) in zip(keys, result.items)}), "",
+                        ExitStatus.OK)
     table = _table(["NAME", "VALUE"])
     values = _ljust_column([_show(value) for _, value in result.items], "VALUE")
     for (name, _), value in zip(result.items, values):

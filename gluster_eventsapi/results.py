@@ -68,9 +68,15 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class NameValues:
-    """The ``config-get`` table: display name and value, in display order."""
+    """``config-get``: display name and value, in display order, and the keys for JSON.
+
+    The table shows the seed's names (``log_level``); ``--json`` carries the config files'
+    own key names (``log-level``), as Gluster's own CLI prints them. ``keys`` holds those,
+    one per item (empty: use the display names).
+    """
 
     items: tuple[tuple[str, object], ...]
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from glustereventsd.ingest import Ingest
 from glustereventsd.outlets import Outlets
 from glustereventsd.pipeline import RESULTS_MAX, Pipeline
 from glustereventsd.results import ResultChannel
-from glustereventsd.source import Datagram, SenderPolicy, UdpSource, open_sockets
+from glustereventsd.source import Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.spool import SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
 from glustereventsd.watch import FileWatcher, put_reload
@@ -236,7 +236,8 @@ class Daemon:
             for sock in sockets:
                 sock.close()
             raise StartupError(f"cannot use the spool {self.paths.spool_file}: {err}") from None
-        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)]
+        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
+                                     debug_enabled())]
         self._sources = [UdpSource(sock, intake, self._policy, self.stats, limiter, self.stopping)
                          for sock in sockets]
         for source in self._sources:
@@ -426,7 +427,8 @@ class Daemon:
                         self.settings.port, settings.port)
             settings = dataclasses.replace(settings, port=self.settings.port)
         logsetup.set_level(settings.log_level)
-        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)
+        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
+                                       debug_enabled())
         try:
             applied = pipeline.reload(settings, webhooks)
         except queue.Full:

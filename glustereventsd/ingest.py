@@ -43,7 +43,7 @@ class Ingest:
         for index, datagram in enumerate(batch):
             try:
                 raw = parse.parse_datagram(datagram.data, settings.max_datagram_bytes, settings.max_attributes)
-                event = enrich.enrich(raw, names, self.nodeid)
+                event = enrich.enrich(raw, names, self.nodeid, self.stats)
             except parse.ParseError as err:
                 self.stats.add("parse_errors", err.code)
                 self.log_limiter.log(log, logging.WARNING, f"parse:{err.code}",

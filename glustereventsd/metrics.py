@@ -61,6 +61,8 @@ class DaemonCollector(Collector):
             "delivered": ("delivered_total", "Events delivered (2xx), by webhook.", "webhook"),
             "dead_letters": ("dead_letters_total", "Events moved to the dead letters, by webhook.", "webhook"),
             "not_spooled": ("not_spooled_total", "Events that could not be written to the spool.", "reason"),
+            "null_details": ("null_details_total", "Events delivered with an empty message because Gluster "
+                             "sent '(null)' as their details, by event name.", "event"),
             "spool_errors": ("spool_errors_total", "Failed spool writes (full disk, I/O error), by reason; "
                              "meanwhile events are delivered from memory only.", "reason"),
         }

@@ -17,6 +17,7 @@ class RawEvent(NamedTuple):
     ts: int
     type_id: int
     pairs: tuple[tuple[str, str], ...]
+    null_detail: bool = False  # the detail was "(null)": Gluster formatted a C NULL string
 
 
 class Event(NamedTuple):

@@ -123,8 +123,8 @@ def test_webhook_test_uses_stored_credentials(pool, receiver):
 def test_config_commands_json_and_exit_codes(pool):
     run = pool.cli("config-get", "--json")
     output = run.json()["output"]
-    assert output["log_level"] == "INFO" and output["port"] == 24009
-    assert output["disable_events_log"] is False
+    assert output["log-level"] == "INFO" and output["port"] == 24009
+    assert output["disable-events-log"] is False
     assert pool.cli("config-get", "--name", "port", "--json").json()["output"] == {"port": 24009}
     assert pool.cli("config-get", "--name", "nope").status == 7
 
