@@ -181,7 +181,8 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         layer = proxies.config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
     except ConfigError as err:
         return {"ok": False, "error": f"cannot read the proxy settings: {err}"}
-    outcome = delivery.send_test(hook, int(now), proxy_config=layer, environment=service.daemon_environment(paths))
+    outcome = delivery.send_test(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
+                                 proxy_config=layer, environment=service.daemon_environment(paths))
     if outcome.ok:
         return {"ok": True, "output": "OK"}
     return {"ok": False, "error": describe_outcome(outcome)}

@@ -200,7 +200,12 @@ class Connection:
             self._fail(error)
             return
         family, address = self._addresses.pop(0)
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as err:  # out of file descriptors, or a family the kernel lacks
+            hint = " (raise the open-files limit, LimitNOFILE= in the unit)" if err.errno == errno.EMFILE else ""
+            self._fail(ConnectError(f"cannot open a socket: {err.strerror or err}{hint}"))
+            return
         sock.setblocking(False)
         self.sock = sock
         self.state = CONNECTING
@@ -295,6 +300,12 @@ class Connection:
             self._out += self.request_bytes
         self._flush()
 
+    def accepted_answer(self) -> Response | None:
+        """For a request past its deadline: the answer so far if a whole 2xx head came (a delivery)."""
+        if self.busy and self._reader.accepted():
+            return self._reader.cut()
+        return None
+
     def take_result(self) -> Response | HttpError | None:
         """The finished request's answer or error (once), or None while it is in flight."""
         if self._error is not None:
@@ -388,7 +399,7 @@ class Connection:
 
     def _tunnel_reply(self, data: bytes) -> None:
         self._tunnel_buffer += data
-        head_end = _head_end(self._tunnel_buffer)
+        head_end = httpwire.head_end(self._tunnel_buffer)
         if head_end < 0:
             if len(self._tunnel_buffer) > httpwire.MAX_HEAD_BYTES:
                 self._fail(ProxyError("proxy answered CONNECT with headers that never end"))
@@ -447,7 +458,13 @@ class Connection:
 
     def _lost(self, err: OSError | None) -> None:
         """The connection failed or closed before a complete answer."""
-        if not self.answered and self.reused:
+        reason = (err.strerror or str(err)) if err is not None else "the server closed the connection"
+        if self.state == HANDSHAKE:
+            self._fail(TlsError(f"TLS handshake with {self.route.url.host} failed: {reason}"))
+        elif self.state == TUNNEL:
+            shown = self.route.proxy.shown if self.route.proxy is not None else "the proxy"
+            self._fail(ProxyError(f"proxy {shown} dropped the connection before opening the tunnel: {reason}"))
+        elif not self.answered and self.reused:
             self._fail(StaleConnection("the server closed an idle keep-alive connection"))
         elif err is None:
             self._fail(ProtocolError("server closed the connection before answering"))
@@ -457,6 +474,10 @@ class Connection:
             self._fail(ConnectError(f"connection failed: {err.strerror or err}"))
 
     def _fail(self, error: HttpError) -> None:
+        if self.busy and self._reader.accepted():
+            self._done(self._reader.cut())  # after a whole 2xx head nothing makes the event undelivered
+            self.close()
+            return
         self._error = error
         self.close()
 
@@ -481,11 +502,3 @@ class Connection:
     def idle(self) -> bool:
         """Set up and carrying no request: ready for the next one."""
         return self.state == READY and not self.busy
-
-
-def _head_end(buffer: bytes) -> int:
-    """The index just past the blank line ending a message head (CRLF or bare LF), or -1."""
-    crlf = buffer.find(b"\r\n\r\n")
-    lf = buffer.find(b"\n\n")
-    ends = [index + 4 for index in (crlf,) if index >= 0] + [index + 2 for index in (lf,) if index >= 0]
-    return min(ends) if ends else -1

@@ -146,7 +146,8 @@ class DeliveryLoop:
         self.wake()
 
     def close(self) -> None:
-        """Release the loop's sockets, once it no longer runs."""
+        """Release the loop's sockets and lookup threads, once it no longer runs."""
+        self.resolver.close()
         self._selector.close()
         self._wake_reader.close()
         self._wake_writer.close()
@@ -246,8 +247,10 @@ class DeliveryLoop:
         for outlet in due:
             self._backing_off.discard(outlet)
             self._ready.append(outlet)
+        # Only the outlets queued before this pass: one queued again meanwhile (a record offered
+        # while it was pumped) stays queued for the next turn, which then does not wait.
         seen: set[int] = set()
-        while self._ready:
+        for _ in range(len(self._ready)):
             outlet = self._ready.popleft()
             if id(outlet) in seen or self.outlets.get(outlet.hook_id) is not outlet:
                 continue
@@ -260,8 +263,9 @@ class DeliveryLoop:
             step(*args)
         except Exception as err:  # noqa: BLE001 - the last line of defence of one webhook
             # Only the exception's type is shown: its text could quote a header value.
-            log.error("Unexpected %s while delivering to url=%s; its events are kept and retried",
-                      type(err).__name__, outlet.label, exc_info=log.isEnabledFor(logging.DEBUG))
+            self.log_limiter.log(log, logging.ERROR, f"{outlet.hook_id}:internal",
+                                 "Unexpected %s while delivering to url=%s; its events are kept and retried",
+                                 type(err).__name__, outlet.label)
             self._drop_outlet(outlet)
             outlet.failures += 1
             outlet.blocked_until = self.clock() + self.policy.backoff(outlet.failures, None)
@@ -323,8 +327,11 @@ class DeliveryLoop:
         connection.request(endpoint.request(record))
         if connection.state == RESOLVING and not connection.start():
             host, port = endpoint.route.connect_to
-            if not self.resolver.lookup(connection, host, port):
-                connection.resolved([], f"cannot resolve {host}: the resolver is busy")
+            known = self.resolver.cached(host, port)
+            if known is not None:
+                connection.resolved(*known)
+            elif not self.resolver.lookup(connection, host, port):
+                connection.resolved([], f"cannot resolve {host}: too many host names are being looked up")
         self._after(outlet, connection)
 
     def _on_io(self, connection: Connection, events: int) -> None:
@@ -381,13 +388,19 @@ class DeliveryLoop:
             self._guarded(outlet, self._time_out, outlet, connection, flight)
 
     def _time_out(self, outlet: Outlet, connection: Connection, flight: Flight) -> None:
-        if outlet.flights.get(connection) is flight:
-            del outlet.flights[connection]
-            self._forget(outlet, connection)
+        if outlet.flights.get(connection) is not flight:
+            return
+        del outlet.flights[connection]
+        stage = _stage(connection)  # before the connection is closed
+        answer = connection.accepted_answer()
+        self._forget(outlet, connection)
+        if answer is not None:  # a whole 2xx head came, the body never ended: delivered, not resent
+            self._finish(outlet, flight.record, outcome_of(answer))
+        else:
             timeout = outlet.endpoint.timeout_secs if isinstance(outlet.endpoint, Endpoint) else DEFAULT_TIMEOUT_SECS
-            err: HttpError = RequestTimeout(f"no answer within {timeout:g}s ({_stage(connection)})")
+            err: HttpError = RequestTimeout(f"no answer within {timeout:g}s ({stage})")
             self._finish(outlet, flight.record, failure(err))
-            self._ready.append(outlet)
+        self._ready.append(outlet)
 
     # -- sockets -------------------------------------------------------------------------
     def _watch(self, connection: Connection) -> None:

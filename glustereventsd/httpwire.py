@@ -23,12 +23,14 @@ What the reader accepts, and what it makes of odd but legal answers:
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 import httptools
 
 MAX_HEAD_BYTES = 64 * 1024  # status line + headers, interim (1xx) answers included
 MAX_BODY_BYTES = 64 * 1024  # we read a response body only to keep the connection usable
+MAX_ANSWER_BYTES = 2 * MAX_HEAD_BYTES + MAX_BODY_BYTES  # head, body, and chunk framing or trailers
 RECV_BYTES = 65536
 
 
@@ -100,25 +102,37 @@ class ResponseReader:
     carry another request. One reader serves a whole keep-alive connection.
     """
 
-    __slots__ = ("_parser", "_status", "_headers", "_body", "_head_bytes", "_headers_done", "_done",
-                 "_close_delimited", "_framed", "keep_alive", "_extra")
+    __slots__ = ("_parser", "_status", "_headers", "_body", "_body_bytes", "_head_bytes", "_fed",
+                 "_headers_done", "_done", "_close_delimited", "_framed", "keep_alive", "_extra", "_raw_head",
+                 "_repaired", "_repairing")
 
     def __init__(self) -> None:
-        self._parser = httptools.HttpResponseParser(self)
-        self._parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True)
+        self._parser = self._new_parser()
         self.keep_alive = False
         self._reset()
+
+    def _new_parser(self) -> httptools.HttpResponseParser:
+        parser = httptools.HttpResponseParser(self)
+        # Legal or harmless forms a strict parser refuses: bare LF line ends (RFC 9112 2.2),
+        # obs-fold and stray whitespace in header lines (5.2: a user agent must accept obs-fold).
+        parser.set_dangerous_leniencies(lenient_optional_cr_before_lf=True, lenient_headers=True)
+        return parser
 
     def _reset(self) -> None:
         self._status = 0
         self._headers: dict[str, str] = {}
         self._body: list[bytes] = []
+        self._body_bytes = 0
         self._head_bytes = 0
+        self._fed = 0  # every byte of this answer: the head, the body, chunk framing and trailers
         self._headers_done = False
         self._done = False
         self._close_delimited = False
         self._framed = False  # Content-Length or chunked seen
         self._extra = False  # bytes beyond the answer: the server sent something unasked
+        self._raw_head: list[bytes] = []  # what was fed until the head was complete (for one repair)
+        self._repaired = False
+        self._repairing = False  # a Content-Length was repeated: wait for the whole head, then read it again
 
     # -- httptools callbacks -------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -131,7 +145,7 @@ class ResponseReader:
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._done:
             return
-        key = name.decode("latin-1").lower()
+        key = name.decode("latin-1").strip().lower()
         if key in ("content-length", "transfer-encoding"):
             self._framed = True
         text = value.decode("latin-1")
@@ -150,7 +164,10 @@ class ResponseReader:
 
     def on_body(self, data: bytes) -> None:
         if self._headers_done and not self._done:
-            self._body.append(data)
+            room = MAX_BODY_BYTES - self._body_bytes
+            if room > 0:
+                self._body.append(data[:room])
+            self._body_bytes += len(data)
 
     def on_message_complete(self) -> None:
         if self._headers_done:
@@ -160,17 +177,26 @@ class ResponseReader:
     def feed(self, data: bytes) -> Response | None:
         """Take the next bytes; the final answer once complete (or cut), else None.
 
-        Raises ProtocolError for an answer that is not valid HTTP/1.x.
+        Raises ProtocolError for an answer that is not valid HTTP/1.x, unless its head was
+        already complete with a 2xx: the webhook accepted the event, and a body that then
+        breaks, overruns the limits or never ends does not make it undelivered.
         """
+        self._fed += len(data)
         if not self._headers_done:
             self._head_bytes += len(data)
+            self._raw_head.append(data)
+        if self._repairing:
+            return self._repair()
         try:
             self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if not self._done:
+                raise ProtocolError("the server switched protocols (101), which a webhook POST never asks "
+                                    "for") from None
+            self._extra = True
         except httptools.HttpParserError as err:
             if not self._done:
-                if not self._headers_done and self._head_bytes > MAX_HEAD_BYTES and self._status_known():
-                    return self._cut_head()
-                raise ProtocolError(f"invalid HTTP response: {_reason(err)}") from None
+                return self._broken(err)
             self._extra = True  # garbage after a complete answer: do not reuse the connection
         if self._done:
             return self._finish(complete=True, reusable=not self._extra)
@@ -180,17 +206,60 @@ class ResponseReader:
                     raise ProtocolError(f"response status line and headers longer than {MAX_HEAD_BYTES} bytes")
                 return self._cut_head()
             return None
-        if sum(map(len, self._body)) > MAX_BODY_BYTES:
-            return self._finish(complete=False, reusable=False)
+        self._raw_head = []
+        if self._body_bytes > MAX_BODY_BYTES or self._fed > MAX_ANSWER_BYTES:
+            return self._finish(complete=False, reusable=False)  # body, chunk framing or trailers too long
         return None
+
+    def _broken(self, err: Exception) -> Response | None:
+        """The parser refused the answer: repair one legal form, accept a 2xx whose head was whole, or fail."""
+        if self._headers_done:
+            if self.accepted():
+                return self._finish(complete=False, reusable=False)
+            raise ProtocolError(f"invalid HTTP response body: {_reason(err)}") from None
+        if not self._repaired and "Duplicate Content-Length" in str(err):
+            self._repairing = True
+            return self._repair()
+        if self._head_bytes > MAX_HEAD_BYTES and self._status_known():
+            return self._cut_head()
+        raise ProtocolError(f"invalid HTTP response: {_reason(err)}") from None
+
+    def _repair(self) -> Response | None:
+        """Once the head is whole: read it again with a repeated Content-Length kept once, if all are equal.
+
+        RFC 9110 section 8.6 lets a recipient keep one of several identical values; different
+        values are refused (RFC 9112 section 6.3).
+        """
+        raw = b"".join(self._raw_head)
+        if head_end(raw) < 0:
+            if len(raw) > MAX_HEAD_BYTES:
+                raise ProtocolError(f"response status line and headers longer than {MAX_HEAD_BYTES} bytes")
+            return None
+        repaired = _one_content_length(raw)
+        if repaired is None:
+            raise ProtocolError("invalid HTTP response: Content-Length given twice with different values")
+        self._parser = self._new_parser()
+        self._reset()
+        self._repaired = True
+        return self.feed(repaired)
 
     def eof(self) -> Response | None:
         """The server closed the connection: the answer if that completes it, else ProtocolError."""
         if self._headers_done and (self._close_delimited or self._done):
             return self._finish(complete=True, reusable=False)
+        if self.accepted():
+            return self._finish(complete=False, reusable=False)  # a 2xx whose body was cut short
         if self._head_bytes or self._headers_done:
             raise ProtocolError("server closed the connection in the middle of its answer")
         return None  # nothing at all: the caller decides (a stale keep-alive connection)
+
+    def accepted(self) -> bool:
+        """True once a whole head with a 2xx status arrived: the webhook took the event."""
+        return self._headers_done and 200 <= self._status < 300
+
+    def cut(self) -> Response:
+        """The answer as far as it came (after ``accepted``): the connection is not reused."""
+        return self._finish(complete=False, reusable=False)
 
     @property
     def status(self) -> int:
@@ -220,6 +289,35 @@ class ResponseReader:
         self._reset()
         self.keep_alive = keep_alive
         return response
+
+
+_CONTENT_LENGTH_LINE = re.compile(rb"content-length[ \t]*:[ \t]*(\S*)[ \t]*\r?\n?", re.IGNORECASE)
+
+
+def head_end(raw: bytes) -> int:
+    """The index just past the blank line that ends a message head (CRLF or bare LF), or -1."""
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    ends = [index + 4 for index in (crlf,) if index >= 0] + [index + 2 for index in (lf,) if index >= 0]
+    return min(ends) if ends else -1
+
+
+def _one_content_length(raw: bytes) -> bytes | None:
+    """``raw`` with repeated Content-Length lines of one same value reduced to one; None if they differ."""
+    end = head_end(raw)
+    if end < 0:
+        return None
+    head, rest = raw[:end], raw[end:]
+    kept: list[bytes] = []
+    values: set[bytes] = set()
+    for line in head.splitlines(keepends=True):
+        match = _CONTENT_LENGTH_LINE.fullmatch(line)
+        if match is not None:
+            if values:
+                values.add(match.group(1))
+                continue
+            values.add(match.group(1))
+        kept.append(line)
+    return b"".join(kept) + rest if len(values) == 1 else None
 
 
 def _reason(err: Exception) -> str:

@@ -44,12 +44,18 @@ class Proxy:
 
 
 def masked(text: str) -> str:
-    """A proxy setting as shown in tables and logs: ``http://user:***@host:port``."""
-    parts = urllib.parse.urlsplit(text.strip() if "://" in text else "http://" + text.strip())
-    if parts.password is None and parts.username is None:
-        return printable(text.strip())
-    host = parts.netloc.rpartition("@")[2]
-    return printable(f"{parts.scheme}://{parts.username or ''}:***@{host}")
+    """A proxy setting as shown in tables and logs: ``http://***@host:port`` when it holds credentials.
+
+    Everything before the last ``@`` is hidden, so a password with an unencoded ``/``, ``?``
+    or ``#`` (which would end the authority early) is hidden too.
+    """
+    value = text.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    if "@" not in rest:
+        return printable(value)
+    return printable(f"{scheme + '://' if scheme else ''}***@{rest.rpartition('@')[2]}")
 
 
 def parse_proxy(text: str) -> Proxy:
@@ -63,20 +69,27 @@ def parse_proxy(text: str) -> Proxy:
         raise UrlError("proxy URL contains control characters: remove them")
     if "://" not in value:
         value = "http://" + value
-    parts = urllib.parse.urlsplit(value)
-    shown = printable(f"{parts.scheme}://{parts.hostname or ''}")
+    try:
+        parts = urllib.parse.urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:
+        raise UrlError(f"proxy URL {masked(value)} is not a valid URL") from None
+    shown = printable(f"{parts.scheme}://{hostname or ''}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UrlError(f"proxy URL {masked(value)} has a path, query or fragment: give http://host:port; if "
+                       "the password holds / ? # or @, percent-encode them (%2F %3F %23 %40)")
     if parts.scheme.lower() == "https":
         raise UrlError(f"proxy {shown} is reached over TLS, which is not supported: give its http:// "
                        "address (HTTPS webhooks stay encrypted end to end through a CONNECT tunnel)")
     if parts.scheme.lower() != "http":
         raise UrlError(f"proxy {shown} must be an http:// URL (SOCKS proxies are not supported)")
-    if not parts.hostname:
+    if not hostname:
         raise UrlError("proxy URL has no host: give http://host:port")
     try:
         port = parts.port or 80
     except ValueError:
         raise UrlError(f"proxy {shown} has an invalid port (give 1 to 65535)") from None
-    host = parts.hostname if ":" in parts.hostname else ascii_host(parts.hostname)
+    host = hostname if ":" in hostname else ascii_host(hostname)
     authorization = ""
     if parts.username is not None:
         user = urllib.parse.unquote(parts.username)

@@ -16,6 +16,7 @@ may hold secrets, and with any character that is not printable escaped.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ _PATH_SAFE = "!$&'()*+,;=:@/%"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _HOST_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`]")
+_BRACKETED = re.compile(r"^(?:[^@]*@)?\[([^\]]+)\](?::\d*)?$")  # userinfo@[v6%zone]:port, nothing after
 
 
 class UrlError(ValueError):
@@ -100,39 +102,69 @@ def parse(url: str) -> WebUrl:
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
         raise UrlError(f"webhook URL {printable(text)!r} contains control characters (CR, LF, TAB...): "
                        "remove them")
-    parts = urllib.parse.urlsplit(text)
     shown = printable(display(text))
+    try:
+        parts = urllib.parse.urlsplit(text)
+        hostname = parts.hostname
+    except ValueError as err:  # bad brackets, NFKC tricks in the host
+        raise UrlError(f"webhook URL {shown!r} is not a valid URL: {err}") from None
+    try:
+        explicit_port = parts.port
+    except ValueError:
+        raise UrlError(f"webhook URL {shown!r} has an invalid port (give 1 to 65535)") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         raise UrlError(f"webhook URL {shown!r} must start with http:// or https://")
     if parts.username is not None or parts.password is not None:
         raise UrlError("webhook URL must not embed credentials (user:password@); "
                        "use --bearer_token or --secret instead")
-    hostname = parts.hostname
     if not hostname:
         raise UrlError(f"webhook URL {shown!r} has no host")
-    if _HOST_FORBIDDEN.search(hostname):
-        raise UrlError(f"webhook URL {shown!r} has whitespace or a delimiter in its host name")
-    try:
-        explicit_port = parts.port
-    except ValueError:
-        raise UrlError(f"webhook URL {shown!r} has an invalid port (give 1 to 65535)") from None
+    if "[" in parts.netloc or "]" in parts.netloc:
+        host, header_host = _ipv6_host(parts.netloc, shown)
+    else:
+        if _HOST_FORBIDDEN.search(hostname) or ":" in hostname:
+            raise UrlError(f"webhook URL {shown!r} has whitespace or a delimiter in its host name")
+        host = header_host = ascii_host(hostname)
     if explicit_port == 0:
         raise UrlError(f"webhook URL {shown!r} has an invalid port (give 1 to 65535)")
-    host = hostname if ":" in hostname else ascii_host(hostname)
     port = explicit_port or SCHEMES[scheme]
     target = _quote(parts.path or "/", _PATH_SAFE)
     if parts.query:
         target += "?" + _quote(parts.query, _QUERY_SAFE)
-    bracketed = f"[{host}]" if ":" in host else host
-    host_header = bracketed if port == SCHEMES[scheme] else f"{bracketed}:{port}"
+    host_header = header_host if port == SCHEMES[scheme] else f"{header_host}:{port}"
     return WebUrl(scheme, host, port, target, host_header, text)
+
+
+def _ipv6_host(netloc: str, shown: str) -> tuple[str, str]:
+    """(host to connect to, Host header form) of a bracketed IPv6 literal, with an optional zone id.
+
+    ``[fe80::1%25eth0]`` connects through eth0 (RFC 6874's ``%25`` is decoded); the zone id
+    is not sent in the Host header, where it means nothing to the server.
+    """
+    match = _BRACKETED.match(netloc)
+    if match is None:
+        raise UrlError(f"webhook URL {shown!r} has a malformed [IPv6] host")
+    literal = urllib.parse.unquote(match.group(1))
+    address, _, zone = literal.partition("%")
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        raise UrlError(f"webhook URL {shown!r} has no valid IPv6 address in brackets") from None
+    if zone and not re.fullmatch(r"[A-Za-z0-9_.\-]+", zone):
+        raise UrlError(f"webhook URL {shown!r} has an invalid IPv6 zone id")
+    return literal, f"[{address}]"
 
 
 def display(url: str) -> str:
     """A URL safe for logs, tables and metric labels: no credentials, query or fragment; printable."""
-    parts = urllib.parse.urlsplit(url.strip())
-    host = parts.hostname or ""
+    text = url.strip()
+    try:
+        parts = urllib.parse.urlsplit(text)
+        host = parts.hostname or ""
+    except ValueError:  # not even splittable: show it without anything after ?, # or user info
+        bare = re.split(r"[?#]", text, maxsplit=1)[0]
+        return printable(re.sub(r"//[^/@]*@", "//", bare))
     if ":" in host:
         host = f"[{host}]"
     try:

@@ -17,7 +17,7 @@ import pytest
 
 from glustereventsd import weburl
 from glustereventsd.connection import HANDSHAKE, READ, READY, WRITE, Connection, Route, StaleConnection
-from glustereventsd.httpwire import ProtocolError, ProxyAuthError, ProxyError, Response, TlsError
+from glustereventsd.httpwire import ConnectError, ProtocolError, ProxyAuthError, ProxyError, Response, TlsError
 from glustereventsd.proxies import parse_proxy
 from tests.tls import make_certificates
 
@@ -68,13 +68,48 @@ def test_a_reset_in_the_middle_of_the_answer_is_a_lost_connection(pair: tuple[so
     conn = connection(client)
     conn.request(REQUEST)
     read_request(server)
-    server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+    server.sendall(b"HTTP/1.1 503 Busy\r\nContent-Length: 100\r\n\r\npartial")
     conn.on_ready(READ)
     server.close()
     conn.on_ready(READ)
     result = conn.take_result()
     assert isinstance(result, ProtocolError) and "middle of its answer" in str(result)
     assert conn.sock is None
+
+
+def test_a_2xx_cut_short_is_a_delivery_not_a_retry(pair: tuple[socket.socket, socket.socket]) -> None:
+    """The whole head said 200: sending again would deliver the event twice."""
+    client, server = pair
+    conn = connection(client)
+    conn.request(REQUEST)
+    read_request(server)
+    server.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+    conn.on_ready(READ)
+    server.close()
+    conn.on_ready(READ)
+    result = conn.take_result()
+    assert isinstance(result, Response) and result.status == 200 and not result.complete and conn.sock is None
+
+
+def test_no_socket_to_be_had_is_a_clear_connect_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> socket.socket:
+        raise OSError(24, "Too many open files")
+
+    conn = Connection(Route(weburl.parse("http://127.0.0.1:9/")))
+    monkeypatch.setattr(socket, "socket", refuse)
+    conn.request(REQUEST)
+    assert conn.start()
+    result = conn.take_result()
+    assert isinstance(result, ConnectError) and "LimitNOFILE" in str(result)
+
+
+def test_a_reset_during_the_tls_handshake_is_a_tls_error(pair: tuple[socket.socket, socket.socket]) -> None:
+    client, server = pair
+    conn = connection(client, "https://127.0.0.1/x", tls=ssl.create_default_context())
+    conn.request(REQUEST)
+    server.close()
+    conn.on_ready(READ | WRITE)
+    assert isinstance(conn.take_result(), TlsError)
 
 
 def test_a_tcp_reset_is_reported_as_such() -> None:

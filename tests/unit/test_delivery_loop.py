@@ -224,3 +224,25 @@ def test_an_unforeseen_error_fails_one_step_and_keeps_the_events(harness, monkey
     h.now = h.outlet.blocked_until + 0.01
     h.spin()
     assert [seq for _, seq in h.all_requests()] == [1]  # nothing lost, order kept
+
+
+def test_a_record_offered_while_the_loop_pumps_is_not_forgotten(harness) -> None:  # type: ignore[no-untyped-def]
+    """The pipeline hands over a record in the middle of a pass: the next turn sends it, without another event."""
+    h = harness()
+    other = Outlet(Webhook(url="http://other.test:9/y"), 2, durable=True, window=100, memory_limit=100)
+    h.loop.add(other)
+    h.spin(2)
+    original = h.loop._pump
+    offered = {"done": False}
+
+    def pump(outlet: Outlet) -> None:
+        original(outlet)
+        if outlet is other and not offered["done"]:  # after the first outlet's turn in this same pass
+            offered["done"] = True
+            h.offer(1)
+
+    h.loop._pump = pump  # type: ignore[method-assign]
+    h.outlet.mark_backlog()  # queue both outlets for one pass: the first one, then other
+    h.loop.add(other)
+    h.spin(3)
+    assert offered["done"] and h.all_requests() == [(0, 1)]

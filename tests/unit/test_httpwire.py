@@ -80,7 +80,7 @@ def test_headers_are_lower_case_and_repeats_are_joined() -> None:
     (b"garbage\r\n\r\n", "HTTP"),
     (b"HTTP/1.1 2000 OK\r\n\r\n", "status"),
     (b"HTTP/1.1 200 OK\r\nContent-Length: \xb2\r\n\r\n", "Content-Length"),
-    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk"),
+    (b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk"),
 ])
 def test_broken_framing_is_a_protocol_error(raw: bytes, what: str) -> None:
     with pytest.raises(ProtocolError, match="invalid HTTP response") as caught:
@@ -90,12 +90,51 @@ def test_broken_framing_is_a_protocol_error(raw: bytes, what: str) -> None:
         bytewise(raw)
 
 
-def test_an_answer_cut_short_by_the_server_is_an_error() -> None:
+def test_an_answer_cut_short_by_the_server_is_an_error_unless_a_whole_2xx_head_came() -> None:
     reader = ResponseReader()
-    assert reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc") is None
+    assert reader.feed(b"HTTP/1.1 503 Busy\r\nContent-Length: 10\r\n\r\nabc") is None
     with pytest.raises(ProtocolError, match="middle of its answer"):
         reader.eof()
     assert ResponseReader().eof() is None  # nothing at all: the caller decides (stale connection)
+    half = ResponseReader()
+    assert half.feed(b"HTTP/1.1 200 OK\r\nContent-Le") is None
+    with pytest.raises(ProtocolError):
+        half.eof()  # a head cut short is no answer, even with 200 in its first line
+    accepted = ResponseReader()
+    assert accepted.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc") is None
+    answer = accepted.eof()  # the webhook took the event; only its body was cut
+    assert answer is not None and answer.status == 200 and not answer.complete and not accepted.keep_alive
+
+
+@pytest.mark.parametrize("raw", [
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n",  # a broken chunk
+    b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n1;" + b"e" * 200_000,  # endless extension
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" + b"T: x\r\n" * 40_000,  # endless trailers
+])
+def test_a_whole_2xx_head_is_a_delivery_whatever_the_body_does(raw: bytes) -> None:
+    """Sending again would deliver twice: the answer counts by its status, and the connection closes."""
+    reader = ResponseReader()
+    answer = None
+    for start in range(0, len(raw), 65536):
+        answer = reader.feed(raw[start:start + 65536])
+        if answer is not None:
+            break
+    assert answer is not None and 200 <= answer.status < 300 and not answer.complete and not reader.keep_alive
+
+
+@pytest.mark.parametrize("raw", [
+    b"HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 2\r\n\r\nok",  # obs-fold (RFC 9112 5.2)
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok",  # one value twice (RFC 9110 8.6)
+    b"HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok",  # whitespace before the colon
+])
+def test_legal_or_harmless_oddities_are_read(raw: bytes) -> None:
+    for answer, keep_alive in (feed_all(raw), bytewise(raw)):
+        assert answer is not None and (answer.status, answer.body, keep_alive) == (200, b"ok", True)
+
+
+def test_a_101_is_refused_not_a_crash() -> None:
+    with pytest.raises(ProtocolError, match="switched protocols"):
+        feed_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n")
 
 
 def test_endless_interim_answers_hit_the_head_limit() -> None:

@@ -54,6 +54,12 @@ def test_targets_agree_with_urllib3() -> None:
     ("http://h:0/", "invalid port"),
     ("http://h\u3000x/", "whitespace"),
     ("http://☃.example/", "not a valid international name"),
+    ("http://[::1/x", "not a valid URL"),
+    ("http://ex℀mple.com/", "not a valid URL"),
+    ("http://[1:2]/", "not a valid URL"),
+    ("http://[::1]x/", "malformed"),
+    ("http://[v1.x]/", "no valid IPv6 address"),
+    ("http://h:abc/", "invalid port"),
 ])
 def test_bad_urls_are_refused_with_a_reason(url: str, words: str) -> None:
     with pytest.raises(UrlError, match=words) as caught:
@@ -71,6 +77,11 @@ def test_any_text_parses_or_is_refused_and_a_target_is_always_wire_safe(tail: st
     assert all(0x20 < ord(char) < 0x7F for char in parsed.target)
 
 
+def test_ipv6_zone_ids_connect_through_their_interface_and_stay_out_of_host() -> None:
+    parsed = weburl.parse("http://[fe80::1%25eth0]:8080/x")
+    assert (parsed.host, parsed.host_header) == ("fe80::1%eth0", "[fe80::1]:8080")
+
+
 def test_display_hides_query_and_escapes() -> None:
     assert weburl.display("https://h/p?token=SECRET#x") == "https://h/p"
     assert weburl.printable("a\x1b[31mb") == "a\\x1b[31mb"
@@ -81,8 +92,10 @@ def test_proxy_urls() -> None:
     assert (proxy.host, proxy.port, proxy.shown) == ("proxy.example", 3128, "http://proxy.example:3128")
     assert "p:ss" not in repr(proxy) and proxy.authorization == "Basic Ym9iOnA6c3M="
     assert parse_proxy("proxy.example").port == 80
-    assert masked("http://bob:secret@proxy:3128") == "http://bob:***@proxy:3128"
-    for bad, words in (("https://proxy:3128", "over TLS"), ("socks5://proxy:1080", "SOCKS"), ("http://", "no host")):
+    assert masked("http://bob:secret@proxy:3128") == "http://***@proxy:3128"
+    assert masked("http://alice:4242/Sup3rSecret@proxy:3128") == "http://***@proxy:3128"  # unencoded /
+    for bad, words in (("https://proxy:3128", "over TLS"), ("socks5://proxy:1080", "SOCKS"), ("http://", "no host"),
+                       ("http://alice:4242/Sup3rSecret@proxy:3128", "percent-encode")):
         with pytest.raises(UrlError, match=words):
             parse_proxy(bad)
 
