@@ -27,6 +27,15 @@ PATH = ":".join([sysconfig.get_path("scripts"), "/usr/local/sbin", "/usr/local/b
                  "/usr/bin", "/sbin", "/bin"])
 
 
+def is_live(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie (it may still hold files while dying)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
 class InitMachine:
     """Namespaces, folders and helpers; ``close`` stops everything started inside by pid."""
 

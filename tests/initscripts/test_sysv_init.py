@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, wait_for
-from tests.initscripts.machine import DAEMON, InitMachine, Traffic, wait_delivered
+from tests.initscripts.machine import DAEMON, InitMachine, Traffic, is_live, wait_delivered
 from tests.namespaces import unavailable_reason
 
 SCRIPT = REPO / "etc/init.d/glustereventsd"
@@ -127,7 +127,7 @@ def test_stale_pid_file_after_a_crash(machine: InitMachine) -> None:
     assert service(machine, "start")[0] == 0
     crashed = running_pid(machine)
     os.kill(crashed, 9)  # a crash: the pid file stays behind, its lock is gone
-    wait_for(lambda: crashed not in machine.daemon_pids(), timeout=10, what="the daemon to die")
+    wait_for(lambda: not is_live(crashed), timeout=10, what="the daemon to die")
     assert machine.pid_file().exists()
     status, out = service(machine, "status")
     assert status == 1 and "dead but pid file" in out, out
