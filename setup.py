@@ -47,6 +47,10 @@ setup(
         ("etc/prometheus", ["etc/prometheus/glustereventsd-alerts.yml"]),  # alert rules to load
         ("share/man/man8", ["man/glustereventsd.8", "man/gluster-eventsapi.8"]),
         ("share/bash-completion/completions", ["etc/bash_completion.d/gluster-eventsapi"]),
+        # Not read from the prefix: copy to /etc/init.d (SysV) or, with prefix /usr/local,
+        # already where FreeBSD looks (/usr/local/etc/rc.d). See README, "Without systemd".
+        ("etc/init.d", ["etc/init.d/glustereventsd"]),
+        ("etc/rc.d", ["etc/rc.d/glustereventsd"]),
     ],
     entry_points={
         "console_scripts": [

@@ -56,10 +56,12 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     # The folder is the demo's own: forget webhooks an earlier run registered on other ports.
     (root / "var/lib/glusterd/events/webhooks.json").unlink(missing_ok=True)
-    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root)}
+    # The demo's one-node pool is its peers file, even where a `gluster` command is installed.
+    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), "GLUSTER_EVENTS_POOL": "peers-file"}
     http_port, udp_port = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
     url = f"http://127.0.0.1:{http_port}/listen"
-    print(f"Every file of this demo lives under {root} (GLUSTER_EVENTS_ROOT)")
+    print(f"Every file of this demo lives under {root} (GLUSTER_EVENTS_ROOT); its pool is the "
+          "peers file there (GLUSTER_EVENTS_POOL=peers-file)")
 
     print(f"\n$ gluster-eventsapi listen --port {http_port} --json --web &", flush=True)
     listener = subprocess.Popen([sys.executable, "-m", "gluster_eventsapi", "listen", "--port", str(http_port),
