@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from glustereventsd import weburl
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
@@ -37,6 +37,58 @@ if TYPE_CHECKING:
     from glustereventsd.connection import Connection
 
 log = logging.getLogger("glustereventsd.outlet")
+
+
+RECORD_OVERHEAD_BYTES = 300  # a Record's own size in memory beside its body (tuple, strings, numbers)
+
+
+class Limit(NamedTuple):
+    """A bound on records held in memory: how many, and how many bytes with their bodies."""
+
+    records: int
+    size: int
+
+
+class RecordQueue:
+    """Records held in memory, oldest first, with what they weigh; not thread-safe (the outlet locks)."""
+
+    __slots__ = ("items", "size")
+
+    def __init__(self) -> None:
+        self.items: collections.deque[Record] = collections.deque()
+        self.size = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def append(self, record: Record) -> None:
+        self.items.append(record)
+        self.size += len(record.body) + RECORD_OVERHEAD_BYTES
+
+    def appendleft(self, record: Record) -> None:
+        self.items.appendleft(record)
+        self.size += len(record.body) + RECORD_OVERHEAD_BYTES
+
+    def popleft(self) -> Record:
+        record = self.items.popleft()
+        self.size -= len(record.body) + RECORD_OVERHEAD_BYTES
+        return record
+
+    def fits(self, records: list[Record], limit: Limit) -> bool:
+        """True when ``records`` could be added without going over ``limit``."""
+        size = sum(len(r.body) for r in records) + RECORD_OVERHEAD_BYTES * len(records)
+        return len(self.items) + len(records) <= limit.records and self.size + size <= limit.size
+
+    def over(self, limit: Limit) -> bool:
+        return len(self.items) > limit.records or self.size > limit.size
+
+    def remove(self, row_ids: set[int]) -> None:
+        kept = [r for r in self.items if r.id not in row_ids]
+        self.items = collections.deque(kept)
+        self.size = sum(len(r.body) for r in kept) + RECORD_OVERHEAD_BYTES * len(kept)
 
 
 class Flight:
@@ -54,7 +106,7 @@ class Flight:
 class Outlet:
     """See the module docstring."""
 
-    def __init__(self, hook: Webhook, hook_id: int, durable: bool, window: int, memory_limit: int,
+    def __init__(self, hook: Webhook, hook_id: int, durable: bool, window: int | Limit, memory_limit: int | Limit,
                  proxy_config: ProxyRules | None = None) -> None:
         self.hook_id = hook_id
         self.label = weburl.display(hook.url)  # for logs and metric labels: no credentials or query
@@ -65,12 +117,12 @@ class Outlet:
         self._proxy_config = proxy_config or ProxyRules()
         self._generation = 0  # bumped when the settings change: connections are rebuilt
         self._reset_backoff = False  # the settings changed: the loop clears its backoff
-        self._window: collections.deque[Record] = collections.deque()
-        self._window_limit = window if durable else memory_limit
+        self._window = RecordQueue()
+        self._window_limit = _limit(window if durable else memory_limit)
         self._cursor = 0  # highest spool row id ever put in the window
         self._backlog = durable  # rows beyond the window may wait in the spool
-        self._volatile: collections.deque[Record] = collections.deque()  # not spooled (disk full)
-        self._volatile_limit = memory_limit
+        self._volatile = RecordQueue()  # not spooled (disk full)
+        self._volatile_limit = _limit(memory_limit)
         self._in_flight: set[int] = set()  # row ids taken and not yet settled (see settle)
         self._orphans: set[int] = set()  # taken rows a full spool trimmed: they live only in memory now
         self._counters = HookCounters()
@@ -110,11 +162,11 @@ class Outlet:
             notify = self._notify
         notify()
 
-    def set_limits(self, window: int, memory_limit: int) -> None:
+    def set_limits(self, window: int | Limit, memory_limit: int | Limit) -> None:
         """This webhook's share of the daemon's memory budget (records in memory, not-spooled records)."""
         with self._lock:
-            self._window_limit = window if self.durable else memory_limit
-            self._volatile_limit = memory_limit
+            self._window_limit = _limit(window if self.durable else memory_limit)
+            self._volatile_limit = _limit(memory_limit)
 
     def offer(self, records: list[Record]) -> int:
         """Hand over newly spooled records; return how many had to be dropped (memory full, oldest first)."""
@@ -124,21 +176,24 @@ class Outlet:
                 volatile = [r for r in records if r.id == 0]
                 if volatile:
                     records = [r for r in records if r.id != 0]
-                    self._volatile.extend(volatile)
-                    while len(self._volatile) > self._volatile_limit:
+                    for record in volatile:
+                        self._volatile.append(record)
+                    while self._volatile.over(self._volatile_limit):
                         self._volatile.popleft()
                         dropped += 1
                 fresh = [r for r in records if r.id > self._cursor]
-                if not self._backlog and len(self._window) + len(fresh) <= self._window_limit:
-                    self._window.extend(fresh)
+                if not self._backlog and self._window.fits(fresh, self._window_limit):
+                    for record in fresh:
+                        self._window.append(record)
                     if fresh:
                         self._cursor = fresh[-1].id
                 elif fresh:
                     self._backlog = True  # they wait in the spool; take() pages them in
                 woken = bool(records or volatile)
             else:
-                self._window.extend(records)
-                while len(self._window) > self._window_limit:
+                for record in records:
+                    self._window.append(record)
+                while self._window.over(self._window_limit):
                     self._window.popleft()
                     dropped += 1
                 woken = bool(records)
@@ -160,7 +215,7 @@ class Outlet:
             orphans = gone & self._in_flight
             self._orphans |= orphans
             if self._window:
-                self._window = collections.deque(r for r in self._window if r.id not in gone)
+                self._window.remove(gone)
         return len(gone) - len(orphans)
 
     def mark_backlog(self) -> None:
@@ -194,7 +249,7 @@ class Outlet:
     def oldest_received(self) -> float | None:
         """Receipt time of the oldest record waiting in memory."""
         with self._lock:
-            oldest = [queue[0].received for queue in (self._window, self._volatile) if queue]
+            oldest = [queue.items[0].received for queue in (self._window, self._volatile) if queue]
             return min(oldest) if oldest else None
 
     def waiting(self) -> int:
@@ -239,15 +294,19 @@ class Outlet:
                 return None
             if not self._window and self._backlog and reader is not None:
                 try:
-                    rows = reader.load(self.hook_id, self._cursor, self._window_limit)
+                    rows = reader.load(self.hook_id, self._cursor, self._window_limit.records)
                 except sqlite3.Error as err:  # busy or broken disk: the rows stay, try again soon
                     log.error("Cannot read the spool of url=%s: %s", self.label, err)
                     return None
-                self._window.extend(rows)
-                if rows:
-                    self._cursor = rows[-1].id
-                if len(rows) < self._window_limit:
-                    self._backlog = False
+                kept = 0
+                for row in rows:  # as many as the byte bound allows (at least one)
+                    if kept and self._window.size + len(row.body) + RECORD_OVERHEAD_BYTES > self._window_limit.size:
+                        break
+                    self._window.append(row)
+                    self._cursor = row.id
+                    kept += 1
+                if kept == len(rows) and len(rows) < self._window_limit.records:
+                    self._backlog = False  # read to the end: nothing more waits in the spool
             queue = self._window or self._volatile
             if not queue:
                 return None
@@ -330,6 +389,11 @@ class Outlet:
 
     def _warn(self, log_limiter: RateLimitedLog, key: str, message: str) -> None:
         log_limiter.log(log, logging.WARNING, f"{self.hook_id}:{key}", "%s", message)
+
+
+def _limit(bound: int | Limit) -> Limit:
+    """A count-only bound (tests, one-shot outlets) as a Limit."""
+    return bound if isinstance(bound, Limit) else Limit(bound, 1 << 62)
 
 
 def _nothing() -> None:

@@ -5,7 +5,8 @@ Owned by the pipeline thread: it adds, updates and removes outlets on reload, an
 metrics endpoint reads the backlog through ``queue_gauges`` from its own thread.
 
 Memory is bounded per daemon, not only per webhook: ``MemoryBudget`` splits a fixed number
-of in-memory records among the webhooks, so 100 webhooks far behind hold no more than one.
+of in-memory records, and of bytes, among the webhooks, so 100 webhooks far behind, or
+8 KB events, hold no more than the budget.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from glustereventsd.delivery import DeliveryLoop, DeliveryThread
 from glustereventsd.metrics import QueueGauge
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.outcomes import RetryPolicy
-from glustereventsd.outlet import Outlet
+from glustereventsd.outlet import Limit, Outlet
 from glustereventsd.proxies import config_rules, rules_from_environment
 from glustereventsd.results import ResultChannel
 from glustereventsd.spool import SpoolReader, SpoolWriter
@@ -41,21 +42,27 @@ class MemoryBudget:
     ``window``: spooled records paged into memory ahead of delivery (the rest stay on
     disk). ``not_spooled``: records only memory holds (``spool memory``, or a full disk).
     Each webhook gets an equal share, within [``min_window``, ``max_window``] and at
-    least ``min_not_spooled``.
+    least ``min_not_spooled`` records; and of ``window_bytes`` and ``not_spooled_bytes``
+    (bodies and per-record overhead), at least ``min_bytes``: events are up to 64 KB, so a
+    bound on records alone would not bound memory.
     """
 
     window: int = 20_000
     max_window: int = 1_000
     min_window: int = 64
+    window_bytes: int = 16 << 20
     not_spooled: int = 100_000
     min_not_spooled: int = 1_000
+    not_spooled_bytes: int = 64 << 20
+    min_bytes: int = 256 << 10  # every webhook may hold this much, however many there are
 
-    def shares(self, webhooks: int, spool_max_events: int) -> tuple[int, int]:
-        """(window, not-spooled limit) of each of ``webhooks`` webhooks."""
+    def shares(self, webhooks: int, spool_max_events: int) -> tuple[Limit, Limit]:
+        """(window, not-spooled limit) of each of ``webhooks`` webhooks: records and bytes."""
         count = max(1, webhooks)
         window = max(self.min_window, min(self.max_window, self.window // count))
         memory = min(spool_max_events, max(self.min_not_spooled, self.not_spooled // count))
-        return window, memory
+        return (Limit(window, max(self.min_bytes, self.window_bytes // count)),
+                Limit(memory, max(self.min_bytes, self.not_spooled_bytes // count)))
 
 
 class Outlets:
