@@ -1,7 +1,9 @@
 """The pipeline thread: turn after turn, intake -> ``Ingest`` -> ``Committer`` -> the outlets.
 
 Each turn takes what arrived (up to ``BATCH_MAX`` datagrams, waiting at most
-``COMMIT_WAIT_SECS`` for the first) and the delivery results reported meanwhile, and
+``COMMIT_WAIT_SECS`` for the first, ``IDLE_WAIT_SECS`` after a turn with nothing to do, so
+that a quiet daemon does not wake a hundred times a second) and the delivery results
+reported meanwhile, and
 commits both in one transaction. Reload requests are applied between turns, in this
 thread, so the webhooks, the spool and the settings change together. ``daemon.py`` builds
 the parts and hands them in.
@@ -29,6 +31,7 @@ log = logging.getLogger("glustereventsd.pipeline")
 
 BATCH_MAX = 2000
 COMMIT_WAIT_SECS = 0.01
+IDLE_WAIT_SECS = 0.1  # the wait for the first datagram after a turn with nothing to do: a quiet daemon sleeps
 GATHER_SECS = 0.002  # added latency per turn, paid once per batch
 RESULTS_MAX = 100_000
 COUNTERS_FLUSH_SECS = 0.1  # counters of failed attempts (which carry no spool change) reach the spool this often
@@ -74,13 +77,16 @@ class Pipeline(threading.Thread):
         """Turn after turn until the sources stopped and everything received was committed."""
         name_os_thread("gev-pipeline")
         next_flush = time.monotonic() + COUNTERS_FLUSH_SECS
+        busy = True
         try:
             while True:
                 self._apply_control()
                 self.outlets.supervise()
-                batch = self._next_batch()
+                quick = busy or len(self.results) or self.stopping.is_set()
+                batch = self._next_batch(COMMIT_WAIT_SECS if quick else IDLE_WAIT_SECS)
                 results = self.results.drain(RESULTS_MAX)
-                if batch or results:
+                busy = bool(batch or results)
+                if busy:
                     self.committer.turn(self.ingest.publish(batch, self.settings), results)
                     next_flush = time.monotonic() + COUNTERS_FLUSH_SECS
                 elif time.monotonic() >= next_flush:
@@ -96,9 +102,9 @@ class Pipeline(threading.Thread):
                           "datagrams not processed)", self.intake.qsize())
             self.failed.set()
 
-    def _next_batch(self) -> list[Datagram]:
+    def _next_batch(self, wait_secs: float) -> list[Datagram]:
         try:
-            first = self.intake.get(timeout=COMMIT_WAIT_SECS)
+            first = self.intake.get(timeout=wait_secs)
         except queue.Empty:
             return []
         # Let a few more arrive before committing: under load one turn then carries many events
