@@ -398,7 +398,7 @@ class Daemon:
             # The same change asked for twice (the CLI's signal and the file watch), or a reload
             # with nothing edited: nothing to apply. The pipeline still looks for re-queued
             # dead letters (webhook-redeliver asks for those by reloading).
-            log.debug("Reload asked for; the files are those in force, nothing to apply")
+            log.info("Configuration unchanged: a reload was asked for, the files are those in force")
             try:
                 pipeline.reload(self.settings, self._webhooks)
             except queue.Full:

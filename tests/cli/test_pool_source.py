@@ -33,7 +33,9 @@ def _root_with_gluster(tmp_path: Path) -> tuple[Path, Path]:
 
 def _run(root: Path, bin_dir: Path, *argv: str, **env: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    environ = {"GLUSTER_EVENTS_ROOT": str(root), "PATH": f"{bin_dir}:/usr/bin:/bin", **env}
+    # Under GLUSTER_EVENTS_ROOT gluster on PATH is not asked: name the stand-in explicitly.
+    environ = {"GLUSTER_EVENTS_ROOT": str(root), "PATH": f"{bin_dir}:/usr/bin:/bin",
+               "GLUSTER_CLI": str(bin_dir / "gluster"), **env}
     status = main(list(argv), Context(environ=environ, stdin=io.StringIO(""), stdout=out, stderr=err))
     return status, out.getvalue(), err.getvalue()
 

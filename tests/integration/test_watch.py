@@ -61,7 +61,7 @@ def test_one_cli_change_is_one_reload_and_confirmed(tmp_path: Path, receiver: Re
         assert reloads(daemon) == count + 1, (argv, daemon.log_text()[-2000:])
         count += 1
     # The second request of each change (the watch's, or the CLI's signal) was handled, not lost:
-    assert "Reload asked for; the files are those in force, nothing to apply" in daemon.log_text()
+    assert "Configuration unchanged: a reload was asked for, the files are those in force" in daemon.log_text()
     assert in_force(daemon)
 
 
