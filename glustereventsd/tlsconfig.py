@@ -1,4 +1,4 @@
-"""The TLS settings of a webhook: trust store or CA bundle, client certificate, or the opt-out."""
+"""The TLS settings of a webhook or NATS sink: trust store or CA bundle, client certificate, or the opt-out."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def tls_context(hook: Webhook) -> ssl.SSLContext | None:
     """
     if not hook.url.lower().startswith("https:"):
         return None
+    return context_for(hook)
+
+
+def context_for(hook: Webhook) -> ssl.SSLContext:
+    """The SSL context of ``hook``'s settings, whatever its scheme (a NATS sink's TLS too); see ``tls_context``."""
     if hook.insecure_tls:
         context = ssl.create_default_context()
         context.check_hostname = False
