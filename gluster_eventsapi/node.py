@@ -8,6 +8,7 @@ local node) and returns the answer object that goes back as exactly one JSON lin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable, Mapping
@@ -138,17 +139,20 @@ def _missing_ca_bundles(paths: Paths) -> str:
         hooks = load_webhooks(paths.webhooks_file, paths.events_dir)
     except ConfigError:
         return ""
-    named = {name for hook in hooks for name in (hook.ca_bundle, hook.client_cert, hook.client_key) if name}
+    named = {name for hook in hooks
+             for name in (hook.ca_bundle, hook.client_cert, hook.client_key, hook.nats_nkey, hook.nats_creds) if name}
     missing = sorted(name for name in named if not Path(name).is_file())
     if not missing:
         return ""
-    managed = {paths.events_dir / "ca", paths.events_dir / "tls"}
+    managed = {paths.events_dir / "ca", paths.events_dir / "tls", paths.events_dir / "nats"}
     if all(Path(name).parent in managed for name in missing):
         advice = ("run 'gluster-eventsapi sync' from a node that has it, or set it again with "
-                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE' (or --client-cert/--client-key)")
+                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE' (or --client-cert/--client-key, "
+                  "--nats-nkey, --nats-creds)")
     else:
         advice = "copy it there"
-    return f"TLS file {', '.join(missing)} missing on this node: {advice}, or HTTPS deliveries from this node fail"
+    return (f"TLS or credential file {', '.join(missing)} missing on this node: {advice}, or deliveries to its "
+            "webhook or NATS sink from this node fail")
 
 
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
@@ -161,6 +165,10 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         hook = webhook_from_entry(url, entry, paths.events_dir)
     except ConfigError as err:
         return {"ok": False, "error": str(err)}
+    from glustereventsd import natsurl
+
+    if natsurl.is_nats(url):
+        return _nats_sink_test(hook, paths)
     from glustereventsd import delivery, proxies  # imported here: only this command needs HTTP
     from glustereventsd.config import load_settings
 
@@ -173,6 +181,28 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
     if outcome.ok:
         return {"ok": True, "output": "OK"}
     return {"ok": False, "error": describe_outcome(outcome)}
+
+
+def _nats_sink_test(hook: Any, paths: Paths) -> Answer:
+    """``webhook-test`` of a NATS sink: connect and authenticate, then check that streams capture its subjects."""
+    import eventtypes
+    from glustereventsd import natsstream
+    from glustereventsd.config import load_settings
+    from glustereventsd.nodeid import node_id
+
+    try:
+        settings, _ = load_settings(paths.defaults_file, paths.config_file)
+    except ConfigError as err:
+        return {"ok": False, "error": f"cannot read the settings: {err}"}
+    hook = dataclasses.replace(hook, timeout_secs=hook.timeout_secs or settings.webhook_timeout_secs)
+    result = natsstream.test_sink(hook, node_id(paths), eventtypes.names_for(settings.event_numbering),
+                                  retry_max_secs=settings.retry_max_backoff_secs)
+    if not result.outcome.ok:
+        return {"ok": False, "error": describe_outcome(result.outcome)}
+    answer: Answer = {"ok": True, "output": f"OK: {result.outcome.detail}", "data": {"detail": result.outcome.detail}}
+    if result.warning:
+        answer["warning"] = result.warning
+    return answer
 
 
 def describe_outcome(outcome: Any) -> str:
@@ -210,6 +240,7 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "url": url,
             "queued": state.queued if state else 0,
             "delivered": state.delivered if state else 0,
+            "duplicates": state.duplicates if state else 0,
             "retried": state.retried if state else 0,
             "dropped": state.dropped if state else 0,
             "dead_letters": state.dead_letters if state else 0,

@@ -16,6 +16,7 @@ Nothing here logs; messages never contain a credential.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client, RawCredentials
 from nats.errors import Error as NatsError
 
-from glustereventsd import natsurl, tlsconfig
+from glustereventsd import natscreds, natsurl, tlsconfig
 from glustereventsd.models import Webhook
 from glustereventsd.natsurl import NatsUrl
 
@@ -33,9 +34,21 @@ RECONNECT_WAIT_SECS = 1  # between two attempts at the same server (others are t
 PING_SECS = 5  # a server that stops answering is left after MAX_PINGS missed pings
 MAX_PINGS = 3
 PENDING_BYTES = 4 * 1024 * 1024  # what nats-py buffers while reconnecting
-MAX_CREDENTIAL_FILE_BYTES = 64 * 1024
-CREDS_JWT = "-----BEGIN NATS USER JWT-----"
-CREDS_SEED = "-----BEGIN USER NKEY SEED-----"
+
+
+_REFUSED_HANDSHAKE = ("BAD_CERTIFICATE", "CERTIFICATE_REQUIRED", "HANDSHAKE_FAILURE", "UNKNOWN_CA",
+                      "CERTIFICATE_UNKNOWN")
+
+
+class _QuietSslEof(logging.Filter):
+    """Drop asyncio's "returning true from eof_received() has no effect when using ssl" (nats-py's
+    TLS transport triggers it on every close): noise in the daemon log and on the CLI's stderr."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received()" not in record.getMessage()
+
+
+logging.getLogger("asyncio").addFilter(_QuietSslEof())
 
 
 class ConnectError(Exception):
@@ -80,58 +93,17 @@ class NatsSettings:
         return "no credentials"
 
 
-def seed_problem(text: str) -> str:
-    """Why ``text`` is not a usable NKey *user* seed ("" when it is); never quotes the seed."""
-    import nkeys
-
-    seed = text.strip()
-    if not seed:
-        return "the file is empty"
-    if not seed.startswith("SU"):
-        if seed.startswith("S") and len(seed) > 1:
-            return "it holds an NKey seed that is not a user seed (user seeds start with SU)"
-        return "it holds no NKey seed (a user seed is one line starting with SU)"
-    try:
-        nkeys.from_seed(bytearray(seed.encode("ascii")))
-    except (nkeys.NkeysError, ValueError, UnicodeEncodeError):
-        return "the NKey seed does not decode (a damaged or truncated file?)"
-    return ""
-
-
-def creds_problem(text: str) -> str:
-    """Why ``text`` is not a usable ``.creds`` file ("" when it is); never quotes its content."""
-    if CREDS_JWT not in text:
-        return f"no {CREDS_JWT} block found (a .creds file holds a user JWT and an NKey seed)"
-    lines = text.splitlines()
-    index = next(i for i, line in enumerate(lines) if CREDS_JWT in line)
-    jwt = lines[index + 1].strip() if index + 1 < len(lines) else ""
-    if jwt.count(".") != 2:
-        return "the line after the JWT header is not a JWT"
-    if CREDS_SEED not in text:
-        return f"no {CREDS_SEED} block found"
-    seed_index = next(i for i, line in enumerate(lines) if CREDS_SEED in line)
-    seed = lines[seed_index + 1] if seed_index + 1 < len(lines) else ""
-    problem = seed_problem(seed)
-    return f"its seed block: {problem}" if problem else ""
-
-
-def read_credential_file(path: str, what: str, check: Callable[[str], str]) -> str:
-    """The text of a credential file, checked; OSError naming the file (never its content)."""
+def read_credential_file(path: str, what: str, kind: str) -> str:
+    """The text of a credential file (``kind`` "seed" or "creds"), checked; OSError naming the file, never its content."""
     try:
         with open(path, "rb") as handle:
-            data = handle.read(MAX_CREDENTIAL_FILE_BYTES + 1)
+            data = handle.read(natscreds.MAX_FILE_BYTES + 1)
     except OSError as err:
         raise OSError(f"cannot read the {what} {path}: {err.strerror or err}") from None
-    if len(data) > MAX_CREDENTIAL_FILE_BYTES:
-        raise OSError(f"the {what} {path} is larger than {MAX_CREDENTIAL_FILE_BYTES} bytes")
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        raise OSError(f"the {what} {path} is not ASCII text") from None
-    problem = check(text)
+    problem = natscreds.text_problem(data, kind)
     if problem:
         raise OSError(f"cannot use the {what} {path}: {problem}")
-    return text
+    return data.decode("ascii")
 
 
 def settings_for(hook: Webhook) -> NatsSettings:
@@ -147,9 +119,8 @@ def settings_for(hook: Webhook) -> NatsSettings:
         token=hook.nats_token,
         user=hook.nats_user,
         password=hook.nats_password,
-        nkey_seed=read_credential_file(hook.nats_nkey, "NKey seed file", seed_problem).strip()
-        if hook.nats_nkey else "",
-        creds=read_credential_file(hook.nats_creds, ".creds file", creds_problem) if hook.nats_creds else "",
+        nkey_seed=read_credential_file(hook.nats_nkey, "NKey seed file", "seed").strip() if hook.nats_nkey else "",
+        creds=read_credential_file(hook.nats_creds, ".creds file", "creds") if hook.nats_creds else "",
     )
 
 
@@ -269,9 +240,10 @@ def describe(err: BaseException, settings: NatsSettings) -> str:
         return (f"TLS certificate not trusted ({err.verify_message}): give the CA that signed it with "
                 "--ca-bundle FILE")
     if isinstance(err, ssl.SSLError):
-        reason = err.reason or str(err)
-        if "CERTIFICATE_REQUIRED" in str(reason).upper() or "HANDSHAKE_FAILURE" in str(reason).upper():
-            return f"TLS handshake refused ({reason}): does the server require a client certificate (--client-cert)?"
+        reason = str(err.reason or err)
+        if any(alert in reason.upper() for alert in _REFUSED_HANDSHAKE):
+            return (f"the server refused the TLS handshake ({reason}): it wants a client certificate it trusts; "
+                    "give one with --client-cert FILE --client-key FILE")
         return f"TLS error: {reason}"
     if isinstance(err, ConnectionRefusedError):
         return "connection refused (is nats-server running and listening there?)"

@@ -412,10 +412,15 @@ class NatsLoop:
         try:
             await client.publish(self._subject(sink, settings, record), record.body, reply=reply, headers=headers)
         except MaxPayloadError:
-            if sink.flights.pop(reply, None) is not None:
+            flight = sink.flights.pop(reply, None)
+            if flight is not None and not client.is_connected:  # the limit of a server we are no longer on
+                self._finish(sink, record, Outcome(OutcomeKind.RETRY, "publish", 0, None,
+                                                   "disconnected from the server, reconnecting"), flight.epoch)
+            elif flight is not None:
                 self._finish(sink, record, Outcome(OutcomeKind.REJECT, "too_large", 0, None,
-                                                   f"the event ({len(record.body)} bytes) is larger than the "
-                                                   f"server's max_payload ({client.max_payload} bytes)"))
+                                                   f"over the server's max_payload ({len(record.body)} > "
+                                                   f"{client.max_payload} bytes): raise max_payload in the "
+                                                   "server's config, then run webhook-redeliver"))
         except NatsError as err:  # closed or draining, or the reconnect buffer is full: later
             flight = sink.flights.pop(reply, None)
             if flight is not None:

@@ -160,13 +160,16 @@ def display(url: str) -> str:
     return printable(f"{scheme.lower()}://{netloc}{slash}{path}")
 
 
-def matches(pattern: str, subject: str) -> bool:
-    """True when the subject pattern ``pattern`` (``*`` one token, ``>`` the rest) covers ``subject``."""
+def covers(pattern: str, subject: str) -> bool:
+    """True when every subject ``subject`` names (itself, or all it matches if it has wildcards) is
+    matched by the subject pattern ``pattern`` (``*``: one token, ``>``: one or more at the end)."""
     want = pattern.split(".")
     have = subject.split(".")
     for index, token in enumerate(want):
         if token == ">":
             return len(have) > index
-        if index >= len(have) or (token != "*" and token != have[index]):
+        if index >= len(have) or have[index] == ">":
+            return False
+        if token != "*" and token != have[index]:
             return False
     return len(want) == len(have)
