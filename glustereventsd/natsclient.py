@@ -133,11 +133,13 @@ def tls_in_use(client: Client) -> bool:
 ErrorNote = Callable[[str], None]
 
 
-async def connect(settings: NatsSettings, name: str, on_error: ErrorNote | None = None) -> Client:
+async def connect(settings: NatsSettings, name: str, on_error: ErrorNote | None = None,
+                  on_change: ErrorNote | None = None) -> Client:
     """A connected client for ``settings``; ConnectError after the timeout or a refusal.
 
     The client reconnects by itself afterwards (forever, to any server it knows of);
-    ``on_error`` hears every error it reports, in words, so a timed-out publish can say why.
+    ``on_error`` hears every error it reports, in words, so a timed-out publish can say why;
+    ``on_change`` hears "disconnected" and "reconnected to HOST:PORT" once connected.
     """
     client = Client()
     errors: list[BaseException] = []
@@ -152,6 +154,15 @@ async def connect(settings: NatsSettings, name: str, on_error: ErrorNote | None 
             refused.set()
         if on_error is not None:
             on_error(describe(err, settings))
+
+    async def disconnected_cb() -> None:
+        if on_change is not None and connecting.done():
+            on_change("disconnected from the server; reconnecting")
+
+    async def reconnected_cb() -> None:
+        if on_change is not None:
+            where = client.connected_url.netloc if client.connected_url else "?"
+            on_change(f"reconnected to {where}")
 
     def guarded(value: str) -> Callable[[], str]:
         def give() -> str:
@@ -173,7 +184,8 @@ async def connect(settings: NatsSettings, name: str, on_error: ErrorNote | None 
         options["tls"] = settings.tls
     attempt = max(1.0, min(settings.timeout_secs, 5.0))
     connecting = asyncio.ensure_future(client.connect(
-        servers=settings.url.server_urls, name=name, error_cb=error_cb, allow_reconnect=True,
+        servers=settings.url.server_urls, name=name, error_cb=error_cb, disconnected_cb=disconnected_cb,
+        reconnected_cb=reconnected_cb, allow_reconnect=True,
         max_reconnect_attempts=-1, reconnect_time_wait=RECONNECT_WAIT_SECS, connect_timeout=int(attempt),
         ping_interval=PING_SECS, max_outstanding_pings=MAX_PINGS, pending_size=PENDING_BYTES,
         **options))  # type: ignore[arg-type]
@@ -181,9 +193,9 @@ async def connect(settings: NatsSettings, name: str, on_error: ErrorNote | None 
     try:
         await asyncio.wait({connecting, refusal}, timeout=settings.timeout_secs,
                            return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
+    except asyncio.CancelledError:  # the daemon stops: leave at once
         connecting.cancel()
-        await close_quietly(client)
+        await close_quietly(client, 0.2)
         raise
     finally:
         refusal.cancel()

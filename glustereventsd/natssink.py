@@ -142,6 +142,7 @@ class NatsLoop:
         self.policy = RetryPolicy()  # swapped whole on reload
         self.concurrency = 8  # the daemon default, for sinks that set none
         self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(self._on_loop_error)
         self.sinks: dict[int, Sink] = {}  # loop thread only
         self._stop = asyncio.Event()
         self._closing: set[asyncio.Task[None]] = set()
@@ -188,7 +189,16 @@ class NatsLoop:
         for task in rest:
             task.cancel()
         if rest:
-            await asyncio.wait(rest, timeout=CLOSE_WAIT_SECS)
+            await asyncio.wait(rest, timeout=0.2)
+
+    def _on_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        """An error nothing caught (a callback, a task of nats-py): logged in one line, the loop goes on."""
+        error = context.get("exception")
+        exception = error if isinstance(error, BaseException) else None
+        # Only the exception's type is shown: its text could quote a credential.
+        log.error("Unexpected %s in the NATS loop (%s); delivery goes on",
+                  type(exception).__name__ if exception else "error", context.get("message", ""),
+                  exc_info=exception if log.isEnabledFor(logging.DEBUG) else None)
 
     async def _serve(self) -> None:
         self._sweep()
@@ -203,23 +213,26 @@ class NatsLoop:
         self._check_stop()
         if self._stop.is_set():
             return
-        now = time.monotonic()
-        for sink in list(self.sinks.values()):
-            expired = [reply for reply, flight in sink.flights.items() if flight.deadline <= now]
-            for reply in expired:
-                flight = sink.flights.pop(reply)
-                self._finish(sink, flight.record, self._timeout(sink), flight.epoch)
-            if expired:
-                self._kick(sink)
-        busy = any(sink.flights for sink in self.sinks.values())
-        self.loop.call_later(EXPIRY_CHECK_SECS if busy else IDLE_CHECK_SECS, self._sweep)
+        try:
+            now = time.monotonic()
+            for sink in list(self.sinks.values()):
+                expired = [reply for reply, flight in sink.flights.items() if flight.deadline <= now]
+                for reply in expired:
+                    flight = sink.flights.pop(reply)
+                    self._finish(sink, flight.record, self._timeout(sink), flight.epoch)
+                if expired:
+                    self._kick(sink)
+        finally:  # whatever happened, publications keep being expired
+            busy = any(sink.flights for sink in self.sinks.values())
+            self.loop.call_later(EXPIRY_CHECK_SECS if busy else IDLE_CHECK_SECS, self._sweep)
 
     async def _release_all(self) -> None:
+        connecting = {sink.connecting for sink in self.sinks.values() if sink.connecting is not None}
         for sink in list(self.sinks.values()):
-            self._drop(sink)
+            self._drop(sink)  # cancels what is connecting
         self.sinks.clear()
-        if self._closing:
-            await asyncio.wait(set(self._closing), timeout=CLOSE_WAIT_SECS * 2)
+        if self._closing or connecting:
+            await asyncio.wait(self._closing | connecting, timeout=CLOSE_WAIT_SECS)
 
     def _add(self, outlet: Outlet) -> None:
         current = self.sinks.get(outlet.hook_id)
@@ -354,9 +367,13 @@ class NatsLoop:
         def heard(text: str) -> None:
             sink.server_said = text
 
+        def changed(text: str) -> None:
+            self.log_limiter.log(log, logging.WARNING if text.startswith("disconnected") else logging.INFO,
+                                 f"{sink.outlet.hook_id}:{text[:12]}", "NATS sink url=%s %s", sink.outlet.label, text)
+
         try:
             try:
-                client = await natsclient.connect(settings, CLIENT_NAME, heard)
+                client = await natsclient.connect(settings, CLIENT_NAME, heard, changed)
             except natsclient.ConnectError as err:
                 record, sink.probe = sink.probe, None
                 if record is not None:
