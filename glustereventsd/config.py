@@ -215,6 +215,9 @@ _OPTIONS = (
     Option("webhook-concurrency", int_between(1, 64), False,
            "Default number of POSTs in flight to one webhook (1 keeps strict order); only as many "
            "are used as the backlog needs."),
+    Option("nats-concurrency", int_between(1, 64), False,
+           "Default number of events awaiting their PubAck per NATS sink, pipelined on one connection (1 keeps "
+           "strict order in the stream even across retries)."),
     Option("webhook-proxy", to_proxy, False,
            "HTTP proxy for every webhook (http://[user:password@]host:port), 'none' for direct; empty: "
            "from the daemon's environment (https_proxy, http_proxy, no_proxy). A webhook's own --proxy wins. "

@@ -13,9 +13,10 @@ nobody stores is not a delivery: with no stream capturing the subject the server
 ``Nats-Msg-Id`` (its ``webhook-id``, the same on every retry), so a retry of an event the
 stream already stored is not stored again: its PubAck says ``duplicate``, which is counted.
 
-Up to ``concurrency`` events per sink await their PubAck at once, on one connection, so
-they reach the stream in order; after a failure, one at a time, oldest first, until one
-succeeds (as for webhooks). The client reconnects by itself to any server of the cluster;
+Up to ``concurrency`` events per sink (``nats-concurrency``, 64 by default: measured here, a burst
+went into an R1 stream at 12,700/s with 64 against 6,300/s with 8) await their PubAck at once,
+on one connection, so they reach the stream in order; after a failure, one at a time, oldest
+first, until one succeeds (as for webhooks). The client reconnects by itself to any server of the cluster;
 an event whose PubAck does not come within the sink's timeout is retried.
 """
 
@@ -140,7 +141,7 @@ class NatsLoop:
         self.reader = reader  # the loop's own read-only view of the spool (None: spool memory)
         self.nodeid = nodeid
         self.policy = RetryPolicy()  # swapped whole on reload
-        self.concurrency = 8  # the daemon default, for sinks that set none
+        self.concurrency = 64  # the daemon default (nats-concurrency), for sinks that set none
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(self._on_loop_error)
         self.sinks: dict[int, Sink] = {}  # loop thread only

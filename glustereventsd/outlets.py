@@ -128,7 +128,7 @@ class Outlets:
         settings = self.settings
         loop.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
                                   settings.max_event_age_secs)
-        loop.concurrency = settings.webhook_concurrency
+        loop.concurrency = settings.webhook_concurrency if isinstance(loop, DeliveryLoop) else settings.nats_concurrency
 
     def supervise(self) -> None:
         """Replace a delivery thread that died (it logged why), so no webhook stalls silently."""

@@ -208,6 +208,7 @@ class Stored:
     subject: str
     headers: dict[str, str]
     data: bytes
+    stored_at: float = 0.0  # when the stream stored it (the server's clock: this machine's)
 
     def json(self) -> Any:
         return json.loads(self.data)
@@ -255,7 +256,9 @@ def read_stream(servers: str | list[str], stream: str, subject: str = ">", expec
                     break
                 continue
             for msg in batch:
-                found.append(Stored(msg.metadata.sequence.stream, msg.subject, dict(msg.headers or {}), msg.data))
+                stamp = msg.metadata.timestamp
+                found.append(Stored(msg.metadata.sequence.stream, msg.subject, dict(msg.headers or {}), msg.data,
+                                    stamp.timestamp() if stamp is not None else 0.0))
                 await msg.ack()
             if filter_subject is None and len(found) >= total:
                 break
