@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -455,3 +456,36 @@ def test_cluster_server_killed_mid_stream_at_2000_per_second_loses_nothing_and_s
               f"duplicates {state.duplicates}")
     finally:
         cluster.close()
+
+
+def test_the_readme_consumer_receives_the_event(tmp_path: Path, daemon) -> None:
+    """The consumer the README shows, run as it is (only the server address and creds path changed)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- nats-consumer:start -->", 1)[1].split("<!-- nats-consumer:end -->", 1)[0]
+    code = block.split("```python\n", 1)[1].split("```", 1)[0]
+    config, creds = natstest.operator_mode(secrets.CREDS_SEED)
+    server = NatsServer(tmp_path / "nats", config=config).start()
+    consumer = None
+    try:
+        creds_file = tmp_path / "alerting.creds"
+        creds_file.write_text(creds)
+        natstest.add_stream(server.url, STREAM, [f"{PREFIX}.>"], user_credentials=str(creds_file))
+        daemon.write_webhooks({f"{server.url}/{PREFIX}": {"nats-creds": str(creds_file)}})
+        daemon.start()
+        send_raw(daemon.port, b"1468303352 2 name=not-this-one")
+        send_raw(daemon.port, b"1468303352 76 peer=node2;volume=gv1;brick=/b1")  # BRICK_DISCONNECTED
+        assert code.count("nats://nats1:4222") == 1 and code.count("/etc/nats/alerting.creds") == 1
+        code = code.replace("nats://nats1:4222", server.url).replace("/etc/nats/alerting.creds", str(creds_file))
+        consumer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True)
+        assert consumer.stdout is not None
+        ready, _, _ = select.select([consumer.stdout], [], [], 30)
+        assert ready, f"the README consumer printed nothing in 30 s: {consumer.poll()}"
+        line = consumer.stdout.readline()  # the first event it prints
+        assert line.split(" ", 2)[:2] == [nodeid_of(daemon.root), "BRICK_DISCONNECTED"], line
+        assert "'volume': 'gv1'" in line
+    finally:
+        if consumer is not None:
+            consumer.kill()
+            consumer.wait(10)
+        server.kill()
