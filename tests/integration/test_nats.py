@@ -81,11 +81,13 @@ def scrape(port: int) -> str:
 
 # -- one server ---------------------------------------------------------------------------------
 
-def test_every_event_stored_once_in_order_with_the_webhook_body_and_headers(server: NatsServer, daemon, receiver):
+@pytest.mark.parametrize("spool_kind", ["disk", "memory"])
+def test_every_event_stored_once_in_order_with_the_webhook_body_and_headers(server: NatsServer, daemon, receiver,
+                                                                          spool_kind: str):
     natstest.add_stream(server.url, STREAM, [f"{PREFIX}.>"])
     sink = f"{server.url}/{PREFIX}"
     daemon.write_webhooks({sink: {}, receiver.url: {}})
-    daemon.write_config(FAST_RETRY)
+    daemon.write_config({**FAST_RETRY, "spool": spool_kind})
     daemon.start()
     count = 400
     for _ in emit_many(daemon.port, count):
