@@ -151,8 +151,9 @@ def _missing_ca_bundles(paths: Paths) -> str:
                   "--nats-nkey, --nats-creds)")
     else:
         advice = "copy it there"
-    return (f"TLS or credential file {', '.join(missing)} missing on this node: {advice}, or deliveries to its "
-            "webhook or NATS sink from this node fail")
+    nats_files = {name for hook in hooks for name in (hook.nats_nkey, hook.nats_creds) if name}
+    what = "NATS credential file" if set(missing) <= nats_files else "TLS file"
+    return f"{what} {', '.join(missing)} missing on this node: {advice}, or deliveries from this node that need it fail"
 
 
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
@@ -227,7 +228,7 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
     urls = request.get("urls")
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         return {"ok": False, "error": "bad request: no webhook URLs"}
-    from glustereventsd import spool
+    from glustereventsd import natsurl, spool
 
     try:
         found = {s.url: s for s in spool.read_status(paths.spool_file, now)}
@@ -240,7 +241,6 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "url": url,
             "queued": state.queued if state else 0,
             "delivered": state.delivered if state else 0,
-            "duplicates": state.duplicates if state else 0,
             "retried": state.retried if state else 0,
             "dropped": state.dropped if state else 0,
             "dead_letters": state.dead_letters if state else 0,
@@ -249,6 +249,8 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "last_error_age_secs": _age(now, state.last_error_at) if state else None,
             "last_success_age_secs": _age(now, state.last_success_at) if state else None,
         })
+        if natsurl.is_nats(url):  # deliveries the stream already held (a retry stored once)
+            hooks[-1]["duplicates"] = state.duplicates if state else 0
     return {"ok": True, "output": "OK", "data": hooks}
 
 

@@ -345,6 +345,9 @@ class NatsLoop:
             self._requeue_flights(sink)
             sink.client = client = None
         if settings is not None and client is None:
+            if sink.probe is not None:  # never two probes: the first waits for a retry
+                outlet.retry.insert(0, sink.probe)
+                sink.probe = None
             record = outlet.take(self.reader)
             if record is not None:
                 sink.probe = record
@@ -395,7 +398,12 @@ class NatsLoop:
             record, sink.probe = sink.probe, None
             if record is not None:
                 await self._publish(sink, settings, client, record)
-        except NatsError as err:  # the connection failed right after it opened: try again after the backoff
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - failed right after it opened (or worse): retry after the backoff
+            if not isinstance(err, (NatsError, OSError)):
+                log.error("Unexpected %s while connecting url=%s; its events are kept and retried",
+                          type(err).__name__, sink.outlet.label, exc_info=log.isEnabledFor(logging.DEBUG))
             record, sink.probe = sink.probe, None
             self._disconnect(sink)
             if record is not None:
