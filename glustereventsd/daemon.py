@@ -218,12 +218,13 @@ class Daemon:
             for sock in sockets:
                 sock.close()
             raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}") from None
-        # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop,
-        # and delivery results back to the pipeline over a bounded channel.
+        # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop
+        # (webhooks) and NATS loop (JetStream sinks), and their results back to the pipeline
+        # over a bounded channel.
         intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
         results = ResultChannel(RESULTS_MAX)
         limiter = RateLimitedLog()
-        outlets = Outlets(writer, settings, results, self.stats, limiter)
+        outlets = Outlets(writer, settings, results, self.stats, limiter, nodeid=node)
         ingest = Ingest(node, writer.take_seq, self.stats, events_log, limiter)
         committer = Committer(writer, outlets, self.stats, limiter)
         pipeline = Pipeline(intake, ingest, committer, outlets, results, settings)

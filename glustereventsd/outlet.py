@@ -262,6 +262,11 @@ class Outlet:
         with self._lock:
             return self._counters.pending()
 
+    def count_duplicate(self) -> None:
+        """A delivery the receiver already had (a NATS stream's PubAck said duplicate): count it."""
+        with self._lock:
+            self._counters.duplicates += 1
+
     def take_counters(self) -> HookCounters:
         """The counters since the last call (the committer flushes them to the spool)."""
         with self._lock:
