@@ -116,7 +116,8 @@ def test_status_dead_letters_redeliver_on_the_pool(pool, receiver):
     assert found["node3"] == {"url": receiver.url, "queued": 0, "delivered": 0, "retried": 0,
                               "dropped": 0, "dead_letters": 0, "oldest_age_secs": 0.0,
                               "last_error": "", "last_error_age_secs": None,
-                              "last_success_age_secs": None, "insecure_tls": False}
+                              "last_success_age_secs": None, "insecure_tls": False,
+                                  "memory_only": 0}
     run = pool.cli("webhook-status", receiver.url)
     assert run.status == 0
     lines = run.out.splitlines()

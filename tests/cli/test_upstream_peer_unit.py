@@ -71,4 +71,5 @@ def test_glusterd_down_is_said_plainly(tmp_path) -> None:
     with pytest.raises(CliError) as caught:
         gluster_pool(str(script))
     assert str(caught.value.message) == ("'gluster pool list' failed: Connection failed. Please check if gluster "
-                                         "daemon is operational. (is glusterd running?)")
+                                         "daemon is operational. (is glusterd running? To use the peers "
+                                         "file instead, set GLUSTER_EVENTS_POOL=peers-file)")

@@ -279,7 +279,10 @@ def test_a_peer_with_only_upstreams_cli_gets_a_row_that_says_so(session: Session
         f"ListenAddress {ADDRESS}:2222", f"HostKey {keys.host_key}", f"AuthorizedKeysFile {keys.authorized_keys}",
         f"PidFile {session.folder / 'ssh/sshd.pid'}", "UsePAM no", "StrictModes no", "PasswordAuthentication no",
         "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password", "UseDNS no", "LogLevel ERROR",
-        "SetEnv PATH=/usr/sbin:/usr/bin:/sbin:/bin",  # what a Gluster node's root session has: upstream's CLI
+        # What a Gluster node's root session has: upstream's CLI only. The login shell may source
+        # a ~/.bashrc that puts other tools first (pyenv shims on a developer's machine or in CI,
+        # where one may be ours), so the command runs with exactly this PATH.
+        'ForceCommand env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
         ""]))
     sshd = node.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(sshd_config)])
     wait_until(lambda: node.run(["bash", "-c", f"exec 3<>/dev/tcp/{ADDRESS}/2222"]).returncode == 0

@@ -28,12 +28,23 @@ PATH = ":".join([sysconfig.get_path("scripts"), "/usr/local/sbin", "/usr/local/b
 
 
 def is_live(pid: int) -> bool:
-    """True while ``pid`` exists and is not a zombie (it may still hold files while dying)."""
+    """True while any thread of ``pid`` exists and is not a zombie.
+
+    A killed multi-threaded process's main thread can be a zombie while its other threads
+    are still exiting, and they share its open files: its locks go only with the last one.
+    """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+    for task in tasks:
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[-1].split()[0] != "Z":
+            return True
+    return False
 
 
 class InitMachine:
