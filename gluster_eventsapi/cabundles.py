@@ -19,6 +19,8 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from glustereventsd import filereader
+from glustereventsd.errors import ConfigFileError
 from glustereventsd.fsutil import atomic_write_bytes
 
 from gluster_eventsapi.errors import CliError, ExitStatus
@@ -26,6 +28,7 @@ from gluster_eventsapi.errors import CliError, ExitStatus
 FOLDER = "ca"
 MANAGED_NAME = re.compile(r"ca/[0-9a-f]{16}\.pem")
 FILE_MODE = 0o644  # certificates are public; the folder is the events directory's
+BUNDLE_MAX_BYTES = filereader.PEM_DEFAULT.max_bytes  # a system bundle is about 200 KiB
 PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
 
@@ -39,9 +42,10 @@ def read_bundle(path: Path) -> bytes:
     if not path.is_file():
         raise CliError(f"--ca-bundle: {path} does not exist or is not a file", ExitStatus.INVALID_CONFIG)
     try:
-        pem = path.read_bytes()
-    except OSError as err:
-        raise CliError(f"--ca-bundle: cannot read {path}: {err.strerror or err}", ExitStatus.INVALID_CONFIG) from None
+        pem = filereader.read_pem(path, BUNDLE_MAX_BYTES, "give a file of PEM CA certificates",
+                                  require_block=False)  # pem_problem says what is missing
+    except ConfigFileError as err:
+        raise CliError(f"--ca-bundle: {err}", ExitStatus.INVALID_CONFIG) from None
     problem = pem_problem(pem)
     if problem:
         raise CliError(f"--ca-bundle: cannot load CA certificates from {path}: {problem} "
@@ -92,17 +96,27 @@ def write(events_dir: Path, name: str, pem: bytes) -> None:
     """Store one bundle atomically under ``name`` (unchanged when it is already there)."""
     target = events_dir / name
     try:
-        if not (target.is_file() and target.read_bytes() == pem):
+        if not (target.is_file() and _stored(target) == pem):
             atomic_write_bytes(target, pem, FILE_MODE)
     except OSError as err:
         raise CliError(f"{target}: cannot write the CA bundle: {err.strerror or err} (fix the cause, "
                        "then run 'gluster-eventsapi sync')") from None
 
 
+def _stored(target: Path) -> bytes | None:
+    """The bundle kept at ``target`` (None when unreadable or too large: it is then rewritten)."""
+    try:
+        return filereader.read_pem(target, BUNDLE_MAX_BYTES, "rewritten", require_block=False)
+    except ConfigFileError:
+        return None
+
+
 def install_received(events_dir: Path, name: str, encoded: str) -> None:
     """Write a bundle a peer sent with ``sync``, after checking its name, digest and certificates."""
     if not MANAGED_NAME.fullmatch(name):
         raise CliError(f"received CA bundle name {name!r} is not of the form ca/<16 hex>.pem")
+    if len(encoded) > BUNDLE_MAX_BYTES * 4 // 3 + 4:
+        raise CliError(f"received CA bundle {name} is over the {BUNDLE_MAX_BYTES:,} bytes a bundle may hold")
     try:
         pem = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
@@ -131,13 +145,13 @@ def payload(events_dir: Path, webhooks: Mapping[str, object]) -> dict[str, str]:
     """{name: base64 of the file} for every managed bundle ``webhooks`` uses, to send with ``sync``."""
     found = {}
     for name in sorted(referenced(webhooks)):
+        advice = "the CA bundle a webhook uses: set it again with 'gluster-eventsapi webhook-mod URL --ca-bundle FILE'"
         try:
-            found[name] = base64.b64encode((events_dir / name).read_bytes()).decode("ascii")
-        except OSError as err:
-            raise CliError(f"{events_dir / name}: the CA bundle a webhook uses cannot be read "
-                           f"({err.strerror or err}); set it again with "
-                           "'gluster-eventsapi webhook-mod URL --ca-bundle FILE'",
-                           ExitStatus.WEBHOOKS_SYNC_FAILED) from None
+            pem = filereader.read_pem(events_dir / name, BUNDLE_MAX_BYTES, advice, require_block=False)
+        except ConfigFileError as err:
+            reason = str(err) if "file not found" not in err.reason else f"{err}; {advice}"
+            raise CliError(reason, ExitStatus.WEBHOOKS_SYNC_FAILED) from None
+        found[name] = base64.b64encode(pem).decode("ascii")
     return found
 
 

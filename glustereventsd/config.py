@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import os
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -18,24 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Re-exported: the daemon and the CLI import these from here.
+from glustereventsd.errors import ConfigError as ConfigError
+from glustereventsd.errors import ConfigFileError as ConfigFileError
+from glustereventsd.filereader import read_json_object as read_json_object
 from glustereventsd.models import Settings, Webhook
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE_WORDS = frozenset({"1", "true", "on", "yes", "enabled", "enable", "y"})
 FALSE_WORDS = frozenset({"0", "false", "off", "no", "disabled", "disable", "n"})
-
-
-class ConfigError(ValueError):
-    """A config value or file that cannot be used; the message names what and where."""
-
-
-class ConfigFileError(ConfigError):
-    """A config, webhooks or peers file that cannot be read or parsed."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 Converter = Callable[[object], object]
@@ -235,31 +225,6 @@ def convert_value(name: str, value: object) -> object:
     return list(converted) if isinstance(converted, tuple) else converted
 
 
-def read_json_object(path: Path, missing_ok: bool = True) -> dict[str, Any]:
-    """Read a JSON object from ``path``; a missing file is ``{}`` when ``missing_ok``."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        if missing_ok:
-            return {}
-        raise ConfigFileError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigFileError(path, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigFileError(
-            path, f"not valid JSON (line {err.lineno} column {err.colno}: {err.msg}); "
-            "fix or remove the file, then run 'gluster-eventsapi sync' from a good node"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigFileError(path, f"must hold a JSON object, not {type(data).__name__}")
-    return data
-
-
 def _overlay(base: dict[str, object], path: Path, warnings: list[str]) -> None:
     for name, value in read_json_object(path).items():
         try:
@@ -310,9 +275,19 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
     "concurrency": ("concurrency", int_between(0, 64)),
     "ca-bundle": ("ca_bundle", to_text),
     "insecure-tls": ("insecure_tls", to_bool),
-    "events": ("events", lambda v: tuple(str(p) for p in v) if isinstance(v, list)
-               else tuple(p.strip() for p in str(v).split(",") if p.strip())),
+    "events": ("events", lambda v: to_patterns(v)),
 }
+
+
+def to_patterns(value: object) -> tuple[str, ...]:
+    """Event name patterns: a list of strings, or one comma-separated string."""
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError("must be a list of event name patterns (strings)")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError("must be event name patterns: a list of strings or one comma-separated string")
+    return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
 def validate_url(url: str) -> str:
@@ -320,8 +295,13 @@ def validate_url(url: str) -> str:
 
     Messages quote the URL without its user info, query or fragment: they may hold secrets.
     """
-    parts = urllib.parse.urlsplit(url.strip())
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError as err:  # "Invalid IPv6 URL" and the like
+        raise ConfigError(f"webhook URL {display_url(url)!r} cannot be parsed ({err})") from None
     shown = repr(_safe_url(parts))
+    if not url.strip().isprintable():
+        raise ConfigError(f"webhook URL {shown} holds control characters: percent-encode them")
     if parts.scheme not in ("http", "https"):
         raise ConfigError(f"webhook URL {shown} must start with http:// or https://")
     if not parts.hostname:
@@ -355,7 +335,11 @@ def _safe_url(parts: urllib.parse.SplitResult) -> str:
 
 def display_url(url: str) -> str:
     """A webhook URL safe for logs, tables and metric labels: no credentials, query or fragment."""
-    return _safe_url(urllib.parse.urlsplit(url))
+    try:
+        return _safe_url(urllib.parse.urlsplit(url))
+    except ValueError:  # not parseable as a URL: show only what cannot hold a secret
+        scheme, _, rest = url.partition("://")
+        return f"{scheme[:16]}://{rest.split('@')[-1].split('/')[0].split('?')[0][:64]}" if rest else "(bad URL)"
 
 
 def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) -> Webhook:
