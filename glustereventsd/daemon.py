@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from glustereventsd import config, logsetup, nodeid, sdnotify
+from glustereventsd import config, logsetup, nodeid, sdnotify, spool_recovery
 from glustereventsd.eventlog import EventLog
 from glustereventsd.fsutil import PidFile, PidFileBusy
 from glustereventsd.lastgood import LastGood
@@ -27,8 +27,7 @@ from glustereventsd.metrics import DaemonCollector, MetricsServer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.paths import Paths
 from glustereventsd.pipeline import Pipeline
-from glustereventsd.source import Datagram, SenderPolicy, UdpSource, open_sockets
-from glustereventsd.spool import SpoolWriter
+from glustereventsd.source import BindError, Datagram, SenderPolicy, UdpSource, open_sockets
 from glustereventsd.stats import RateLimitedLog, Stats
 from glustereventsd.watch import FileWatcher, WatchError, put_reload
 
@@ -120,8 +119,31 @@ class Daemon:
 
     # -- life ------------------------------------------------------------------------------
     def run(self) -> int:
-        """Run until SIGTERM (or ``request(SHUTDOWN)``); return the exit status."""
-        logsetup.setup_logging(self.options.log_file or self.paths.daemon_log, "INFO")
+        """Run until SIGTERM (or ``request(SHUTDOWN)``); return the exit status.
+
+        A start-up failure is written to the daemon log too (StartupError and BindError are
+        re-raised for the caller to print); an unexpected error is logged with its traceback.
+        """
+        target = self.options.log_file or self.paths.daemon_log
+        try:
+            logsetup.setup_logging(target, "INFO")
+        except OSError as err:
+            logsetup.setup_logging("-", "INFO")
+            log.error("Cannot write the daemon log %s (%s); logging to stderr: make its folder writable",
+                      target, err.strerror or err)
+        try:
+            return self._run()
+        except StartupError as err:
+            log.error("Cannot start: %s", err)
+            raise
+        except BindError as err:
+            log.error("Cannot start: %s", err.args[-1])
+            raise
+        except Exception:
+            log.exception("glustereventsd stopped by an unexpected error; please report it with this log")
+            raise
+
+    def _run(self) -> int:
         settings, webhooks, warnings = self._load_at_start()
         self.settings = settings
         logsetup.set_level(settings.log_level)
@@ -133,9 +155,10 @@ class Daemon:
         try:
             pid_file.acquire()
         except PidFileBusy as err:
-            raise StartupError(str(err)) from None
+            raise StartupError(f"{err}: stop it first, or give this one another --pid-file") from None
         except OSError as err:
-            raise StartupError(f"cannot create pid file {pid_path}: {err.strerror}") from None
+            raise StartupError(f"cannot create pid file {pid_path}: {err.strerror}; make its folder writable or "
+                               "give another with --pid-file") from None
         try:
             return self._run_locked(settings, webhooks, events_log)
         finally:
@@ -149,7 +172,7 @@ class Daemon:
             loaded = load_configuration(self.paths, self.options)
         except config.ConfigError as err:
             if not last_good.available():
-                raise StartupError(f"{err}") from None
+                raise StartupError(f"{err} (no last good copy to start from yet)") from None
             fallback = dataclasses.replace(self.paths, webhooks_file=last_good.copy_of(self.paths.webhooks_file),
                                            config_file=last_good.copy_of(self.paths.config_file))
             try:
@@ -178,12 +201,14 @@ class Daemon:
                                "make the folder writable or install glusterd") from None
         sockets = open_sockets(settings.port, self.options.listen)
         self.bound_ports = [sock.getsockname()[1] for sock in sockets]
-        try:
-            writer = SpoolWriter(self.paths.spool_file, durable=settings.spool == "disk")
-        except Exception as err:  # noqa: BLE001 - sqlite3.Error or OSError: say which file
+        try:  # an unusable spool is moved aside and recovered, or replaced by memory (spool_recovery)
+            opened = spool_recovery.open_spool(self.paths.spool_file, settings.spool == "disk", self.stats)
+        except Exception as err:  # noqa: BLE001 - sqlite3.Error (locked) or OSError: say which file
             for sock in sockets:
                 sock.close()
-            raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}") from None
+            raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}; is another process "
+                               "holding it? (fuser -v it)") from None
+        writer = opened.writer
         try:
             for url, moved in writer.take_requeue_requests().items():  # asked for while we were down
                 log.info("Re-queued dead letters url=%s events=%d", config.display_url(url), moved)
@@ -213,7 +238,7 @@ class Daemon:
             log.warning("Accepting events from any address on port %d; set allowed-senders to the "
                         "storage network to refuse spoofed events", settings.port)
         log.info("glustereventsd started port=%d nodeid=%s webhooks=%d spool=%s", settings.port, node,
-                 len(webhooks), settings.spool)
+                 len(webhooks), "memory (the spool file is unusable)" if opened.memory_only else settings.spool)
         sdnotify.notify("READY=1\nSTATUS=Listening for Gluster events")
         self.ready.set()
         try:
@@ -230,7 +255,7 @@ class Daemon:
                 source.close()
             pipeline.stopping.set()
             pipeline.join(30)
-            writer.close()
+            pipeline.writer.close()  # the pipeline may have rebuilt a corrupt spool: close the one in use
             events_log.close()
             log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
                      self.stats.total("delivered"))

@@ -50,6 +50,13 @@ class DaemonCollector(Collector):
             "delivered": ("delivered_total", "Events delivered (2xx), by webhook.", "webhook"),
             "dead_letters": ("dead_letters_total", "Events moved to the dead letters, by webhook.", "webhook"),
             "not_spooled": ("not_spooled_total", "Events that could not be written to the spool.", "reason"),
+            "spool_recoveries": ("spool_recoveries_total", "Unusable spool files found, by outcome: rebuilt (moved "
+                                 "aside, recovered into a fresh one) or failed (left as is).", "outcome"),
+            "spool_recovered_events": ("spool_recovered_events_total",
+                                       "Queued events recovered from an unusable spool, by method.", "method"),
+            "spool_lost_events": ("spool_lost_events_total",
+                                  "Queued events an unusable spool lost (estimated from its counters), by cause.",
+                                  "cause"),
         }
         families = {key: CounterMetricFamily(f"{PREFIX}_{name}", text, labels=[label])
                     for key, (name, text, label) in simple.items()}

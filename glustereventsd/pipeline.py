@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import eventtypes
-from glustereventsd import enrich, parse
+from glustereventsd import enrich, parse, spool_recovery
 from glustereventsd.config import display_url
 from glustereventsd.eventlog import EventLog
 from glustereventsd.metrics import QueueGauge
@@ -43,6 +43,7 @@ GATHER_SECS = 0.002  # added latency per turn, paid once per batch
 WINDOW = 1000  # records of one webhook kept in memory; the rest stays in the spool
 RESULTS_MAX = 100_000
 MEMORY_QUEUE_MAX = 100_000
+REBUILD_INTERVAL_SECS = 60.0  # a corrupt spool is rebuilt at most this often
 WORKER_CHECK_SECS = 5.0  # how often a delivery worker that died is replaced  # events per webhook held in memory (spool memory, or the disk is full)
 
 
@@ -105,6 +106,7 @@ class Pipeline(threading.Thread):
         self._pending_acks: list[int] = []  # deletes that a failed commit has to redo
         self._pending_deaths: list[tuple[Record, str]] = []  # likewise, dead letters
         self._unsettled: dict[int, list[int]] = {}  # row ids acked or dead, deletion not committed yet
+        self._next_rebuild = 0.0  # monotonic time before which a corrupt spool is not rebuilt again
         self.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
                                   settings.max_event_age_secs)
 
@@ -239,7 +241,12 @@ class Pipeline(threading.Thread):
 
     def _spool_failed(self, err: sqlite3.Error, appends: list[tuple[int, NewEvent]], acks: list[int],
                       deaths: list[tuple[Record, str]]) -> None:
-        """A full disk or I/O error: keep delivering from memory, count what was not spooled."""
+        """A full disk or I/O error: keep delivering from memory, count what was not spooled.
+
+        A corrupt file is rebuilt first (``_rebuild_spool``); this turn still goes from memory.
+        """
+        if spool_recovery.is_corruption(err):
+            self._rebuild_spool(err)
         self.stats.add("spool_errors", "write_failed")
         self.log_limiter.log(log, logging.ERROR, "spool-write", "Cannot write the spool (events are "
                              "delivered from memory only until it recovers) path=%s error=%s", self.writer.path, err)
@@ -250,6 +257,35 @@ class Pipeline(threading.Thread):
                          for hook_id, e in appends])
         self._pending_acks = acks  # the deletes and dead letters are written next turn
         self._pending_deaths = deaths
+
+    def _rebuild_spool(self, err: sqlite3.Error) -> None:
+        """Move the corrupt spool aside, recover what it holds into a fresh one and go on with that (issue 10).
+
+        Row ids, hook ids and sequence numbers are kept (``Floor``), so the records in the
+        webhooks' windows stay valid; their readers reopen the new file by themselves. Tried at
+        most once a minute; when it fails the old writer goes on as before.
+        """
+        now = time.monotonic()
+        if now < self._next_rebuild:
+            return
+        self._next_rebuild = now + REBUILD_INTERVAL_SECS
+        old = self.writer
+        floor = spool_recovery.Floor(old.next_row_id, old.next_seq,
+                                     {state.hook.url: state.queue.hook_id for state in self.hooks.values()})
+        report = spool_recovery.recover(old.path, spool_recovery.Problem("corrupt", str(err)), floor, self.stats)
+        if not report.replaced:
+            return
+        try:
+            fresh = SpoolWriter(old.path, durable=old.durable)
+        except (sqlite3.Error, OSError) as reopen_err:
+            log.error("Cannot open the rebuilt spool %s (%s); going on with the damaged one", old.path, reopen_err)
+            return
+        fresh.counters, old.counters = old.counters, {}
+        fresh.next_seq = max(fresh.next_seq, old.next_seq)
+        old.close()  # the file was moved: SQLite leaves the evidence as it is
+        self.writer = fresh
+        for state in self.hooks.values():
+            state.events, state.bytes = fresh.usage(state.queue.hook_id)
 
     def _account(self, results: list[Result]) -> tuple[list[int], list[tuple[Record, str]]]:
         """Turn the dispatchers' results into spool deletes, dead letters and counters."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -176,7 +177,9 @@ class SpoolWriter:
         self.db = connect(path)
         self.db.executescript(SCHEMA)
         if not durable:  # memory mode keeps no events on disk
-            discarded = self.db.execute("DELETE FROM queue").rowcount
+            with transaction(self.db):
+                discarded = self.db.execute("DELETE FROM queue").rowcount
+                _retire(self.db, discarded)
             if discarded:
                 log.warning("spool is 'memory': discarded %d undelivered events left on disk by the 'disk' "
                             "spool; set 'spool disk' and restart to keep such events", discarded)
@@ -195,6 +198,11 @@ class SpoolWriter:
         row = self.db.execute("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='queue'), 0), "
                               "coalesce((SELECT max(id) FROM queue), 0))").fetchone()
         return int(row[0]) + 1
+
+    @property
+    def next_row_id(self) -> int:
+        """The row id the next queued record gets (spool recovery must never go below it)."""
+        return self._next_row_id
 
     def close(self) -> None:
         """Flush counters and close the file."""
@@ -220,6 +228,9 @@ class SpoolWriter:
     def discard_hook(self, hook_id: int) -> None:
         """Remove a deleted webhook's queue, dead letters and counters."""
         with transaction(self.db):
+            row = self.db.execute("SELECT delivered + dropped + dead + (SELECT count(*) FROM queue WHERE hook_id=?) "
+                                  "FROM hooks WHERE hook_id=?", (hook_id, hook_id)).fetchone()
+            _retire(self.db, int(row[0]) if row else 0)
             for table in ("queue", "dead", "hooks"):
                 self.db.execute(f"DELETE FROM {table} WHERE hook_id=?", (hook_id,))
         self.counters.pop(hook_id, None)
@@ -329,14 +340,40 @@ class SpoolWriter:
                  c.last_error_at, c.last_success_at, hook_id))
 
 
+def _retire(db: sqlite3.Connection, count: int) -> None:
+    """Inside a transaction: count queue rows that left without a counter (a removed webhook's).
+
+    With it the file's own numbers add up: rows ever queued (sqlite_sequence) = delivered +
+    dropped + dead of every webhook + retired + still queued. Spool recovery estimates the
+    events a damaged file lost from that.
+    """
+    if count:
+        db.execute("INSERT INTO meta (key, value) VALUES ('retired', ?) "
+                   "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value", (count,))
+
+
 class SpoolReader:
-    """A read-only view of the spool for one delivery worker group."""
+    """A read-only view of the spool for one delivery worker group.
+
+    When the spool file is replaced (a damaged one moved aside and rebuilt by
+    ``spool_recovery``), the next ``load`` reopens the new file instead of reading the old one.
+    """
 
     def __init__(self, path: Path) -> None:
+        self.path = path
+        self._inode = _inode(path)
         self.db = connect(path, readonly=True)
+
+    def _follow_replacement(self) -> None:
+        inode = _inode(self.path)
+        if inode is not None and inode != self._inode:
+            self.db.close()
+            self.db = connect(self.path, readonly=True)
+            self._inode = inode
 
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
         """Up to ``limit`` queued records of a webhook with row id above ``after_id``, oldest first."""
+        self._follow_replacement()
         rows = self.db.execute(
             "SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
             "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit)).fetchall()
@@ -344,12 +381,21 @@ class SpoolReader:
 
     def oldest_received(self, hook_id: int) -> float | None:
         """Receipt time of the oldest event queued for a webhook (None when none is)."""
+        self._follow_replacement()
         row = self.db.execute("SELECT received FROM queue WHERE hook_id=? ORDER BY id LIMIT 1", (hook_id,)).fetchone()
         return None if row is None else float(row[0])
 
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 # -- for the CLI --------------------------------------------------------------------------
