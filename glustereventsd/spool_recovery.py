@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glustereventsd import sdnotify, spool
+from glustereventsd import pagescan, sdnotify, spool
 from glustereventsd.fsutil import move_aside
 from glustereventsd.stats import Stats
 
@@ -53,6 +53,7 @@ Row = tuple[Any, ...]  # one row as read, its types checked against SHAPES
 COMPANIONS = ("-wal", "-shm", "-journal")
 RECOVER_TIMEOUT_SECS = 600
 MAX_ROWID = 1 << 62
+MAX_PROBES = 20_000  # per table: about 150 damaged ranges skipped
 FS_IOC_GETFLAGS = 0x80086601
 FS_IMMUTABLE_FL = 0x10
 FS_APPEND_FL = 0x20
@@ -250,11 +251,14 @@ class _TableReader:
         self.columns = TABLES[table]
         self.complete = True  # no part of the table was unreadable
         self.skipped = 0  # rows read but of the wrong shape
+        self.probes = 0  # seeks past damaged rows so far (bounded: the page scan reads the rest)
 
     def _readable(self, start: int) -> bool:
+        """True when the first row at or after ``start`` reads whole (or there is none)."""
+        self.probes += 1
         try:
-            self.db.execute(f"SELECT rowid FROM {self.table} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
-                            (start,)).fetchall()
+            self.db.execute(f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE rowid >= ? ORDER BY rowid "
+                            "LIMIT 1", (start,)).fetchall()
             return True
         except sqlite3.Error:
             return False
@@ -264,7 +268,7 @@ class _TableReader:
         bad, step = failed_at, 1
         while True:
             probe = failed_at + step
-            if probe > MAX_ROWID:
+            if probe > MAX_ROWID or self.probes > MAX_PROBES:
                 return None
             if self._readable(probe):
                 break
@@ -282,11 +286,13 @@ class _TableReader:
         """Yield every readable row of the right shape."""
         sql = f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE rowid >= ? ORDER BY rowid"
         shape = SHAPES[self.table]
-        start: int | None = -MAX_ROWID
+        start: int | None = 0  # our row ids start at 1: doubling from 0 probes at their scale
         while start is not None:
             try:
                 for row in self.db.execute(sql, (start,)):
-                    start = int(row[0]) + 1
+                    if not isinstance(row[0], int) or row[0] < start:
+                        raise sqlite3.DatabaseError("row ids out of order: a damaged b-tree")  # it may loop
+                    start = row[0] + 1
                     if all(isinstance(value, kinds) for value, kinds in zip(row, shape)):
                         yield tuple(row)
                     else:
@@ -390,8 +396,29 @@ class _Read:
     hooks: dict[int, Row] = field(default_factory=dict)
 
 
-def _open_source(path: Path, scratch: Path, notes: list[str]) -> tuple[sqlite3.Connection | None, str]:
-    """A connection that reads the damaged spool (a copy of it where possible), and the method."""
+@dataclass
+class _Source:
+    """Where the damaged spool is read from."""
+
+    db: sqlite3.Connection | None = None  # SQLite's view of it (None: SQLite cannot open it)
+    pages: Path | None = None  # a copy to scan page by page (None: there was no room for one)
+    recovered: bool = False  # ``db`` is the output of sqlite3 .recover: complete as far as it goes
+
+
+def _checkpoint(copy: Path) -> None:
+    """Fold the copy's -wal into it, so a page scan sees the last committed pages (best effort)."""
+    if not os.path.exists(f"{copy}-wal"):
+        return
+    with contextlib.suppress(sqlite3.Error):
+        db = sqlite3.connect(copy, isolation_level=None)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            db.close()
+
+
+def _open_source(path: Path, scratch: Path, notes: list[str]) -> _Source:
+    """Ways to read the damaged spool (from a copy of it where possible)."""
     copy = _copy_files(path, scratch)
     if copy is None:
         notes.append("no room for a scratch copy: read the damaged file in place, read-only")
@@ -399,12 +426,13 @@ def _open_source(path: Path, scratch: Path, notes: list[str]) -> tuple[sqlite3.C
     else:
         recovered = _sqlite3_recover(copy, scratch, notes)
         if recovered is not None:
-            return sqlite3.connect(recovered, isolation_level=None), "sqlite3 .recover"
+            return _Source(sqlite3.connect(recovered, isolation_level=None), None, True)
         with open(copy, "rb") as handle:
             if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
                 note = _repair_header(copy)
                 if note:
                     notes.append(note)
+        _checkpoint(copy)
         uri = f"file:{copy}"
     try:
         db = sqlite3.connect(uri, uri=True, isolation_level=None)
@@ -412,13 +440,12 @@ def _open_source(path: Path, scratch: Path, notes: list[str]) -> tuple[sqlite3.C
         db.execute("PRAGMA query_only=ON")
         db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
     except sqlite3.Error as err:
-        notes.append(f"nothing could be read from it ({err})")
-        return None, "none"
-    return db, "row by row"
+        notes.append(f"SQLite cannot read it ({err})")
+        return _Source(None, copy)
+    return _Source(db, copy)
 
 
-def _build(source: sqlite3.Connection | None, target_path: Path, floor: Floor | None,
-           report: RecoveryReport) -> None:
+def _build(source: _Source | None, target_path: Path, floor: Floor | None, report: RecoveryReport) -> None:
     """Write the fresh spool at ``target_path`` from ``source`` (None: an empty one)."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(target_path)
@@ -428,10 +455,31 @@ def _build(source: sqlite3.Connection | None, target_path: Path, floor: Floor | 
         target.execute("CREATE UNIQUE INDEX recovery_dedupe ON queue (hook_id, event_id)")
         read = _Read()
         target.execute("BEGIN")
-        if source is not None:
-            _copy_tables(source, target, read, report, floor)
-        for url, hook_id in (floor.hooks.items() if floor else ()):
+        methods = []
+        if source is not None and source.db is not None:
+            _copy_tables(source.db, target, read)
+            methods.append("sqlite3 .recover" if source.recovered else "row by row")
+        if source is not None and source.pages is not None and (source.db is None or not all(read.complete.values())):
+            try:
+                _scan_pages(source.pages, target, read)  # rows SQLite could not reach through a broken b-tree
+            except Exception as err:  # noqa: BLE001 - a damaged file must not stop the start: keep what was read
+                log.exception("The page scan of %s stopped", source.pages)
+                report.notes.append(f"the page scan stopped ({type(err).__name__}: {err})")
+            methods.append("page scan")
+        report.method = " and ".join(methods) or "none"
+        for url, hook_id in (floor.hooks.items() if floor else ()):  # the running pipeline's webhooks
             target.execute("INSERT OR IGNORE INTO hooks (hook_id, url) VALUES (?, ?)", (hook_id, url))
+        orphans = target.execute("DELETE FROM queue WHERE hook_id NOT IN (SELECT hook_id FROM hooks)").rowcount
+        target.execute("DELETE FROM dead WHERE hook_id NOT IN (SELECT hook_id FROM hooks)")
+        if orphans:
+            report.notes.append(f"{orphans} queued events belonged to webhooks whose record was lost: not recovered")
+        report.events = int(target.execute("SELECT count(*) FROM queue").fetchone()[0])
+        report.dead_letters = int(target.execute("SELECT count(*) FROM dead").fetchone()[0])
+        report.webhooks = int(target.execute("SELECT count(*) FROM hooks").fetchone()[0])
+        damaged = sorted(table for table, complete in read.complete.items() if not complete)
+        if damaged:
+            report.notes.append(f"damaged tables: {', '.join(damaged)}")
+        _estimate_lost(read, report)
         _set_counters(target, read, floor, report)
         target.execute("COMMIT")
         target.execute("DROP INDEX recovery_dedupe")
@@ -444,30 +492,20 @@ def _build(source: sqlite3.Connection | None, target_path: Path, floor: Floor | 
         os.close(fd)
 
 
-def _copy_tables(source: sqlite3.Connection, target: sqlite3.Connection, read: _Read,
-                 report: RecoveryReport, floor: Floor | None) -> None:
+def _insert(target: sqlite3.Connection, table: str, row: Row) -> None:
+    columns = TABLES[table]
+    target.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                   row)
+
+
+def _copy_tables(source: sqlite3.Connection, target: sqlite3.Connection, read: _Read) -> None:
+    """Copy every row SQLite can read, table by table, by row id."""
     readers = {table: _TableReader(source, table) for table in TABLES}
-    for row in readers["hooks"].rows():
-        if target.execute("INSERT OR IGNORE INTO hooks (hook_id, url, delivered, retried, dropped, dead, "
-                          "last_error, last_error_at, last_success_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                          row).rowcount:
-            read.hooks[row[0]] = row
-    for url, hook_id in (floor.hooks.items() if floor else ()):  # the running pipeline's webhooks
-        target.execute("INSERT OR IGNORE INTO hooks (hook_id, url) VALUES (?, ?)", (hook_id, url))
-    known = set(read.hooks) | set(floor.hooks.values() if floor else ())
-    orphans = 0
-    for table in ("queue", "dead"):
-        placeholders = ", ".join("?" * len(TABLES[table]))
-        sql = f"INSERT OR IGNORE INTO {table} ({', '.join(TABLES[table])}) VALUES ({placeholders})"
+    for table in ("hooks", "queue", "dead"):
         for row in readers[table].rows():
-            if row[1] not in known:
-                orphans += table == "queue"  # whose webhook is unknown: cannot be delivered
-                continue
-            added = target.execute(sql, row).rowcount
-            if table == "queue":
-                report.events += added
-            else:
-                report.dead_letters += added
+            _insert(target, table, row)
+            if table == "hooks":
+                read.hooks[row[0]] = row
     for row in readers["meta"].rows():
         read.meta[row[1]] = row[2]
     for row in readers["sqlite_sequence"].rows():
@@ -475,13 +513,41 @@ def _copy_tables(source: sqlite3.Connection, target: sqlite3.Connection, read: _
     for row in readers["requeue_requests"].rows():
         target.execute("INSERT OR IGNORE INTO requeue_requests (url, at) VALUES (?, ?)", row[1:])
     read.complete = {table: reader.complete for table, reader in readers.items()}
-    report.webhooks = len(read.hooks)
-    if orphans:
-        report.notes.append(f"{orphans} queued events belonged to webhooks whose record was lost: not recovered")
-    if not all(read.complete.values()):
-        damaged = sorted(table for table, complete in read.complete.items() if not complete)
-        report.notes.append(f"damaged tables: {', '.join(damaged)}")
-    _estimate_lost(read, report)
+
+
+META_KEYS = frozenset({"next_seq", "retired"})
+SEQUENCES = frozenset({"hooks", "queue", "dead"})
+
+
+def _scan_pages(copy: Path, target: sqlite3.Connection, read: _Read) -> None:
+    """Add the rows a page-by-page scan finds, told apart by their shape (``SHAPES``).
+
+    The tables with an INTEGER PRIMARY KEY store it as NULL in the record: the row id is it.
+    Counters only ever grow, so of two versions of one (a stale page) the larger is kept.
+    """
+    complete = dict(read.complete)
+    for rowid, values in pagescan.scan(copy):
+        if len(values) == 2:
+            name, number = values
+            if isinstance(name, str) and isinstance(number, int):
+                if name in META_KEYS and not complete.get("meta"):
+                    read.meta[name] = max(read.meta.get(name, 0), number)
+                elif name in SEQUENCES and not complete.get("sqlite_sequence"):
+                    read.sequence[name] = max(read.sequence.get(name, 0), number)
+            if isinstance(name, str) and name.startswith(("http://", "https://")) and isinstance(number, NUMBER):
+                target.execute("INSERT OR IGNORE INTO requeue_requests (url, at) VALUES (?, ?)", (name, number))
+            continue
+        if not values or values[0] is not None:
+            continue
+        row = (rowid, *values[1:])
+        for table in ("queue", "dead", "hooks"):
+            shape = SHAPES[table]
+            if len(row) == len(shape) and all(isinstance(value, kinds) for value, kinds in zip(row, shape)):
+                if table != "hooks" or not complete.get("hooks"):
+                    _insert(target, table, row)
+                    if table == "hooks":
+                        read.hooks.setdefault(rowid, row)
+                break
 
 
 def _estimate_lost(read: _Read, report: RecoveryReport) -> None:
@@ -535,10 +601,10 @@ def recover(path: Path, problem: Problem, floor: Floor | None = None, stats: Sta
     scratch = _scratch_path(path)
     done = _done_path(path)
     tmp = done.with_name(done.name + ".tmp")
-    source: sqlite3.Connection | None = None
+    source: _Source | None = None
     try:
         if stat.S_ISREG(_mode(path)):
-            source, report.method = _open_source(path, scratch, report.notes)
+            source = _open_source(path, scratch, report.notes)
         _build(source, tmp, floor, report)
         os.rename(tmp, done)
     except (OSError, sqlite3.Error) as err:
@@ -547,8 +613,8 @@ def recover(path: Path, problem: Problem, floor: Floor | None = None, stats: Sta
         report.notes.append(f"could not write a fresh spool next to it ({getattr(err, 'strerror', None) or err})")
         return _unrecovered(report, stats)
     finally:
-        if source is not None:
-            source.close()
+        if source is not None and source.db is not None:
+            source.db.close()
         shutil.rmtree(scratch, ignore_errors=True)
     try:
         if os.path.lexists(path):
