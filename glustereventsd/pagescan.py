@@ -195,7 +195,7 @@ class PageFile:
                 continue
             page = self.page(number)
             start = 100 if number == 1 else 0
-            if len(page) < start + 8 or page[start] != TABLE_LEAF:
+            if len(page) < self.page_size or page[start] != TABLE_LEAF:  # a page cut short is not trusted
                 continue
             cells = struct.unpack(">H", page[start + 3:start + 5])[0]
             if start + 8 + 2 * cells > len(page):

@@ -107,6 +107,7 @@ class Pipeline(threading.Thread):
         self._pending_deaths: list[tuple[Record, str]] = []  # likewise, dead letters
         self._unsettled: dict[int, list[int]] = {}  # row ids acked or dead, deletion not committed yet
         self._next_rebuild = 0.0  # monotonic time before which a corrupt spool is not rebuilt again
+        self.spool_damaged = threading.Event()  # set by a delivery worker's read that found the spool corrupt
         self.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
                                   settings.max_event_age_secs)
 
@@ -129,6 +130,9 @@ class Pipeline(threading.Thread):
         try:
             while True:
                 self._apply_control()
+                if self.spool_damaged.is_set():  # a worker's read found the file corrupt (issue 10)
+                    self.spool_damaged.clear()
+                    self._rebuild_spool(sqlite3.DatabaseError("a delivery worker found the spool corrupt"))
                 if time.monotonic() >= next_check:
                     self._replace_dead_dispatchers()
                     next_check = time.monotonic() + WORKER_CHECK_SECS
@@ -422,7 +426,7 @@ class Pipeline(threading.Thread):
 
     def _start_hook(self, hook: Webhook) -> HookState:
         hook_id = self.writer.hook_id(hook.url)
-        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        reader = SpoolReader(self.writer.path, self.spool_damaged) if self.writer.durable else None
         hook_queue = HookQueue(hook, hook_id, reader, WINDOW, min(self.settings.spool_max_events, MEMORY_QUEUE_MAX))
         state = HookState(hook, hook_queue)
         state.events, state.bytes = self.writer.usage(hook_id)

@@ -16,11 +16,12 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -352,17 +353,38 @@ def _retire(db: sqlite3.Connection, count: int) -> None:
                    "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value", (count,))
 
 
+def is_corruption(err: BaseException) -> bool:
+    """True for SQLite's "database disk image is malformed" and "file is not a database"."""
+    name = str(getattr(err, "sqlite_errorname", "") or "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return True
+    text = str(err).lower()
+    return isinstance(err, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
+
+
 class SpoolReader:
     """A read-only view of the spool for one delivery worker group.
 
     When the spool file is replaced (a damaged one moved aside and rebuilt by
     ``spool_recovery``), the next ``load`` reopens the new file instead of reading the old one.
+    A read that finds the file corrupt sets ``damaged``, so the pipeline (the only writer)
+    rebuilds it even when no commit of its own touches the damaged pages.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, damaged: threading.Event | None = None) -> None:
         self.path = path
+        self.damaged = damaged
         self._inode = _inode(path)
         self.db = connect(path, readonly=True)
+
+    def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        self._follow_replacement()
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as err:
+            if self.damaged is not None and is_corruption(err):
+                self.damaged.set()
+            raise
 
     def _follow_replacement(self) -> None:
         inode = _inode(self.path)
@@ -373,17 +395,14 @@ class SpoolReader:
 
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
         """Up to ``limit`` queued records of a webhook with row id above ``after_id``, oldest first."""
-        self._follow_replacement()
-        rows = self.db.execute(
-            "SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
-            "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit)).fetchall()
+        rows = self._read("SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
+                          "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit))
         return list(map(Record._make, rows))  # the columns' types are already Record's
 
     def oldest_received(self, hook_id: int) -> float | None:
         """Receipt time of the oldest event queued for a webhook (None when none is)."""
-        self._follow_replacement()
-        row = self.db.execute("SELECT received FROM queue WHERE hook_id=? ORDER BY id LIMIT 1", (hook_id,)).fetchone()
-        return None if row is None else float(row[0])
+        rows = self._read("SELECT received FROM queue WHERE hook_id=? ORDER BY id LIMIT 1", (hook_id,))
+        return float(rows[0][0]) if rows else None
 
     def close(self) -> None:
         """Close the connection."""

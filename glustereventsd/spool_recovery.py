@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glustereventsd import pagescan, sdnotify, spool
+from glustereventsd import filereader, pagescan, sdnotify, spool
 from glustereventsd.fsutil import move_aside
 from glustereventsd.stats import Stats
 
@@ -126,13 +126,7 @@ class RecoveryReport:
         return text + "".join(f"; {note}" for note in self.notes)
 
 
-def is_corruption(err: BaseException) -> bool:
-    """True for SQLite's "database disk image is malformed" and "file is not a database"."""
-    name = str(getattr(err, "sqlite_errorname", "") or "")
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-        return True
-    text = str(err).lower()
-    return isinstance(err, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
+is_corruption = spool.is_corruption  # the test for a damaged file, where the daemon needs it
 
 
 def _is_transient(err: BaseException) -> bool:
@@ -394,6 +388,7 @@ class _Read:
     sequence: dict[str, int] = field(default_factory=dict)
     complete: dict[str, bool] = field(default_factory=dict)
     hooks: dict[int, Row] = field(default_factory=dict)
+    damaged_events: int = 0  # rows read whose body is not their event (partly on a lost page)
 
 
 @dataclass
@@ -476,6 +471,8 @@ def _build(source: _Source | None, target_path: Path, floor: Floor | None, repor
         report.events = int(target.execute("SELECT count(*) FROM queue").fetchone()[0])
         report.dead_letters = int(target.execute("SELECT count(*) FROM dead").fetchone()[0])
         report.webhooks = int(target.execute("SELECT count(*) FROM hooks").fetchone()[0])
+        if read.damaged_events:
+            report.notes.append(f"{read.damaged_events} events read with a damaged body were left out")
         damaged = sorted(table for table, complete in read.complete.items() if not complete)
         if damaged:
             report.notes.append(f"damaged tables: {', '.join(damaged)}")
@@ -492,7 +489,23 @@ def _build(source: _Source | None, target_path: Path, floor: Floor | None, repor
         os.close(fd)
 
 
-def _insert(target: sqlite3.Connection, table: str, row: Row) -> None:
+def _whole_event(row: Row) -> bool:
+    """True when a queue or dead row's body is the event its columns say (not zeros or garbage).
+
+    A damaged file can hand back a row whose body lies partly on a lost page (SQLite reads a
+    missing page as zeros): such an event is lost, not delivered half-written.
+    """
+    try:
+        body = filereader.loads(row[7].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(body, dict) and body.get("event") == row[4] and body.get("ts") == row[5]
+
+
+def _insert(target: sqlite3.Connection, table: str, row: Row, read: _Read) -> None:
+    if table in ("queue", "dead") and not _whole_event(row):
+        read.damaged_events += 1
+        return
     columns = TABLES[table]
     target.execute(f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                    row)
@@ -503,7 +516,7 @@ def _copy_tables(source: sqlite3.Connection, target: sqlite3.Connection, read: _
     readers = {table: _TableReader(source, table) for table in TABLES}
     for table in ("hooks", "queue", "dead"):
         for row in readers[table].rows():
-            _insert(target, table, row)
+            _insert(target, table, row, read)
             if table == "hooks":
                 read.hooks[row[0]] = row
     for row in readers["meta"].rows():
@@ -544,7 +557,7 @@ def _scan_pages(copy: Path, target: sqlite3.Connection, read: _Read) -> None:
             shape = SHAPES[table]
             if len(row) == len(shape) and all(isinstance(value, kinds) for value, kinds in zip(row, shape)):
                 if table != "hooks" or not complete.get("hooks"):
-                    _insert(target, table, row)
+                    _insert(target, table, row, read)
                     if table == "hooks":
                         read.hooks.setdefault(rowid, row)
                 break

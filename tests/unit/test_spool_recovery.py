@@ -37,8 +37,9 @@ def make_spool(path: Path, count: int, body_bytes: int = 200) -> list[tuple[str,
     queued = []
     batch = []
     for index in range(count + 10):
-        event = NewEvent(f"msg_{index:024x}", writer.take_seq(), "VOLUME_CREATE", 1, time.time(),
-                         b'{"i": %d, "pad": "%s"}' % (index, b"x" * body_bytes))
+        body = b'{"event": "VOLUME_CREATE", "message": {"i": %d, "pad": "%s"}, "nodeid": "n", "ts": 1}' % (
+            index, b"x" * body_bytes)
+        event = NewEvent(f"msg_{index:024x}", writer.take_seq(), "VOLUME_CREATE", 1, time.time(), body)
         batch.append((hook, event))
         batch.append((removed, event))
         if index >= 10:
