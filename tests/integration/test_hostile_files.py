@@ -147,9 +147,9 @@ def file_path(root: Path, name: str) -> Path:
     return root / "var/lib/glusterd/events" / name
 
 
-@pytest.mark.parametrize("hostile", ["deep nesting", "invalid UTF-8", "duplicate keys", "NaN"])
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
 def test_every_cli_command_names_a_hostile_file_and_fails(tmp_path: Path, hostile: str) -> None:
-    data = HOSTILE[hostile]()
+    data = HOSTILE[hostile]() if hostile != "100 MB" else b""
     for argv, files in CLI_READS:
         for name in files:
             root = tmp_path / f"{argv[0]}-{name}"
@@ -157,6 +157,10 @@ def test_every_cli_command_names_a_hostile_file_and_fails(tmp_path: Path, hostil
             (root / "etc/glusterfs").mkdir(parents=True)
             file_path(root, "peers.json").write_text("{}")
             put(file_path(root, name), data)
+            if hostile == "100 MB":  # sparse, for ten files: its size is what the reader refuses
+                with open(file_path(root, name), "wb") as handle:
+                    handle.write(b"{")
+                    handle.truncate(100 * MIB + 2)
             done = run(root, *argv)
             shown = done.stdout + done.stderr
             assert done.returncode != 0, (argv, name, shown)
