@@ -7,6 +7,10 @@ this machine. Prints one line per figure. Not a test: it asserts nothing, it mea
     python -m bench.daemon_bench            # the issue's workloads, disk and memory spool
     python -m bench.daemon_bench --quick    # shorter runs
     python -m bench.daemon_bench --only outage,backlog   # the durable-delivery workloads
+    python -m bench.daemon_bench --only webhooks,proxy   # 100 webhooks far behind; through tinyproxy
+
+GEV_BENCH_TREE and GEV_BENCH_PYTHON run the daemon of another checkout with its own
+interpreter (bench/compare.py uses them to put two versions side by side in one run).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from pathlib import Path
 from typing import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
+DAEMON_TREE = Path(os.environ.get("GEV_BENCH_TREE") or REPO)  # whose glustereventsd is measured
+DAEMON_PYTHON = os.environ.get("GEV_BENCH_PYTHON") or sys.executable
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -50,13 +56,15 @@ def rss_mb(pid: int) -> float:
 
 
 class ReceiverProcess:
-    def __init__(self, delay: float = 0.0, port: int | None = None) -> None:
+    def __init__(self, delay: float = 0.0, port: int | None = None, tls: tuple[Path, Path] | None = None) -> None:
         self.port = port or free_port(socket.SOCK_STREAM)
         self.delay = delay
+        self.tls = tls  # (certificate, key): speak HTTPS
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ReceiverProcess:
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(self.port), str(self.delay)],
+        tls = [str(self.tls[0]), str(self.tls[1])] if self.tls else []
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(self.port), str(self.delay), *tls],
                                      cwd=REPO, stdout=subprocess.PIPE)
         assert self.proc.stdout is not None
         self.proc.stdout.readline()
@@ -70,10 +78,13 @@ class ReceiverProcess:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/listen"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/listen"
 
     def _get(self, path: str) -> object:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as answer:
+        import ssl
+
+        context = ssl._create_unverified_context() if self.tls else None  # noqa: S323 - our own receiver
+        with urllib.request.urlopen(f"{self.url.rsplit('/', 1)[0]}{path}", timeout=30, context=context) as answer:
             return json.loads(answer.read())
 
     def count(self) -> int:
@@ -99,8 +110,8 @@ class Daemon:
         log = self.root / "var/log/glusterfs/glustereventsd.log"
         before = log.read_text() .count("glustereventsd started") if log.exists() else 0
         env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(self.root)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "glustereventsd", "--port", str(self.port),
-                                      "--listen", "127.0.0.1"], env=env, cwd=REPO)
+        self.proc = subprocess.Popen([DAEMON_PYTHON, "-m", "glustereventsd", "--port", str(self.port),
+                                      "--listen", "127.0.0.1"], env=env, cwd=DAEMON_TREE)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if log.exists() and log.read_text().count("glustereventsd started") > before:
@@ -248,29 +259,35 @@ def bench_throughput(spool: str, count: int, concurrency: int | None = None) -> 
         receiver.stop()
 
 
-def bench_live_rate(spool: str, rate: float, secs: float) -> dict[str, object]:
-    """Events sent at ``rate`` while the webhook is up: does delivery keep up, and at what CPU?
+def measure_live(daemon: Daemon, receiver: ReceiverProcess, rate: float, secs: float) -> dict[str, object]:
+    """Send at ``rate`` for ``secs`` to a running daemon; did delivery keep up, how late, at what CPU?
 
     ``delivered_per_s`` is events delivered over the time from the first send to the last
     arrival; ``lag_ms`` is how long after the last send the last event arrived (small when
     delivery kept up, growing with the backlog when it did not).
     """
+    count = int(rate * secs)
+    cpu_before = daemon.cpu()
+    sent = send(daemon.port, count, rate)
+    delivered_while_sending = receiver.count()
+    got = wait_count(receiver, count, 120)
+    cpu = daemon.cpu() - cpu_before
+    arrivals = unique(receiver.arrivals())
+    last = max(arrivals.values(), default=sent[-1])
+    latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
+    return {"sent_per_s": round(count / (sent[-1] - sent[0])), "delivered": got,
+            "delivered_while_sending": delivered_while_sending,
+            "delivered_per_s": round(len(arrivals) / (last - sent[0])),
+            "p99_ms": round(percentile(latencies, 0.99), 1), "lag_ms": round((last - sent[-1]) * 1000, 1),
+            "cpu_s_per_1000": round(cpu / max(1, got) * 1000, 3), "rss_peak_mb": round(daemon.rss_peak, 1)}
+
+
+def bench_live_rate(spool: str, rate: float, secs: float) -> dict[str, object]:
+    """Events sent at ``rate`` while the webhook is up (see ``measure_live``)."""
     receiver = ReceiverProcess().start()
     try:
         with running(spool, receiver) as daemon:
-            count = int(rate * secs)
-            cpu_before = daemon.cpu()
-            sent = send(daemon.port, count, rate)
-            delivered_while_sending = receiver.count()
-            got = wait_count(receiver, count, 120)
-            cpu = daemon.cpu() - cpu_before
-            arrivals = unique(receiver.arrivals())
-            last = max(arrivals.values(), default=sent[-1])
-            return {"sent_per_s": round(count / (sent[-1] - sent[0])), "delivered": got,
-                    "delivered_while_sending": delivered_while_sending,
-                    "delivered_per_s": round(len(arrivals) / (last - sent[0])),
-                    "lag_ms": round((last - sent[-1]) * 1000, 1),
-                    "cpu_s_per_1000": round(cpu / max(1, got) * 1000, 3), "rss_peak_mb": round(daemon.rss_peak, 1)}
+            return measure_live(daemon, receiver, rate, secs)
     finally:
         receiver.stop()
 
@@ -322,10 +339,77 @@ def bench_backlog_rss(count: int) -> dict[str, object]:
                 "rss_peak_mb": round(daemon.rss_peak, 1), "spool_file_mb": round(db.stat().st_size / 2**20, 1)}
 
 
+def spooled(daemon: Daemon) -> int:
+    """Rows waiting in the daemon's spool."""
+    db = daemon.root / "var/lib/glustereventsd/spool.sqlite3"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return int(conn.execute("SELECT count(*) FROM queue").fetchone()[0])
+
+
+def bench_many_webhooks(hooks: int, events: int) -> dict[str, object]:
+    """``hooks`` webhooks, each ``events`` behind (their receiver down), then up: RSS and drain time."""
+    receiver = ReceiverProcess()
+    webhooks = {f"{receiver.url}/{index}": {} for index in range(hooks)}
+    config = {"spool": "disk", "disable-events-log": True, "retry-min-backoff-secs": 0.5,
+              "retry-max-backoff-secs": 2.0}
+    with tempfile.TemporaryDirectory(prefix="gevbench-") as folder:
+        daemon = Daemon(Path(folder), webhooks, config).start()
+        try:
+            send(daemon.port, events, rate=2000)
+            want = hooks * events
+            deadline = time.monotonic() + 120
+            while spooled(daemon) < want and time.monotonic() < deadline:
+                time.sleep(0.5)
+            time.sleep(3.0)  # every webhook has failed and backs off: the backlog is at rest
+            rss_behind = rss_mb(daemon.proc.pid)  # type: ignore[union-attr]
+            cpu_before = daemon.cpu()
+            receiver.start()
+            begin = time.monotonic()
+            got = wait_count(receiver, want, 900, idle=20)
+            drain = time.monotonic() - begin
+            cpu = daemon.cpu() - cpu_before
+            return {"webhooks": hooks, "events_behind_each": events, "delivered": got,
+                    "drain_s": round(drain, 1), "delivered_per_s": round(got / drain),
+                    "cpu_s_per_1000": round(cpu / max(1, got) * 1000, 3),
+                    "rss_while_behind_mb": round(rss_behind, 1), "rss_peak_mb": round(daemon.rss_peak, 1)}
+        finally:
+            daemon.stop()
+            receiver.stop()
+
+
+def bench_proxy(rate: float, secs: float, https: bool, kind: str = "squid") -> dict[str, object]:
+    """Events at ``rate`` through a local proxy (plain HTTP in absolute form, or HTTPS via CONNECT).
+
+    ``kind``: Debian's squid (keep-alive to both sides) or tinyproxy (a new connection per
+    plain-HTTP request, so its own limit shows).
+    """
+    sys.path.insert(0, str(REPO))
+    from tests.proxy import Squid, TinyProxy
+    from tests.tls import make_certificates
+
+    with tempfile.TemporaryDirectory(prefix="gevbench-proxy-") as scratch:
+        certificates = make_certificates(Path(scratch)) if https else None
+        proxy = (Squid if kind == "squid" else TinyProxy)(Path(scratch) / "proxy").start()
+        receiver = ReceiverProcess(tls=(certificates["cert"], certificates["key"]) if certificates else None).start()
+        entry: dict[str, object] = {"ca-bundle": str(certificates["ca"])} if certificates else {}
+        config = {"spool": "disk", "disable-events-log": False, "webhook-proxy": proxy.url}
+        with tempfile.TemporaryDirectory(prefix="gevbench-") as folder:
+            daemon = Daemon(Path(folder), {receiver.url: entry}, config).start()
+            try:
+                figures = measure_live(daemon, receiver, rate, secs)
+                through = sum(1 for line in proxy.requests() if line.startswith(("POST", "CONNECT")))
+                return {"proxy": kind, "scheme": "https" if https else "http", **figures, "proxy_requests": through}
+            finally:
+                daemon.stop()
+                receiver.stop()
+                proxy.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--only", default="", help="comma-separated: burst,steady,throughput,live,slow,outage,backlog")
+    parser.add_argument("--only", default="",
+                        help="comma-separated: burst,steady,throughput,live,slow,outage,backlog,webhooks,proxy")
     parser.add_argument("--spool", default="disk,memory", help="spool modes to compare")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
@@ -356,6 +440,15 @@ def main() -> int:
     if want("backlog"):
         n = 100_000 if quick else 1_000_000
         print(f"backlog    spool=disk: {bench_backlog_rss(n)}", flush=True)
+    if want("webhooks"):
+        each = 2_000 if quick else 10_000
+        print(f"webhooks   spool=disk: 100 webhooks, {each} events behind each: {bench_many_webhooks(100, each)}",
+              flush=True)
+    if want("proxy"):
+        for kind in ("squid", "tinyproxy"):
+            for https in (False, True):
+                print(f"proxy      spool=disk: 2000/s for {4 if quick else 10}s via {kind}: "
+                      f"{bench_proxy(2000, 4 if quick else 10, https, kind)}", flush=True)
     return 0
 
 

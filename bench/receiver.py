@@ -3,7 +3,7 @@
 asyncio with a minimal HTTP/1.1 parser, so that the receiver is never the bottleneck and its
 CPU is not the daemon's. It records (event index, arrival time) for every POST whose body
 names ``v<index>``; ``GET /stats`` answers the count, ``GET /dump`` every arrival.
-Usage: python -m bench.receiver PORT [DELAY_SECS]
+Usage: python -m bench.receiver PORT [DELAY_SECS [CERT KEY]] (with CERT and KEY it speaks HTTPS)
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 import sys
 import time
 
@@ -75,14 +76,22 @@ def make_protocol(recorder: Recorder) -> type[asyncio.Protocol]:
     return Handler
 
 
-async def serve(port: int, delay: float) -> None:
+async def serve(port: int, delay: float, tls: ssl.SSLContext | None = None) -> None:
     recorder = Recorder(delay)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(make_protocol(recorder), "127.0.0.1", port, reuse_address=True, backlog=512)
+    server = await loop.create_server(make_protocol(recorder), "127.0.0.1", port, reuse_address=True, backlog=512,
+                                      ssl=tls)
     print("ready", flush=True)
     async with server:
         await server.serve_forever()
 
 
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0))
+    asyncio.run(serve(int(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) > 2 else 0.0,
+                      tls_context(sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None))

@@ -27,7 +27,9 @@ def _text(value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     text = str(value)
-    if any(char in text for char in ";\n\r\x00"):  # the daemon strips trailing \r, \n and NUL as framing
+    # Daemons strip whitespace and NUL around the whole datagram (Gluster's own does too), so
+    # trailing whitespace of the last value does not arrive; line breaks and NUL never do.
+    if any(char in text for char in ";\n\r\x00"):
         raise ValueError(f"attribute value {text!r} contains ';', a line break or NUL, which the wire format "
                          "cannot carry")
     return text

@@ -76,6 +76,15 @@ def _webhook_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ca-bundle", metavar="FILE",
                         help="PEM file of the CA(s) that signed the webhook's HTTPS certificate; "
                              "a copy is kept and synced to every node ('': system store)")
+    parser.add_argument("--client-cert", metavar="FILE",
+                        help="PEM client certificate to present to the webhook (mTLS); a copy is kept 0600 "
+                             "and synced to every node ('': none)")
+    parser.add_argument("--client-key", metavar="FILE",
+                        help="PEM private key of --client-cert, when it is not in the same file (unencrypted; "
+                             "kept 0600 and synced, never printed)")
+    parser.add_argument("--proxy", metavar="URL|none",
+                        help="HTTP proxy for this webhook (http://[user:password@]host:port; '-': read it from "
+                             "stdin), 'none' to connect directly ('': the daemon's webhook-proxy or environment)")
     tls = parser.add_mutually_exclusive_group()
     tls.add_argument("--insecure-tls", dest="insecure_tls", action="store_const", const=True,
                      help="Do NOT verify the webhook's HTTPS certificate (shown by status)")
@@ -113,6 +122,12 @@ def _listen(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--signing-secret", metavar="whsec_...",
                         help="Accept only events signed with this Standard Webhooks secret "
                              "('-': read it from stdin)")
+    parser.add_argument("--web", action="store_true",
+                        help="Also serve a live page of the events at http://HOST:PORT/ "
+                             "(GET; events are still POSTed to any path)")
+    parser.add_argument("--pool", action="store_true",
+                        help="With --web: also show every node's delivery state "
+                             "(webhook-status of the pool), refreshed every few seconds")
 
 
 def _emit(parser: argparse.ArgumentParser) -> None:

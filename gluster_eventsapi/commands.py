@@ -7,8 +7,8 @@ to every peer and reload every daemon (``sync_pool``), and return one row per no
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from glustereventsd.config import (
     OPTIONS,
@@ -18,9 +18,10 @@ from glustereventsd.config import (
     validate_url,
     webhook_from_entry,
 )
+from glustereventsd import proxies
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import cabundles, hooks, node, peers, service, store
+from gluster_eventsapi import hooks, node, peers, service, store, tlsfiles
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
@@ -34,6 +35,10 @@ from gluster_eventsapi.results import (
     PeerRows,
     StatusReport,
 )
+
+if TYPE_CHECKING:
+    from gluster_eventsapi.poolwatch import PoolWatch
+    from gluster_eventsapi.webserve import WebSite
 
 RESTART_NOTE = "Restart glustereventsd in all nodes"
 # SPEC section 4: what /etc/glusterfs/eventsconfig.json ships. config-get lists these keys even
@@ -97,7 +102,7 @@ def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
         request = {
             "webhooks": webhooks_text,
             "config": store.file_text(paths.config_file, ExitStatus.CONFIG_SYNC_FAILED),
-            "ca_bundles": cabundles.payload(paths.events_dir, webhooks),
+            "tls_files": tlsfiles.payload(paths.events_dir, webhooks),
         }
         rows = on_pool(ctx, "node-sync", request)
         node.prune_bundles(paths)
@@ -120,7 +125,7 @@ class _StdinSecrets:
         if not line:
             raise CliError(f"expected the {what} on stdin (one line), found nothing: '-' reads "
                            "it from stdin; pipe it in, one line per '-' in the order token, "
-                           "secret, signing secret (e.g. printf '%s\\n' \"$TOKEN\" | "
+                           "secret, signing secret, proxy URL (e.g. printf '%s\\n' \"$TOKEN\" | "
                            "gluster-eventsapi webhook-add URL -t -)")
         return line.rstrip("\r\n")
 
@@ -177,7 +182,7 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = _url(args.url)
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    bundles = cabundles.PendingBundles(ctx.get_paths().events_dir)
+    bundles = tlsfiles.PendingFiles(ctx.get_paths().events_dir)
     changes = hooks.settings_changes(args, reader.resolve, bundles.add)
     entry: dict[str, Any] = {"token": token or "", "secret": secret or ""}
     hooks.apply_changes(entry, changes)
@@ -204,12 +209,12 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     url = args.url.strip()
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
-    bundles = cabundles.PendingBundles(ctx.get_paths().events_dir)
+    bundles = tlsfiles.PendingFiles(ctx.get_paths().events_dir)
     changes = hooks.settings_changes(args, reader.resolve, bundles.add)
     if token is None and secret is None and not changes:
         raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
                        "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "
-                       "--insecure-tls/--verify-tls, --events")
+                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events")
     changed: dict[str, Any] = {}
 
     def mod(data: dict[str, Any]) -> None:
@@ -290,7 +295,7 @@ def cmd_webhook_redeliver(args: argparse.Namespace, ctx: Context) -> NodeTable |
 
 
 def cmd_listen(args: argparse.Namespace, ctx: Context) -> Message:
-    """Run the reference webhook receiver until Ctrl-C or SIGTERM."""
+    """Run the reference webhook receiver until Ctrl-C or SIGTERM (``--web``: with its page)."""
     import threading
 
     from gluster_eventsapi import listen
@@ -301,15 +306,46 @@ def cmd_listen(args: argparse.Namespace, ctx: Context) -> Message:
     hooks.check_signing_secret(signing)
     if not 0 <= args.port <= 65535:
         raise CliError(f"--port {args.port}: must be from 0 to 65535")
+    if args.pool and not args.web:
+        raise CliError("--pool shows the pool's delivery state on the web page: give --web too")
     auth = listen.Auth(token or "", secret or "", signing)
     output = listen.Output(ctx.stdout, ctx.stderr, bool(args.json or args.sub_json),
                            threading.Lock())
+    web, on_ready, watcher = _listen_page(args, ctx)
     try:
-        listen.serve(args.host, args.port, auth, output)
+        listen.serve(args.host, args.port, auth, output, web=web, on_ready=on_ready)
     except OSError as err:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {err.strerror or err} "
                        "(choose another --port or --host)") from None
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return Message("", quiet=True)
+
+
+def _listen_page(args: argparse.Namespace, ctx: Context
+                 ) -> tuple[WebSite | None, Callable[[], None] | None, PoolWatch | None]:
+    """The web page of ``listen --web``, what starts its pool watcher, and the watcher."""
+    if not args.web:
+        return None, None, None
+    import eventtypes
+
+    from gluster_eventsapi import livefeed, poolwatch, webserve
+
+    try:
+        assets = webserve.load_assets()
+    except webserve.MissingAsset as err:
+        raise CliError(str(err)) from None
+    catalog = sorted(set(eventtypes.names_for("3.10")) | set(eventtypes.names_for("3.9")))
+    feed = livefeed.Feed(catalog=catalog, pool_enabled=bool(args.pool))
+    web = webserve.WebSite(feed, assets, loopback_only=webserve.is_loopback(args.host))
+    if not args.pool:
+        return web, None, None
+    settings = ssh_settings(ctx.get_paths())
+    watcher = poolwatch.PoolWatch(
+        lambda: poolwatch.fetch_webhook_status(ctx), feed.set_pool,
+        deadline=settings.connect_timeout_secs + settings.command_timeout_secs + 5.0)
+    return web, watcher.start, watcher
 
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -395,7 +431,10 @@ def _config_name(name: str) -> str:
 
 
 def display_name(name: str) -> str:
-    """How config-get shows a key: the seed's spelling (``log_level``)."""
+    """How config-get's table shows a key: the seed's spelling (``log_level``).
+
+    ``--json`` uses the key as the files spell it (``log-level``), as Gluster's own CLI does.
+    """
     return OPTIONS[name].field
 
 
@@ -410,7 +449,13 @@ def cmd_config_get(args: argparse.Namespace, ctx: Context) -> NameValues:
                    else set(SHIPPED_DEFAULTS))
         shown = shipped | store.keys_set_in(paths.config_file)
         names = [name for name in OPTIONS if name in shown]
-    return NameValues(tuple((display_name(name), values[name]) for name in names))
+    return NameValues(tuple((display_name(name), _shown(name, values[name])) for name in names),
+                      tuple(names))
+
+
+def _shown(name: str, value: object) -> object:
+    """A config value as config-get shows it: a proxy's password masked."""
+    return proxies.masked(value) if name == "webhook-proxy" and isinstance(value, str) and value else value
 
 
 def _restart_notes(names: list[str]) -> tuple[str, ...]:
@@ -421,8 +466,11 @@ def cmd_config_set(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Validate and set one cluster-wide config value, then sync the pool."""
     paths = ctx.get_paths()
     name = _config_name(args.name)
+    raw = args.value
+    if name == "webhook-proxy" and raw == "-":  # it may carry a password: keep it off argv
+        raw = _StdinSecrets(ctx).resolve(raw, "proxy URL") or ""
     try:
-        value = convert_value(name, args.value)
+        value = convert_value(name, raw)
     except ConfigError as err:
         raise CliError(str(err), ExitStatus.INVALID_CONFIG) from None
 

@@ -128,8 +128,41 @@ def _ssh_failure(stderr: str, settings: SshSettings) -> str:
     return f"ssh failed: {stderr or 'no message'}"
 
 
+UPSTREAM_ONLY = ("only Gluster's own gluster-eventsapi (glusterfs-server's) is installed there{reported}, "
+                 "and it cannot answer this CLI: install this gluster-eventsapi on that node (the same "
+                 "package as here) and let its glustereventsd replace Gluster's own (see the README, "
+                 "'Install on a Gluster node'), then run 'gluster-eventsapi sync'")
+
+
+def upstream_only(reported: str = "") -> str:
+    """The row's reason when a peer runs only Gluster's own CLI (``reported``: what it said)."""
+    return UPSTREAM_ONLY.format(reported=f" (it reports glustereventsd {reported})" if reported else "")
+
+
+def is_upstream_answer(answer: Mapping[str, object]) -> bool:
+    """True for the JSON line of Gluster's own CLI: ``ok`` and ``nodeid`` but no ``protocol``."""
+    return "protocol" not in answer and "nodeid" in answer and isinstance(answer.get("ok"), bool)
+
+
+UPSTREAM_WEBHOOK_TEST_ARGS = "the following arguments are required: url, bearer_token, secret"
+
+
+def is_upstream_usage_error(stderr: str) -> bool:
+    """True for argparse's refusal by Gluster's own CLI: its node commands without ours, or
+    its node-webhook-test, which takes arguments where ours reads stdin."""
+    if "invalid choice" in stderr:
+        choices = stderr.rpartition("(choose from")[2]
+        return "'node-reload'" in choices and "'node-sync'" not in choices
+    return UPSTREAM_WEBHOOK_TEST_ARGS in stderr
+
+
 def answer_to_result(name: str, answer: Mapping[str, object]) -> NodeResult:
     """Check a node's JSON answer and turn it into a row."""
+    if is_upstream_answer(answer):
+        output = answer.get("output")
+        return NodeResult(name, up=True, ok=False,
+                          error=upstream_only(output if output in ("UP", "DOWN") else ""),
+                          nodeid=str(answer.get("nodeid") or ""))
     if answer.get("protocol") != PROTOCOL or not isinstance(answer.get("ok"), bool):
         return NodeResult(name, up=True, ok=False,
                           error=f"version mismatch: the peer answers protocol "
@@ -163,6 +196,8 @@ def classify(name: str, command: str, done: Completed, settings: SshSettings) ->
         return NodeResult(name, up=True, ok=False,
                           error=f"cannot execute '{settings.remote_command}' on the peer: {stderr}")
     line = _last_line(done.stdout, None)
+    if done.returncode == 2 and is_upstream_usage_error(done.stderr.decode("utf-8", "replace")):
+        return NodeResult(name, up=True, ok=False, error=upstream_only())
     if done.returncode == 2 and "invalid choice" in stderr:
         return NodeResult(name, up=True, ok=False,
                           error=f"version mismatch: the peer's gluster-eventsapi does not know "

@@ -16,15 +16,15 @@ from typing import Any
 
 import eventtypes
 from glustereventsd.auth import SigningSecretError, signing_key
-from glustereventsd.config import WEBHOOK_KEYS, ConfigError
+from glustereventsd.config import WEBHOOK_KEYS, ConfigError, to_proxy
 
-from gluster_eventsapi import cabundles
+from gluster_eventsapi import tlsfiles
 from gluster_eventsapi.errors import CliError, ExitStatus
 
 # Optional keys of a webhooks.json entry set by these flags (None: remove, i.e. default).
 Changes = dict[str, object | None]
 SecretReader = Callable[[str | None, str], str | None]
-BundleStore = Callable[[bytes], str]  # keeps CA certificates, returns the name to record
+FileStore = Callable[[tlsfiles.Kind, bytes], str]  # keeps a TLS file, returns the name to record
 
 
 def catalog() -> tuple[str, ...]:
@@ -86,18 +86,50 @@ def check_signing_secret(value: str) -> str | None:
     return value
 
 
-def _ca_bundle(raw: str, store_bundle: BundleStore) -> str | None:
-    """Check the CA file and store a copy that ``sync`` sends to every node; its managed name."""
+def _tls_file(kind: tlsfiles.Kind, raw: str, store_file: FileStore) -> str | None:
+    """Check a TLS file and store a copy that ``sync`` sends to every node; its managed name."""
     if not raw.strip():
         return None
-    return store_bundle(cabundles.read_bundle(Path(raw.strip()).expanduser().absolute()))
+    return store_file(kind, tlsfiles.read_file(kind, _path(raw)))
 
 
-def settings_changes(args: argparse.Namespace, read_secret: SecretReader, store_bundle: BundleStore) -> Changes:
+def _path(raw: str) -> Path:
+    return Path(raw.strip()).expanduser().absolute()
+
+
+def _client_certificate(args: argparse.Namespace, store_file: FileStore) -> Changes:
+    """``--client-cert``/``--client-key``: both checked to load together, then kept 0600 and synced."""
+    cert_raw, key_raw = getattr(args, "client_cert", None), getattr(args, "client_key", None)
+    if cert_raw is None and key_raw is None:
+        return {}
+    if cert_raw is None:
+        raise CliError("--client-key needs --client-cert (give both, or --client-cert '' to stop "
+                       "presenting a client certificate)", ExitStatus.INVALID_CONFIG)
+    if not cert_raw.strip():
+        return {"client-cert": None, "client-key": None}
+    cert = tlsfiles.read_file(tlsfiles.CLIENT_CERT, _path(cert_raw))
+    key = tlsfiles.read_file(tlsfiles.CLIENT_KEY, _path(key_raw)) if key_raw and key_raw.strip() else None
+    if key is None and tlsfiles.key_problem(cert):
+        raise CliError(f"--client-cert: {cert_raw.strip()} holds no private key: give it with --client-key FILE",
+                       ExitStatus.INVALID_CONFIG)
+    tlsfiles.check_pair(cert, key)
+    return {"client-cert": store_file(tlsfiles.CLIENT_CERT, cert),
+            "client-key": store_file(tlsfiles.CLIENT_KEY, key) if key is not None else None}
+
+
+def _proxy(raw: str) -> str | None:
+    try:
+        value = to_proxy(raw)
+    except ConfigError as err:
+        raise CliError(f"--proxy: {err}", ExitStatus.INVALID_CONFIG) from None
+    return value or None
+
+
+def settings_changes(args: argparse.Namespace, read_secret: SecretReader, store_file: FileStore) -> Changes:
     """The entry keys the settings flags change (absent flag: not in the result).
 
-    ``store_bundle`` keeps a copy of a ``--ca-bundle`` file's certificates and returns the
-    name the entry records (see ``cabundles``).
+    ``store_file`` keeps a copy of a ``--ca-bundle``, ``--client-cert`` or ``--client-key``
+    file and returns the name the entry records (see ``tlsfiles``).
     """
     changes: Changes = {}
     if getattr(args, "timeout_secs", None) is not None:
@@ -108,7 +140,10 @@ def settings_changes(args: argparse.Namespace, read_secret: SecretReader, store_
         changes["signing-secret"] = check_signing_secret(
             read_secret(args.signing_secret, "signing secret") or "")
     if getattr(args, "ca_bundle", None) is not None:
-        changes["ca-bundle"] = _ca_bundle(args.ca_bundle, store_bundle)
+        changes["ca-bundle"] = _tls_file(tlsfiles.CA_BUNDLE, args.ca_bundle, store_file)
+    changes.update(_client_certificate(args, store_file))
+    if getattr(args, "proxy", None) is not None:
+        changes["proxy"] = _proxy(read_secret(args.proxy, "proxy URL") or "")
     if getattr(args, "insecure_tls", None) is not None:
         changes["insecure-tls"] = True if args.insecure_tls else None
     if getattr(args, "events", None) is not None:
@@ -136,8 +171,11 @@ def settings_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
     if not https and (entry.get("insecure-tls") or entry.get("ca-bundle")):
         notes.append(f"Note: {url} is plain http: --ca-bundle and --insecure-tls only apply "
                      "to https:// URLs.")
-    bundle = entry.get("ca-bundle")
-    if bundle and not cabundles.MANAGED_NAME.fullmatch(str(bundle)):
-        notes.append(f"Note: the CA bundle {bundle} is not copied to the peers: "
-                     "it must exist at that path on every node.")
+    for key in tlsfiles.ENTRY_KEYS:
+        name = entry.get(key)
+        if name and not tlsfiles.MANAGED_NAME.fullmatch(str(name)):
+            notes.append(f"Note: the {key.replace('-', ' ')} {name} is not copied to the peers: "
+                         "it must exist at that path on every node.")
+    if not https and entry.get("client-cert"):
+        notes.append(f"Note: {url} is plain http: --client-cert only applies to https:// URLs.")
     return tuple(notes)

@@ -4,6 +4,9 @@ It verifies whichever authentication it was given (bearer token, HS256 JWT, Stan
 Webhooks signature) with the standard library only, answers 401 to a request that fails it
 and says why on stderr, answers test requests (empty body) with 200, and prints one line per
 event (``--json``: the raw body, one per line). Runs until Ctrl-C or SIGTERM.
+
+With ``--web`` it also serves a live page of what it receives (``webserve``, fed by a
+``livefeed.Feed``): every POST, accepted or refused, is published there too.
 """
 
 from __future__ import annotations
@@ -15,14 +18,19 @@ import hmac
 import http.server
 import json
 import signal
+import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from glustereventsd.auth import signing_key, standard_signature
+
+if TYPE_CHECKING:
+    from gluster_eventsapi.webserve import WebSite
 
 MAX_BODY_BYTES = 1 << 20  # the daemon's bodies are a few KiB; refuse anything huge
 REQUEST_TIMEOUT_SECS = 10.0  # a client that stops sending mid-request is dropped
@@ -132,6 +140,11 @@ def check_request(auth: Auth, headers: Any, body: bytes, now: float) -> str:
     return ", ".join(notes)
 
 
+def is_verified(auth: Auth, body: bytes) -> bool:
+    """Whether a request that passed ``check_request`` had any credential checked."""
+    return bool(auth.token or auth.secret or (auth.signing_secret and body))
+
+
 def _value(value: object) -> str:
     if isinstance(value, str):
         return json.dumps(value) if (not value or any(c.isspace() for c in value)) else value
@@ -169,13 +182,16 @@ class Output:
             self.err.flush()
 
 
-def make_handler(auth: Auth, output: Output,
-                 clock: Callable[[], float]) -> type[http.server.BaseHTTPRequestHandler]:
-    """The request handler class bound to one listener's settings."""
+def make_handler(auth: Auth, output: Output, clock: Callable[[], float],
+                 web: WebSite | None = None) -> type[http.server.BaseHTTPRequestHandler]:
+    """The request handler class bound to one listener's settings (``web``: also the page)."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = REQUEST_TIMEOUT_SECS
+        # Status, headers and body leave in one send (http.server flushes after each
+        # request): written in two, Nagle and the client's delayed ACK cost 40 ms a request.
+        wbufsize = 65536
         server_version = "gluster-eventsapi-listen"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's
@@ -189,6 +205,12 @@ def make_handler(auth: Auth, output: Output,
             self.end_headers()
             self.wfile.write(data)
 
+        def _publish(self, kind: str, auth_state: str, note: str,
+                     event: dict[str, Any] | None = None) -> None:
+            if web is not None:
+                web.feed.publish(kind, auth_state, note, str(self.client_address[0]),
+                                 self.path, event)
+
         def _refuse(self, status: int, why: str) -> None:
             stamp = time.strftime("%H:%M:%S")
             output.note(f"{stamp}  REJECTED {self.command} {self.path} from "
@@ -197,7 +219,10 @@ def make_handler(auth: Auth, output: Output,
             self._answer(status, why)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            self._answer(200, "gluster-eventsapi listen: POST events here")
+            if web is not None:
+                web.handle_get(self)
+            else:
+                self._answer(200, "gluster-eventsapi listen: POST events here")
 
         def do_POST(self) -> None:  # noqa: N802
             if self.headers.get("Transfer-Encoding"):
@@ -218,9 +243,13 @@ def make_handler(auth: Auth, output: Output,
             try:
                 note = check_request(auth, self.headers, body, clock())
             except AuthFailure as failure:
+                self._publish("test" if not body else "event", "failed", str(failure),
+                              _parsed(body))
                 self._refuse(401, f"authentication failed: {failure}")
                 return
+            auth_state = "verified" if is_verified(auth, body) else "none"
             if not body:
+                self._publish("test", auth_state, note)
                 output.note(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  test request from "
                             f"{self.client_address[0]}" + (f" ({note})" if note else ""))
                 self._answer(200, "OK")
@@ -228,11 +257,14 @@ def make_handler(auth: Auth, output: Output,
             try:
                 event = json.loads(body)
             except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
+                self._publish("invalid", auth_state, "body is not JSON (answered 400)")
                 self._refuse(400, "body is not JSON")
                 return
             if not isinstance(event, dict):
+                self._publish("invalid", auth_state, "body is not a JSON object (answered 400)")
                 self._refuse(400, "body is not a JSON object")
                 return
+            self._publish("event", auth_state, note, event)
             if output.as_json:
                 output.event(body.decode("utf-8").strip())
             else:
@@ -242,16 +274,54 @@ def make_handler(auth: Auth, output: Output,
     return Handler
 
 
+def _parsed(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object when it is one (to show a refused event), else None."""
+    try:
+        event = json.loads(body) if body else None
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
+        return None
+    return event if isinstance(event, dict) else None
+
+
+def exposure_warning(host: str, web: bool) -> str:
+    """The warning printed when listening beyond loopback ("" on loopback)."""
+    from gluster_eventsapi.webserve import is_loopback
+
+    if is_loopback(host):
+        return ""
+    readers = (" and read every event it holds on its web page (which has no login)"
+               if web else "")
+    return (f"WARNING: listening on {host}, not only on loopback: any host that can reach this "
+            f"port can send events to it{readers}. Use -t/-s/--signing-secret, a firewall, "
+            "or --host 127.0.0.1.")
+
+
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-answer is not worth a traceback; anything else is."""
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
 
 def serve(host: str, port: int, auth: Auth, output: Output,
-          clock: Callable[[], float] = time.time) -> None:
-    """Listen until SIGTERM or Ctrl-C (KeyboardInterrupt); raise OSError when it cannot bind."""
-    server = _Server((host, port), make_handler(auth, output, clock))
+          clock: Callable[[], float] = time.time, web: WebSite | None = None,
+          on_ready: Callable[[], None] | None = None) -> None:
+    """Listen until SIGTERM or Ctrl-C (KeyboardInterrupt); raise OSError when it cannot bind.
+
+    ``web``: also serve the live page; ``on_ready``: called once listening (starts the pool
+    watcher, so that it never runs for a listener that could not bind).
+    """
+    server_class = _Server6 if ":" in host else _Server
+    server = server_class((host, port), make_handler(auth, output, clock, web))
     stop = threading.Event()
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -267,6 +337,17 @@ def serve(host: str, port: int, auth: Auth, output: Output,
                 f"{auth.describe()}; {'raw JSON bodies' if output.as_json else 'one line per event'}"
                 "). Register it with 'gluster-eventsapi webhook-add http://<this host>:"
                 f"{bound_port}/ ...'. Ctrl-C to stop.")
+    if web is not None:
+        page_host = "127.0.0.1" if bound_host in ("0.0.0.0", "::") else shown_host
+        output.note(f"Live page: open http://{page_host}:{bound_port}/ in a browser "
+                    f"(the newest {web.feed.max_events} requests are kept"
+                    + ("; pool delivery state every few seconds" if web.feed.pool_enabled else "")
+                    + ").")
+    warning = exposure_warning(str(bound_host), web is not None)
+    if warning:
+        output.note(warning)
+    if on_ready is not None:
+        on_ready()
     try:
         while not stop.wait(0.5):
             pass
@@ -274,6 +355,8 @@ def serve(host: str, port: int, auth: Auth, output: Output,
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if web is not None:
+            web.feed.close()  # ends the live streams, so shutdown does not wait for them
         server.shutdown()
         server.server_close()
         thread.join(5)

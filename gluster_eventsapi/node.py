@@ -14,12 +14,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glustereventsd import filereader
+from glustereventsd import filereader, reloader, runstate
 from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
 
-from gluster_eventsapi import cabundles, service, store
+from gluster_eventsapi import service, store, tlsfiles
 from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.results import PROTOCOL
 
@@ -36,20 +36,31 @@ def node_status(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     return {"ok": True, "output": "UP" if service.is_running(paths) else "DOWN"}
 
 
-def _reload_answer(paths: Paths, answer: Answer) -> Answer:
+def _confirm_timeout(paths: Paths) -> float:
     try:
-        reloaded = service.reload(paths)
-    except service.ReloadError as err:
-        return {**answer, "ok": False, "error": str(err)}
-    warnings = [] if reloaded else [NOT_RUNNING]
-    warnings += [w for w in [_missing_ca_bundles(paths)] if w]
+        values, _ = store.merged_config(paths)
+        command_timeout = float(values["ssh-command-timeout-secs"])  # type: ignore[arg-type]
+    except (CliError, KeyError, TypeError, ValueError):
+        command_timeout = reloader.CONFIRM_SECS + service.RELOAD_MARGIN_SECS
+    return service.confirm_timeout(command_timeout)
+
+
+def _reload_answer(paths: Paths, answer: Answer) -> Answer:
+    """Reload this node's daemon; OK only once it confirms that the files are in force."""
+    outcome = service.reload_applied(paths, _confirm_timeout(paths))
+    if outcome.state == reloader.ERROR:
+        return {**answer, "ok": False, "error": outcome.detail}
+    if outcome.state in (reloader.REFUSED, reloader.NOT_CONFIRMED):
+        return {**answer, "ok": False, "error": f"not applied ({outcome.detail})"}
+    warnings = [NOT_RUNNING] if outcome.state == reloader.NOT_RUNNING else []
+    warnings += [w for w in [_missing_tls_files(paths)] if w]
     if warnings:
         answer["warning"] = "; ".join(warnings)
     return answer
 
 
 def node_reload(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
-    """Send SIGUSR2 to this node's daemon; a stopped daemon is a warning, not a failure."""
+    """Reload this node's daemon and wait until applied; a stopped daemon is a warning, not a failure."""
     return _reload_answer(paths, {"ok": True, "output": "OK"})
 
 
@@ -79,15 +90,15 @@ SYNCED_FILES: tuple[tuple[str, Callable[[Paths], Path], Callable[[dict[str, Any]
 
 
 def _install_bundles(request: Mapping[str, Any], paths: Paths) -> str:
-    """Write the CA bundles the sender's webhooks use (before its webhooks.json); an error or ""."""
-    bundles = request.get("ca_bundles") or {}
-    if not isinstance(bundles, dict):
-        return "ca_bundles: bad request"
-    for name, text in bundles.items():
+    """Write the TLS files the sender's webhooks use (before its webhooks.json); an error or ""."""
+    files = request.get("tls_files") or {}
+    if not isinstance(files, dict):
+        return "tls_files: bad request"
+    for name, text in files.items():
         if not isinstance(name, str) or not isinstance(text, str):
-            return "ca_bundles: bad request"
+            return "tls_files: bad request"
         try:
-            cabundles.install_received(paths.events_dir, name, text)
+            tlsfiles.install_received(paths.events_dir, name, text)
         except CliError as err:
             return err.message
     return ""
@@ -104,7 +115,7 @@ def prune_bundles(paths: Paths) -> None:
             webhooks = store.read_webhooks(paths)
         except CliError:
             return  # unreadable: keep every bundle, the file's problem is reported elsewhere
-        cabundles.prune(paths.events_dir, cabundles.referenced(webhooks))
+        tlsfiles.prune(paths.events_dir, tlsfiles.referenced(webhooks))
 
 
 def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
@@ -134,22 +145,23 @@ def node_sync(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     return _reload_answer(paths, {"ok": True, "output": "OK"})
 
 
-def _missing_ca_bundles(paths: Paths) -> str:
-    """A warning naming the CA bundles that webhooks.json refers to but this node lacks."""
+def _missing_tls_files(paths: Paths) -> str:
+    """A warning naming the TLS files (CA bundles, client certificates) webhooks.json refers to but this node lacks."""
     try:
         hooks = load_webhooks(paths.webhooks_file, paths.events_dir)
     except ConfigError:
         return ""
-    missing = sorted({h.ca_bundle for h in hooks if h.ca_bundle and not Path(h.ca_bundle).is_file()})
+    named = {name for hook in hooks for name in (hook.ca_bundle, hook.client_cert, hook.client_key) if name}
+    missing = sorted(name for name in named if not Path(name).is_file())
     if not missing:
         return ""
-    managed = str(paths.events_dir / cabundles.FOLDER)
-    if all(Path(bundle).parent == Path(managed) for bundle in missing):
+    managed = {paths.events_dir / "ca", paths.events_dir / "tls"}
+    if all(Path(name).parent in managed for name in missing):
         advice = ("run 'gluster-eventsapi sync' from a node that has it, or set it again with "
-                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE'")
+                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE' (or --client-cert/--client-key)")
     else:
         advice = "copy it there"
-    return f"CA bundle {', '.join(missing)} missing on this node: {advice}, or HTTPS deliveries from this node fail"
+    return f"TLS file {', '.join(missing)} missing on this node: {advice}, or HTTPS deliveries from this node fail"
 
 
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
@@ -162,9 +174,16 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         hook = webhook_from_entry(url, entry, paths.events_dir)
     except ConfigError as err:
         return {"ok": False, "error": str(err)}
-    from glustereventsd.deliver import post_test  # imported here: only this command needs HTTP
+    from glustereventsd import delivery, proxies  # imported here: only this command needs HTTP
+    from glustereventsd.config import load_settings
 
-    outcome = post_test(hook, int(now))
+    try:
+        settings, _ = load_settings(paths.defaults_file, paths.config_file)
+        layer = proxies.config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
+    except ConfigError as err:
+        return {"ok": False, "error": f"cannot read the proxy settings: {err}"}
+    outcome = delivery.send_test(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
+                                 proxy_config=layer, environment=service.daemon_environment(paths))
     if outcome.ok:
         return {"ok": True, "output": "OK"}
     return {"ok": False, "error": describe_outcome(outcome)}
@@ -198,12 +217,14 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
         found = {s.url: s for s in spool.read_status(paths.spool_file, now)}
     except sqlite3.Error as err:
         return _spool_error(paths, err)
+    memory_only, spool_error = _delivery_figures(paths)
     hooks = []
     for url in urls:
         state = found.get(url)
         hooks.append({
             "url": url,
             "queued": state.queued if state else 0,
+            "memory_only": memory_only.get(runstate.webhook_key(url), 0),
             "delivered": state.delivered if state else 0,
             "retried": state.retried if state else 0,
             "dropped": state.dropped if state else 0,
@@ -213,7 +234,28 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "last_error_age_secs": _age(now, state.last_error_at) if state else None,
             "last_success_age_secs": _age(now, state.last_success_at) if state else None,
         })
-    return {"ok": True, "output": "OK", "data": hooks}
+    answer: Answer = {"ok": True, "output": "OK", "data": hooks}
+    held = sum(int(hook["memory_only"]) for hook in hooks)
+    if spool_error or held:
+        answer["warning"] = (f"{held} events wait in memory only, not in the spool"
+                             + (f" (it cannot be written: {spool_error})" if spool_error else "")
+                             + ": they are lost if the daemon stops; free the disk (or fix the spool) and they are "
+                             "spooled and delivered as usual")
+    return answer
+
+
+def _delivery_figures(paths: Paths) -> tuple[dict[str, int], str]:
+    """The running daemon's memory-only counts (by webhook key) and spool error, from its status file."""
+    state = runstate.read_status(paths.runtime_status_file)
+    if state is None or state.pid != service.daemon_pid(paths):
+        return {}, ""  # no daemon, or a file left by another one
+    section = state.sections.get("delivery")
+    if not isinstance(section, dict):
+        return {}, ""
+    counts = section.get("memory_only")
+    error = section.get("spool_error")
+    clean = {str(key): value for key, value in counts.items() if isinstance(value, int)} if isinstance(counts, dict) else {}
+    return clean, error if isinstance(error, str) else ""
 
 
 def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:

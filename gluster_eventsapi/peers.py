@@ -22,6 +22,10 @@ from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.fanout import LOCAL_NAME, Peer
 
 GLUSTER_TIMEOUT_SECS = 30
+# "peers-file": take the pool from the peers file even where a `gluster` command exists (a
+# client or monitoring host with only the gluster CLI, a GLUSTER_EVENTS_ROOT demo tree).
+POOL_ENV = "GLUSTER_EVENTS_POOL"
+POOL_SOURCES = ("auto", "peers-file")
 PEER_KEYS = {"ssh-user": to_text, "ssh-port": int_between(1, 65535), "ssh-identity": to_text}
 
 
@@ -111,20 +115,49 @@ def gluster_pool(gluster: str) -> list[Peer]:
                        "(is glusterd running?)") from None
     except OSError as err:
         raise CliError(f"cannot run {gluster}: {err.strerror or err}") from None
-    if done.returncode != 0 and not done.stdout.strip():
-        reason = done.stderr.decode("utf-8", "replace").strip() or f"exit status {done.returncode}"
-        raise CliError(f"'gluster pool list' failed: {reason} (is glusterd running?)")
-    return parse_pool_xml(done.stdout.decode("utf-8", "replace"))
+    out = done.stdout.decode("utf-8", "replace").strip()
+    if done.returncode != 0 and not out.startswith("<"):
+        # glusterd down: gluster 10 prints "Connection failed. Please check if gluster daemon
+        # is operational." on stdout, not XML, and exits 1.
+        reason = (out or done.stderr.decode("utf-8", "replace").strip()
+                  or f"exit status {done.returncode}")
+        raise CliError(f"'gluster pool list' failed: {reason} (is glusterd running? "
+                       f"To use the peers file instead, set {POOL_ENV}=peers-file)")
+    return parse_pool_xml(out)
 
 
-def find_gluster(environ: Mapping[str, str]) -> str | None:
-    """The ``gluster`` command on PATH, if this is a Gluster node."""
+GLUSTER_CLI_ENV = "GLUSTER_CLI"
+
+
+def find_gluster(environ: Mapping[str, str], rooted: bool = False) -> str | None:
+    """The ``gluster`` command to ask for the pool, or None for the peers file.
+
+    ``$GLUSTER_EVENTS_POOL=peers-file`` always takes the peers file; ``$GLUSTER_CLI`` names
+    the command explicitly; otherwise it is looked up on PATH, except for a node kept under
+    GLUSTER_EVENTS_ROOT (``rooted``), whose pool is its peers file.
+    """
+    source = environ.get(POOL_ENV, "").strip() or "auto"
+    if source not in POOL_SOURCES:
+        raise CliError(f"{POOL_ENV}={source!r}: must be one of {', '.join(POOL_SOURCES)} "
+                       "(auto: 'gluster pool list' where gluster is installed, else the peers file)")
+    if source == "peers-file":
+        return None
+    explicit = environ.get(GLUSTER_CLI_ENV, "").strip()
+    if explicit:
+        return explicit
+    if rooted:
+        return None
     return shutil.which("gluster", path=environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"))
 
 
 def pool(paths: Paths, environ: Mapping[str, str]) -> list[Peer]:
-    """Every node of the pool, the local node first."""
-    gluster = find_gluster(environ)
+    """Every node of the pool, the local node first.
+
+    Under GLUSTER_EVENTS_ROOT (a node kept in a folder, as the demo and the tests run it)
+    the pool is the peers file even where Gluster is installed: this machine's glusterd
+    knows nothing of that folder's pool (unless $GLUSTER_CLI says which gluster to ask).
+    """
+    gluster = find_gluster(environ, rooted=paths.root != Path("/"))
     if gluster:
         return gluster_pool(gluster)
     data = read_peers_file(paths)

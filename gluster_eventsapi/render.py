@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from glustereventsd.weburl import printable
+
 from gluster_eventsapi.errors import ExitStatus
 from gluster_eventsapi.results import (
     DeadLetterReport,
@@ -133,7 +135,8 @@ INSECURE_NOTE = "(insecure TLS: certificate not verified)"
 
 
 def _webhook_line(url: str, insecure: Sequence[str]) -> str:
-    return f"{url} {INSECURE_NOTE}" if url in insecure else url
+    """A registered URL as a table shows it: control characters escaped, never printed raw."""
+    return f"{printable(url)} {INSECURE_NOTE}" if url in insecure else printable(url)
 
 
 def render_status(result: StatusReport, as_json: bool) -> Rendered:
@@ -163,7 +166,9 @@ def _show(value: object) -> str:
 def render_name_values(result: NameValues, as_json: bool) -> Rendered:
     """The ``NAME | VALUE`` table of config-get."""
     if as_json:
-        return Rendered(envelope(dict(result.items)), "", ExitStatus.OK)
+        keys = result.keys or tuple(name for name, _ in result.items)
+        return Rendered(envelope({key: value for key, (_, value) in zip(keys, result.items)}), "",
+                        ExitStatus.OK)
     table = _table(["NAME", "VALUE"])
     values = _ljust_column([_show(value) for _, value in result.items], "VALUE")
     for (name, _), value in zip(result.items, values):
@@ -243,12 +248,13 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
             url = str(hook.get("url", ""))
             error = str(hook.get("last_error") or "")
             queued = int(str(hook.get("queued", 0)))
+            held = int(str(hook.get("memory_only", 0) or 0))  # not in the spool: lost if the daemon stops
             table.add_row([
                 row.node,
-                f"{url} (insecure TLS)" if url in result.insecure_tls else url,
-                queued, hook.get("delivered", 0), hook.get("retried", 0),
+                f"{printable(url)} (insecure TLS)" if url in result.insecure_tls else printable(url),
+                f"{queued} + {held} in memory" if held else queued, hook.get("delivered", 0), hook.get("retried", 0),
                 hook.get("dead_letters", 0),
-                age(_num(hook.get("oldest_age_secs"))) if queued else "-",
+                age(_num(hook.get("oldest_age_secs"))) if queued or held else "-",
                 f"{_short(error)} ({age(_num(hook.get('last_error_age_secs')))} ago)"
                 if error else "-",
                 _ago(_num(hook.get("last_success_age_secs"))),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-PROTOCOL = 2  # version of the node-* request/answer; bumped on incompatible changes
+PROTOCOL = 3  # version of the node-* request/answer; bumped on incompatible changes
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,15 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class NameValues:
-    """The ``config-get`` table: display name and value, in display order."""
+    """``config-get``: display name and value, in display order, and the keys for JSON.
+
+    The table shows the seed's names (``log_level``); ``--json`` carries the config files'
+    own key names (``log-level``), as Gluster's own CLI prints them. ``keys`` holds those,
+    one per item (empty: use the display names).
+    """
 
     items: tuple[tuple[str, object], ...]
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

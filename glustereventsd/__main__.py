@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from glustereventsd import __version__, config, spool_recovery
+from glustereventsd import __version__, config, reloader, spool_recovery
 from glustereventsd.daemon import Daemon, Options, StartupError, load_configuration
 from glustereventsd.lastgood import LastGood
 from glustereventsd.paths import Paths, resolve_paths
 from glustereventsd.source import BindError
 from glustereventsd.threadname import name_os_thread
+from glustereventsd.watch import BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-file", help="daemon log file, or - for stderr")
     parser.add_argument("--check-config", action="store_true",
                         help="validate the config and webhooks files, print the result and exit")
+    parser.add_argument("--watch", choices=BACKENDS, default="auto",
+                        help="how to notice edits of webhooks.json and config.json: inotify, poll (stat "
+                             "every second: any system), or auto (inotify where available; default)")
+    parser.add_argument("--reload", action="store_true",
+                        help="ask the running daemon to reload and wait until it has applied the files "
+                             "(exit 0) or refused them (exit 1); the unit's ExecReload")
+    parser.add_argument("--pid", type=int, help="with --reload: the daemon's pid (default: from its pid file)")
+    parser.add_argument("--timeout", type=float, default=reloader.CONFIRM_SECS,
+                        help="with --reload: seconds to wait for the confirmation (default %(default)g)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -43,9 +53,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.port is not None and not 0 <= args.port <= 65535:
         print("glustereventsd: error: --port must be from 0 to 65535", file=sys.stderr)
         return 1
+    if args.reload:
+        return reload_running(paths, args.pid, args.timeout)
+    if args.pid is not None or args.timeout != reloader.CONFIRM_SECS:
+        print("glustereventsd: error: --pid and --timeout go with --reload", file=sys.stderr)
+        return 1
     options = Options(pid_file=args.pid_file, port=args.port,
                       listen=tuple(args.listen) if args.listen else ("0.0.0.0", "::"),
-                      log_file=args.log_file)
+                      log_file=args.log_file, watch=args.watch)
     if args.check_config:
         return check_config(paths, options)
     name_os_thread("glustereventsd")  # the process name ps and pidof show, instead of "python"
@@ -85,6 +100,22 @@ def check_config(paths: Paths, options: Options) -> int:
     if status == 0:
         print(f"Configuration OK: port {settings.port}, {len(webhooks)} webhook(s)")
     return status
+
+
+def reload_running(paths: Paths, pid: int | None, timeout: float) -> int:
+    """``--reload``: signal the daemon, wait for its confirmation, say how it ended."""
+    if pid is not None and pid <= 0:
+        print("glustereventsd: error: --pid must be a positive process id", file=sys.stderr)
+        return 1
+    if not 0 < timeout <= 3600:
+        print("glustereventsd: error: --timeout must be more than 0 and at most 3600 seconds", file=sys.stderr)
+        return 1
+    outcome = reloader.request_reload(paths, timeout, pid)
+    if outcome.applied:
+        print(f"glustereventsd: reload applied (pid {outcome.pid}, reload {outcome.generation})")
+        return 0
+    print(f"glustereventsd: error: reload not applied: {outcome.detail}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

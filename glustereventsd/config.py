@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from glustereventsd import proxies, weburl
 
 # Re-exported: the daemon and the CLI import these from here.
 from glustereventsd.errors import ConfigError as ConfigError
@@ -105,6 +106,28 @@ def to_header_text(value: object) -> str:
     return text
 
 
+def to_proxy(value: object) -> str:
+    """A proxy setting: empty (the default), ``none`` (direct), or an http:// proxy URL."""
+    text = to_text(value)
+    if not text or text.lower() in proxies.NONE_WORDS:
+        return text.lower()
+    try:
+        proxies.parse_proxy(text)
+    except weburl.UrlError as err:
+        raise ConfigError(str(err)) from None
+    return text
+
+
+def to_host_list(value: object) -> str:
+    """A NO_PROXY-style list of hosts, domains and networks, separated by commas."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    entries = [str(item).strip() for item in items if str(item).strip()]
+    for entry in entries:
+        if any(ord(char) < 0x21 or ord(char) == 0x7F for char in entry):
+            raise ConfigError("must be host names, domains or networks separated by commas, without spaces")
+    return ",".join(entries)
+
+
 def to_cidrs(value: object) -> tuple[str, ...]:
     """Convert a comma-separated string or a list to normalised CIDR networks."""
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
@@ -131,6 +154,7 @@ class Option:
     convert: Converter
     needs_restart: bool
     help: str
+    sensitive: bool = False  # may hold a credential: never quoted in a message
 
     @property
     def field(self) -> str:
@@ -182,6 +206,12 @@ _OPTIONS = (
     Option("webhook-concurrency", int_between(1, 64), False,
            "Default number of POSTs in flight to one webhook (1 keeps strict order); only as many "
            "are used as the backlog needs."),
+    Option("webhook-proxy", to_proxy, False,
+           "HTTP proxy for every webhook (http://[user:password@]host:port), 'none' for direct; empty: "
+           "from the daemon's environment (https_proxy, http_proxy, no_proxy). A webhook's own --proxy wins. "
+           "Give '-' to config-set to read it from stdin.", sensitive=True),
+    Option("webhook-no-proxy", to_host_list, False,
+           "Hosts, domains (.example.com) and networks (10.0.0.0/8) that webhook-proxy does not apply to."),
     Option("metrics-address", to_text, True, "Address of the Prometheus metrics endpoint."),
     Option("metrics-port", int_between(0, 65535), True,
            "Port of the Prometheus metrics endpoint (0: disabled)."),
@@ -221,7 +251,8 @@ def convert_value(name: str, value: object) -> object:
     try:
         converted = OPTIONS[key].convert(value)
     except ConfigError as err:
-        raise ConfigError(f"invalid value {value!r} for {key}: {err}") from None
+        shown = "(not shown: it may hold a password)" if OPTIONS[key].sensitive else repr(value)
+        raise ConfigError(f"invalid value {shown} for {key}: {err}") from None
     return list(converted) if isinstance(converted, tuple) else converted
 
 
@@ -275,6 +306,9 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
     "concurrency": ("concurrency", int_between(0, 64)),
     "ca-bundle": ("ca_bundle", to_text),
     "insecure-tls": ("insecure_tls", to_bool),
+    "proxy": ("proxy", to_proxy),
+    "client-cert": ("client_cert", to_text),
+    "client-key": ("client_key", to_text),
     "events": ("events", lambda v: to_patterns(v)),
 }
 
@@ -291,55 +325,19 @@ def to_patterns(value: object) -> tuple[str, ...]:
 
 
 def validate_url(url: str) -> str:
-    """Check a webhook URL: http or https, with a usable host, and no embedded credentials.
+    """Check a webhook URL (see ``weburl.parse``); return it stripped. Raises ConfigError.
 
     Messages quote the URL without its user info, query or fragment: they may hold secrets.
     """
     try:
-        parts = urllib.parse.urlsplit(url.strip())
-    except ValueError as err:  # "Invalid IPv6 URL" and the like
-        raise ConfigError(f"webhook URL {display_url(url)!r} cannot be parsed ({err})") from None
-    shown = repr(_safe_url(parts))
-    if not url.strip().isprintable():
-        raise ConfigError(f"webhook URL {shown} holds control characters: percent-encode them")
-    if parts.scheme not in ("http", "https"):
-        raise ConfigError(f"webhook URL {shown} must start with http:// or https://")
-    if not parts.hostname:
-        raise ConfigError(f"webhook URL {shown} has no host")
-    if parts.username or parts.password:
-        raise ConfigError(
-            "webhook URL must not embed credentials (user:password@); "
-            "use --bearer_token or --secret instead"
-        )
-    try:
-        parts.port
-    except ValueError:
-        raise ConfigError(f"webhook URL {shown} has an invalid port") from None
-    try:
-        parts.hostname.encode("idna")
-    except UnicodeError:
-        raise ConfigError(f"webhook URL {shown} has an invalid host name") from None
-    return url.strip()
-
-
-def _safe_url(parts: urllib.parse.SplitResult) -> str:
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ""
-    return urllib.parse.urlunsplit((parts.scheme, host + port, parts.path, "", ""))
+        return weburl.parse(url).text
+    except weburl.UrlError as err:
+        raise ConfigError(str(err)) from None
 
 
 def display_url(url: str) -> str:
     """A webhook URL safe for logs, tables and metric labels: no credentials, query or fragment."""
-    try:
-        return _safe_url(urllib.parse.urlsplit(url))
-    except ValueError:  # not parseable as a URL: show only what cannot hold a secret
-        scheme, _, rest = url.partition("://")
-        return f"{scheme[:16]}://{rest.split('@')[-1].split('/')[0].split('?')[0][:64]}" if rest else "(bad URL)"
+    return weburl.display(url)
 
 
 def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) -> Webhook:
@@ -365,9 +363,10 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
             fields[attribute] = convert(value)
         except ConfigError as err:
             raise ConfigError(f"{key} of {display_url(url)!r}: {err}") from None
-    bundle = fields.get("ca_bundle")
-    if isinstance(bundle, str) and base_dir is not None and not os.path.isabs(bundle):
-        fields["ca_bundle"] = str(base_dir / bundle)
+    for attribute in ("ca_bundle", "client_cert", "client_key"):  # copies the CLI keeps and syncs
+        name = fields.get(attribute)
+        if isinstance(name, str) and base_dir is not None and not os.path.isabs(name):
+            fields[attribute] = str(base_dir / name)
     return Webhook(url=validate_url(url), **fields)  # type: ignore[arg-type]
 
 

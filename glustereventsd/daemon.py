@@ -3,13 +3,16 @@
 ``Daemon.run()`` binds the sockets, holds the pid file, starts the sources, the pipeline and
 the file watcher, then blocks on the control queue until told to stop. Signal handlers and
 the watcher only put a request on that queue; reload builds new settings and webhooks and
-swaps them in whole, or keeps the old ones and logs why.
+swaps them in whole, or keeps the old ones and logs why. Files byte for byte those in force
+are not applied twice. The outcome of every request goes to the status file (``runstate``),
+which is how ``glustereventsd --reload`` and the CLI know that a reload was applied.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import queue
 import signal
 import sqlite3
@@ -19,17 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from glustereventsd import config, logsetup, nodeid, sdnotify, spool_recovery
+from glustereventsd import config, logsetup, nodeid, runstate, sdnotify, spool_recovery
 from glustereventsd.eventlog import EventLog
 from glustereventsd.fsutil import PidFile, PidFileBusy
 from glustereventsd.lastgood import LastGood
 from glustereventsd.metrics import DaemonCollector, MetricsServer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.paths import Paths
-from glustereventsd.pipeline import Pipeline
-from glustereventsd.source import BindError, Datagram, SenderPolicy, UdpSource, open_sockets
+from glustereventsd.committer import Committer
+from glustereventsd.ingest import Ingest
+from glustereventsd.outlets import Outlets
+from glustereventsd.pipeline import RESULTS_MAX, Pipeline
+from glustereventsd.results import ResultChannel
+from glustereventsd.source import BindError, Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.watch import FileWatcher, WatchError, put_reload
+from glustereventsd.watch import FileWatcher, put_reload
 
 log = logging.getLogger("glustereventsd.daemon")
 
@@ -38,7 +45,9 @@ RELOAD = "reload"
 SIGNAL_POLL_SECS = 0.1  # how soon a signal's flag is acted on
 RELOAD_SETTLE_SECS = 0.05  # reload requests within this window become one reload
 RELOAD_APPLY_SECS = 10.0  # how long a reload waits for the pipeline to put it in force
+LOAD_ATTEMPTS = 3  # reads of the files while they keep changing under a reload
 SHUTDOWN = "shutdown"
+DELIVERY_FIGURES_SECS = 1.0  # how often the status file's delivery figures are refreshed (when they change)
 
 
 class StartupError(RuntimeError):
@@ -53,6 +62,17 @@ class Options:
     port: int | None = None
     listen: tuple[str, ...] = ("0.0.0.0", "::")
     log_file: str | None = None
+    watch: str = "auto"  # how the events folder is watched: auto, inotify or poll (see watch.py)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A reload handed to the pipeline that it had not put in force within RELOAD_APPLY_SECS."""
+
+    applied: threading.Event
+    generation: int
+    digest: str
+    webhooks: int
 
 
 def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[Webhook], list[str]]:
@@ -90,6 +110,14 @@ class Daemon:
         self.metrics_port = 0
         self._last_good = LastGood(self.paths.state_dir / "last-good",
                                    (self.paths.webhooks_file, self.paths.config_file))
+        self._started_from_last_good = False
+        # Reload state, owned by the main thread: what is in force, for the status file.
+        self._webhooks: list[Webhook] = []
+        self._state = runstate.RunState(os.getpid(), time.time())
+        self._status_failing = False
+        self._pending: _Pending | None = None
+        self._watcher: FileWatcher | None = None
+        self._next_figures = 0.0
 
     # -- signals: record intent only -------------------------------------------------------
     # A handler runs in the main thread between two bytecodes, possibly while that thread holds
@@ -144,7 +172,12 @@ class Daemon:
             raise
 
     def _run(self) -> int:
+        digest = runstate.config_digest(self.paths)
         settings, webhooks, warnings = self._load_at_start()
+        if self._started_from_last_good or runstate.config_digest(self.paths) != digest:
+            digest = ""  # not known to be what the files hold: the next reload applies them
+        self._state.config = runstate.ConfigState(digest, 0, time.time())
+        self._webhooks = webhooks
         self.settings = settings
         logsetup.set_level(settings.log_level)
         events_log = EventLog(self.paths.event_log)
@@ -181,6 +214,7 @@ class Daemon:
                 raise StartupError(f"{err}") from None
             log.error("Starting with the last configuration that loaded (%s), because %s; fix the file, "
                       "or run 'gluster-eventsapi sync' from a healthy node", last_good.folder, err)
+            self._started_from_last_good = True
             return loaded
         try:
             last_good.remember()
@@ -209,29 +243,34 @@ class Daemon:
             raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}; is another process "
                                "holding it? (fuser -v it)") from None
         writer = opened.writer
-        try:
-            for url, moved in writer.take_requeue_requests().items():  # asked for while we were down
-                log.info("Re-queued dead letters url=%s events=%d", config.display_url(url), moved)
-        except sqlite3.Error as err:
-            log.error("Cannot re-queue the dead letters asked for: %s", err)
+        # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop,
+        # and delivery results back to the pipeline over a bounded channel.
         intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
-        pipeline = Pipeline(intake, writer, node, settings, self.stats, events_log, threading.Event())
-        self.pipeline = pipeline
-        pipeline.set_webhooks(webhooks)
-        pipeline.start()
-        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)]
+        results = ResultChannel(RESULTS_MAX)
         limiter = RateLimitedLog()
+        outlets = Outlets(writer, settings, results, self.stats, limiter)
+        ingest = Ingest(node, writer.take_seq, self.stats, events_log, limiter)
+        committer = Committer(writer, outlets, self.stats, limiter)
+        pipeline = Pipeline(intake, ingest, committer, outlets, results, settings)
+        self.pipeline = pipeline
+        try:
+            pipeline.start_with(webhooks)  # also re-queues dead letters asked for while we were down
+        except sqlite3.Error as err:
+            outlets.stop(time.monotonic())
+            writer.close()
+            for sock in sockets:
+                sock.close()
+            raise StartupError(f"cannot use the spool {self.paths.spool_file}: {err}") from None
+        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
+                                     debug_enabled())]
         self._sources = [UdpSource(sock, intake, self._policy, self.stats, limiter, self.stopping)
                          for sock in sockets]
         for source in self._sources:
             source.start()
         watcher = FileWatcher(self.paths.events_dir, (self.paths.webhooks_file.name, self.paths.config_file.name),
-                              put_reload(self.control))
-        try:
-            watcher.start()
-        except (OSError, WatchError) as err:
-            log.warning("Cannot watch %s for changes (%s); run 'systemctl reload glustereventsd' after editing "
-                        "its files", self.paths.events_dir, err)
+                              put_reload(self.control), self.options.watch)
+        watcher.start(time.monotonic())
+        self._watcher = watcher
         metrics = self._start_metrics(settings, pipeline)
         self._install_signals()
         if not settings.allowed_senders:
@@ -240,10 +279,12 @@ class Daemon:
         log.info("glustereventsd started port=%d nodeid=%s webhooks=%d spool=%s", settings.port, node,
                  len(webhooks), "memory (the spool file is unusable)" if opened.memory_only else settings.spool)
         sdnotify.notify("READY=1\nSTATUS=Listening for Gluster events")
+        self._write_status()  # after the signal handlers: a reloader signals only once it exists
         self.ready.set()
         try:
             self._serve(pipeline)
         finally:
+            runstate.remove_status(self.paths.runtime_status_file, self._state.pid)
             sdnotify.notify("STOPPING=1")
             log.info("glustereventsd stopping")
             watcher.stop()
@@ -255,7 +296,7 @@ class Daemon:
                 source.close()
             pipeline.stopping.set()
             pipeline.join(30)
-            pipeline.writer.close()  # the pipeline may have rebuilt a corrupt spool: close the one in use
+            writer.close()
             events_log.close()
             log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
                      self.stats.total("delivered"))
@@ -265,7 +306,7 @@ class Daemon:
         """Start the Prometheus endpoint when metrics-port is set; a failure is logged, not fatal."""
         if not settings.metrics_port:
             return None
-        server = MetricsServer(DaemonCollector(self.stats, pipeline.queue_gauges))
+        server = MetricsServer(DaemonCollector(self.stats, pipeline.outlets.queue_gauges))
         try:
             self.metrics_port = server.start(settings.metrics_address, settings.metrics_port)
         except OSError as err:
@@ -289,6 +330,8 @@ class Daemon:
     def _serve(self, pipeline: Pipeline) -> None:
         while True:
             request = self._next_request()
+            self._tick()
+            self._delivery_figures(pipeline)
             if request is None:
                 if pipeline.failed.is_set() or not pipeline.is_alive():
                     log.error("Pipeline stopped; exiting so that the service manager restarts the daemon")
@@ -299,6 +342,53 @@ class Daemon:
             if self._drain_reloads():
                 return
             self._reload(pipeline)
+
+    def _tick(self) -> None:
+        """Between requests: poll or re-arm the file watch, and confirm a late reload."""
+        changed = False
+        watcher = self._watcher
+        if watcher is not None:
+            before = watcher.status()
+            watcher.tick(time.monotonic())
+            changed = watcher.status() != before
+        pending = self._pending
+        if pending is not None and pending.applied.is_set():
+            self._pending = None
+            self._state.record_applied_late(pending.generation, pending.digest)
+            log.info("Configuration reloaded webhooks=%d (the pipeline has now applied it)", pending.webhooks)
+            changed = True
+        if changed:
+            self._write_status()
+
+    def _delivery_figures(self, pipeline: Pipeline) -> None:
+        """Put in the status file what the spool cannot show: events held only in memory, and why.
+
+        A full disk freezes the spool's own figures; ``webhook-status`` reads these beside them.
+        """
+        now = time.monotonic()
+        if now < self._next_figures:
+            return
+        self._next_figures = now + DELIVERY_FIGURES_SECS
+        section = runstate.delivery_section(pipeline.outlets.memory_only(), pipeline.committer.spool_error)
+        if self._state.sections.get("delivery") != section:
+            self._state.sections["delivery"] = section
+            self._write_status()
+
+    def _write_status(self) -> None:
+        """Replace the status file (runstate); a failure is logged once, not fatal."""
+        if self._watcher is not None:
+            watch = self._watcher.status()
+            self._state.watch = runstate.WatchState(watch.backend, watch.folder, watch.watching, watch.problem)
+        path = self.paths.runtime_status_file
+        try:
+            runstate.write_status(path, self._state)
+        except OSError as err:
+            if not self._status_failing:
+                log.warning("Cannot write %s (%s): 'systemctl reload' and gluster-eventsapi cannot confirm "
+                            "that a reload was applied", path, err.strerror or err)
+            self._status_failing = True
+            return
+        self._status_failing = False
 
     def _drain_reloads(self) -> bool:
         """Coalesce a burst of reload requests (several files renamed at once) into one.
@@ -313,13 +403,48 @@ class Daemon:
         return False
 
     def _reload(self, pipeline: Pipeline) -> None:
+        """Handle one reload request: apply the files, or find them unchanged, or refuse them.
+
+        Every request ends with the status file telling its outcome: that is what
+        ``glustereventsd --reload`` and the CLI wait for.
+        """
         sdnotify.notify(sdnotify.reloading_message())
+        if self._watcher is not None:
+            self._watcher.retry(time.monotonic())  # a watch that could not be set up: try again now
         try:
-            settings, webhooks, warnings = load_configuration(self.paths, self.options)
-        except config.ConfigError as err:
-            log.error("Reload failed, keeping the last good configuration: %s", err)
+            self._apply_files(pipeline)
+        finally:
+            self._write_status()
             sdnotify.notify("READY=1")
+
+    def _apply_files(self, pipeline: Pipeline) -> None:
+        digest = runstate.config_digest(self.paths)
+        if digest and digest == self._state.config.digest and self._pending is None:
+            # The same change asked for twice (the CLI's signal and the file watch), or a reload
+            # with nothing edited: nothing to apply. The pipeline still looks for re-queued
+            # dead letters (webhook-redeliver asks for those by reloading).
+            log.info("Configuration unchanged: a reload was asked for, the files are those in force")
+            try:
+                pipeline.reload(self.settings, self._webhooks)
+            except queue.Full:
+                log.error("The pipeline is not taking requests; re-queued dead letters wait for the next reload")
+            self._state.record_reload(runstate.UNCHANGED, digest)
             return
+        loaded: tuple[Settings, list[Webhook], list[str]] | config.ConfigError
+        for attempt in range(LOAD_ATTEMPTS):
+            try:
+                loaded = load_configuration(self.paths, self.options)
+            except config.ConfigError as err:
+                loaded = err
+            now = runstate.config_digest(self.paths)
+            if now == digest:
+                break
+            digest = now if attempt + 1 < LOAD_ATTEMPTS else ""  # "": changing as read, not known
+        if isinstance(loaded, config.ConfigError):
+            log.error("Reload failed, keeping the last good configuration: %s", loaded)
+            self._state.record_reload(runstate.FAILED, digest, str(loaded))
+            return
+        settings, webhooks, warnings = loaded
         for warning in warnings:
             log.warning("%s", warning)
         if settings.port != self.settings.port:
@@ -327,20 +452,26 @@ class Daemon:
                         self.settings.port, settings.port)
             settings = dataclasses.replace(settings, port=self.settings.port)
         logsetup.set_level(settings.log_level)
-        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit)
+        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
+                                       debug_enabled())
         try:
             applied = pipeline.reload(settings, webhooks)
         except queue.Full:
             log.error("Reload not applied: the pipeline is not taking requests; try again")
-            sdnotify.notify("READY=1")
+            self._state.record_reload(runstate.FAILED, digest, "the pipeline is not taking requests; try again")
             return
-        if not applied.wait(RELOAD_APPLY_SECS):
-            log.warning("The pipeline has not applied the reload within %gs; it will when it can",
-                        RELOAD_APPLY_SECS)
         try:
             self._last_good.remember()
         except OSError as err:
             log.warning("Cannot keep a copy of the configuration in %s: %s", self._last_good.folder, err.strerror)
         self.settings = settings
-        log.info("Configuration reloaded webhooks=%d", len(webhooks))
-        sdnotify.notify("READY=1")
+        self._webhooks = webhooks
+        if applied.wait(RELOAD_APPLY_SECS):
+            self._pending = None
+            self._state.record_reload(runstate.APPLIED, digest)
+            log.info("Configuration reloaded webhooks=%d", len(webhooks))
+            return
+        log.warning("The pipeline has not applied the reload within %gs; it will when it can",
+                    RELOAD_APPLY_SECS)
+        self._state.record_reload(runstate.PENDING, digest)
+        self._pending = _Pending(applied, self._state.reload.generation, digest, len(webhooks))

@@ -6,7 +6,8 @@ Needs no root and no Gluster: every file lives under ``--folder`` (GLUSTER_EVENT
 runs exactly what an administrator would: ``gluster-eventsapi listen`` (a webhook receiver),
 ``gluster-eventsapi webhook-add``, ``glustereventsd``, then ``gluster-eventsapi emit
 VOLUME_CREATE name=demo-volume`` (one UDP datagram, as Gluster sends it), and prints the JSON
-the webhook received. With ``--keep`` everything stays up until Ctrl-C.
+the webhook received. With ``--keep`` everything stays up until Ctrl-C, and the receiver's
+live page (``listen --web``) shows every event sent meanwhile.
 """
 
 from __future__ import annotations
@@ -55,14 +56,16 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     # The folder is the demo's own: forget webhooks an earlier run registered on other ports.
     (root / "var/lib/glusterd/events/webhooks.json").unlink(missing_ok=True)
-    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root)}
+    # The demo's one-node pool is its peers file, even where a `gluster` command is installed.
+    env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), "GLUSTER_EVENTS_POOL": "peers-file"}
     http_port, udp_port = _free_port(socket.SOCK_STREAM), _free_port(socket.SOCK_DGRAM)
     url = f"http://127.0.0.1:{http_port}/listen"
-    print(f"Every file of this demo lives under {root} (GLUSTER_EVENTS_ROOT)")
+    print(f"Every file of this demo lives under {root} (GLUSTER_EVENTS_ROOT); its pool is the "
+          "peers file there (GLUSTER_EVENTS_POOL=peers-file)")
 
-    print(f"\n$ gluster-eventsapi listen --port {http_port} --json &", flush=True)
+    print(f"\n$ gluster-eventsapi listen --port {http_port} --json --web &", flush=True)
     listener = subprocess.Popen([sys.executable, "-m", "gluster_eventsapi", "listen", "--port", str(http_port),
-                                 "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                                 "--json", "--web"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     bodies: queue.Queue[str] = queue.Queue(maxsize=1000)
 
     def read_bodies() -> None:
@@ -102,7 +105,8 @@ def main() -> int:
         print("\nThe webhook received:")
         print(json.dumps(json.loads(body), indent=4, sort_keys=True), flush=True)
         if args.keep:
-            print(f"\nStill running. In another shell:\n  export GLUSTER_EVENTS_ROOT={root}\n"
+            print(f"\nStill running. Watch the events arrive: open http://127.0.0.1:{http_port}/ in a browser."
+                  f"\nIn another shell:\n  export GLUSTER_EVENTS_ROOT={root}\n"
                   f"  gluster-eventsapi emit VOLUME_START name=demo-volume force=1 --port {udp_port}\n"
                   "  gluster-eventsapi status\nCtrl-C here to stop.", flush=True)
             try:

@@ -3,15 +3,24 @@
 Conversions follow SPEC section 1: boolean and integer attributes under both their
 underscored names (what the Gluster CLI sends) and the hyphenated ones (what the original
 daemon listed); per-event fix-ups come from the explicit ``FIXUPS`` table.
+
+An event whose detail was ``(null)`` is published with an empty message (Gluster's own
+daemon drops it, so nobody learns that bitrot detection was switched off), counted under
+``null_details`` by event name, and logged the first time each event name does it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 from glustereventsd.models import Event, RawEvent
 from glustereventsd.parse import UNKNOWN_TYPE, ParseError
+from glustereventsd.stats import Stats
+
+log = logging.getLogger("glustereventsd.enrich")
+NULL_DETAILS = "null_details"  # the Stats counter, labelled by event name
 
 BOOLEAN_KEYS = frozenset({"force", "push_pem", "no_verify", "push-pem", "no-verify"})
 INTEGER_KEYS = frozenset({"ssh_port", "ssh-port"})
@@ -48,11 +57,24 @@ def convert_value(key: str, value: str) -> object:
     return value
 
 
-def enrich(raw: RawEvent, names: tuple[str, ...], nodeid: str) -> Event:
-    """Name and convert a parsed datagram; raise ParseError(unknown_type) for an unknown id."""
+def note_null_detail(name: str, stats: Stats) -> None:
+    """Count an event that came with a ``(null)`` detail; log it once per event name."""
+    if stats.add(NULL_DETAILS, name) == 1:
+        log.info("Gluster sent %s with the details '(null)' (a C NULL string): delivering it with an "
+                 "empty message; further ones are counted in gluster_events_null_details_total, "
+                 "not logged", name)
+
+
+def enrich(raw: RawEvent, names: tuple[str, ...], nodeid: str, stats: Stats | None = None) -> Event:
+    """Name and convert a parsed datagram; raise ParseError(unknown_type) for an unknown id.
+
+    ``stats``, when given, counts the events that came with a ``(null)`` detail.
+    """
     if not 0 <= raw.type_id < len(names):
         raise ParseError(UNKNOWN_TYPE, f"id {raw.type_id}")
     name = names[raw.type_id]
+    if raw.null_detail and stats is not None:
+        note_null_detail(name, stats)
     message: dict[str, object] = {key: convert_value(key, value) for key, value in raw.pairs}
     fixup = FIXUPS.get(name)
     if fixup is not None:

@@ -4,6 +4,11 @@ Nothing is counted twice: a custom collector reads ``Stats`` and the pipeline's 
 when Prometheus scrapes, so the hot path pays nothing for metrics. The registry is built
 here, not taken from prometheus_client's process-wide default. Names follow Prometheus
 conventions: ``_total`` counters, seconds as the base unit.
+
+Counters that alert rules watch (etc/prometheus/glustereventsd-alerts.yml) are exported at 0
+before their first increment, for every label value known up front (drop reasons, spool
+errors, each webhook's dead letters): ``increase()`` cannot see the first increment of a
+series that appears with it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,11 @@ from glustereventsd.stats import Stats
 
 log = logging.getLogger("glustereventsd.metrics")
 PREFIX = "gluster_events"
+#: Label values exported at 0 until counted (the reasons the daemon counts under each name).
+KNOWN_LABELS: dict[str, tuple[str, ...]] = {
+    "dropped": ("sender_not_allowed", "rate_limited", "intake_full", "spool_full", "shutdown"),
+    "spool_errors": ("write_failed",),
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class QueueGauge:
     webhook: str
     depth: int
     oldest_age_secs: float
+    memory_only: int = 0  # of ``depth``: events not in the spool (spool memory, or it could not be written)
 
 
 class DaemonCollector(Collector):
@@ -50,6 +61,10 @@ class DaemonCollector(Collector):
             "delivered": ("delivered_total", "Events delivered (2xx), by webhook.", "webhook"),
             "dead_letters": ("dead_letters_total", "Events moved to the dead letters, by webhook.", "webhook"),
             "not_spooled": ("not_spooled_total", "Events that could not be written to the spool.", "reason"),
+            "null_details": ("null_details_total", "Events delivered with an empty message because Gluster "
+                             "sent '(null)' as their details, by event name.", "event"),
+            "spool_errors": ("spool_errors_total", "Failed spool writes (full disk, I/O error), by reason; "
+                             "meanwhile events are delivered from memory only.", "reason"),
             "spool_recoveries": ("spool_recoveries_total", "Unusable spool files found, by outcome: rebuilt (moved "
                                  "aside, recovered into a fresh one) or failed (left as is).", "outcome"),
             "spool_recovered_events": ("spool_recovered_events_total",
@@ -63,6 +78,11 @@ class DaemonCollector(Collector):
         retries = CounterMetricFamily(f"{PREFIX}_delivery_retries_total",
                                       "Failed delivery attempts that will be retried, by webhook and reason.",
                                       labels=["webhook", "reason"])
+        gauges = self.queues()
+        seeded = {(name, label) for name, labels in KNOWN_LABELS.items() for label in labels}
+        seeded |= {("dead_letters", gauge.webhook) for gauge in gauges}
+        for key in seeded:
+            counts.setdefault(key, 0)
         for (name, label), value in sorted(counts.items(), key=lambda item: str(item[0])):
             if name == "retried" and isinstance(label, tuple):
                 retries.add_metric(list(label), value)
@@ -80,11 +100,17 @@ class DaemonCollector(Collector):
                                   labels=["webhook"])
         age = GaugeMetricFamily(f"{PREFIX}_queue_oldest_age_seconds",
                                 "Age of the oldest event waiting, by webhook (0 when none).", labels=["webhook"])
-        for gauge in self.queues():
+        memory = GaugeMetricFamily(f"{PREFIX}_queue_memory_only",
+                                   "Events waiting in memory only, not in the spool (spool memory, or the spool "
+                                   "could not be written: they are lost if the daemon stops), by webhook.",
+                                   labels=["webhook"])
+        for gauge in gauges:
             depth.add_metric([gauge.webhook], gauge.depth)
             age.add_metric([gauge.webhook], gauge.oldest_age_secs)
+            memory.add_metric([gauge.webhook], gauge.memory_only)
         yield depth
         yield age
+        yield memory
 
 
 class MetricsServer:

@@ -17,6 +17,7 @@ class RawEvent(NamedTuple):
     ts: int
     type_id: int
     pairs: tuple[tuple[str, str], ...]
+    null_detail: bool = False  # the detail was "(null)": Gluster formatted a C NULL string
 
 
 class Event(NamedTuple):
@@ -44,6 +45,9 @@ class Webhook:
     ca_bundle: str = ""
     insecure_tls: bool = False
     events: tuple[str, ...] = ()  # glob patterns of event names; empty: every event
+    proxy: str = field(default="", repr=False)  # "": daemon default; "none": direct; else a proxy URL
+    client_cert: str = ""  # PEM client certificate for mTLS (a path)
+    client_key: str = ""  # its PEM key (a path), when not in the certificate file
 
     def describe_auth(self) -> str:
         """Name the authentication in use without revealing it."""
@@ -78,6 +82,8 @@ class Settings:
     dead_letter_max: int = 10_000
     webhook_timeout_secs: float = 10.0
     webhook_concurrency: int = 8
+    webhook_proxy: str = ""  # "": from the environment; "none": direct; else a proxy URL for every webhook
+    webhook_no_proxy: str = ""  # hosts webhook-proxy does not apply to (NO_PROXY syntax)
     metrics_address: str = "127.0.0.1"
     metrics_port: int = 0  # 0: no metrics endpoint
     ssh_user: str = "root"

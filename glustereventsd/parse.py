@@ -3,6 +3,11 @@
 Pure and total: for any bytes it returns a RawEvent or raises ParseError, never anything
 else (a hypothesis test holds it to that). The wire format is Gluster's
 ``"<ts> <type> <k=v;k=v...>"`` in UTF-8 (the C sender formats it with ``"%u %d %s"``).
+
+Like Gluster's own daemon, whitespace around the whole datagram is removed before it is
+split, so a trailing space of the last value goes and a datagram with leading whitespace is
+still an event. A detail of exactly ``(null)`` (a C NULL string formatted with ``%s``, as
+Gluster 10's CLI sends BITROT_ENABLE and BITROT_DISABLE) is an event without attributes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ CODES = (TOO_LONG, NOT_UTF8, BAD_FORMAT, BAD_TIMESTAMP, BAD_TYPE, BAD_ATTRIBUTE,
          TOO_MANY_ATTRIBUTES, ATTRIBUTE_TOO_LONG, UNKNOWN_TYPE)
 
 MAX_TIMESTAMP = 2**32 - 1  # %u
+# What bytes.strip() removes (ASCII whitespace, as Gluster's own daemon strips each datagram),
+# plus NUL: a C sender may count its terminating NUL into the datagram.
+EDGE_BYTES = b" \t\n\r\x0b\x0c\x00"
+NULL_DETAIL = "(null)"  # printf("%s", NULL) in glibc
 MAX_TYPE_DIGITS = 6
 
 
@@ -45,10 +54,9 @@ def parse_datagram(
     if len(data) > max_bytes:
         raise ParseError(TOO_LONG, f"{len(data)} bytes > {max_bytes}")
     try:
-        text = data.decode("utf-8")
+        text = data.strip(EDGE_BYTES).decode("utf-8")
     except UnicodeDecodeError:
         raise ParseError(NOT_UTF8) from None
-    text = text.rstrip("\x00\r\n")
     fields = text.split(" ", 2)
     if len(fields) < 2:
         raise ParseError(BAD_FORMAT, "expected '<ts> <type> <detail>'")
@@ -59,6 +67,8 @@ def parse_datagram(
     if not (digits.isascii() and digits.isdigit()) or len(digits) > MAX_TYPE_DIGITS:
         raise ParseError(BAD_TYPE)
     detail = fields[2] if len(fields) == 3 else ""
+    if detail == NULL_DETAIL:
+        return RawEvent(int(ts_text), int(type_text), (), null_detail=True)
     return RawEvent(int(ts_text), int(type_text), _pairs(detail, max_attributes, max_attribute_bytes))
 
 

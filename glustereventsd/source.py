@@ -92,12 +92,25 @@ def open_sockets(port: int, hosts: Sequence[str] = ("0.0.0.0", "::")) -> list[so
     return sockets
 
 
-class SenderPolicy:
-    """Who may send (allowed networks; loopback always) and how fast (token bucket per address)."""
+def debug_enabled() -> bool:
+    """True when the daemon log is at DEBUG: then every datagram and its sender are logged.
 
-    def __init__(self, allowed: Sequence[str], rate_per_sec: int) -> None:
+    Asked once at start and at each reload (it goes into the ``SenderPolicy``), never per
+    datagram, so at INFO the receive loop pays one attribute test per datagram and no more.
+    """
+    return log.isEnabledFor(logging.DEBUG)
+
+
+class SenderPolicy:
+    """Who may send (allowed networks; loopback always) and how fast (token bucket per address).
+
+    ``log_datagrams`` (DEBUG): log every datagram as received, with its sender, before any check.
+    """
+
+    def __init__(self, allowed: Sequence[str], rate_per_sec: int, log_datagrams: bool = False) -> None:
         self.networks = [ipaddress.ip_network(cidr) for cidr in allowed]
         self.rate = float(rate_per_sec)
+        self.log_datagrams = log_datagrams
         self._allowed_cache: OrderedDict[str, bool] = OrderedDict()
         self._buckets: OrderedDict[str, list[float]] = OrderedDict()
 
@@ -175,6 +188,9 @@ class UdpSource(threading.Thread):
             now = time.time()
             sender = address[0]
             policy = self.policy_holder[0]
+            if policy.log_datagrams:
+                log.debug("Datagram received sender=%s bytes=%d data=%r", sender, len(data),
+                          data.decode("utf-8", "backslashreplace"))
             if not policy.allowed(sender):
                 self.stats.add("dropped", "sender_not_allowed")
                 self._warn("sender", f"Dropped datagram from a sender outside allowed-senders sender={sender}")

@@ -2,9 +2,10 @@
 
 ``SpoolWriter`` is owned by one thread (the pipeline's committer) and is the only writer:
 it appends accepted events for each webhook, deletes them once delivered, moves them to the
-dead letters, enforces the size limits and keeps each webhook's counters. Delivery workers
-read their backlog through ``SpoolReader`` (one read-only connection each). Functions at
-the bottom serve the CLI (``webhook-status``, ``webhook-redeliver``) against the same file.
+dead letters, enforces the size limits and keeps each webhook's counters. The delivery loop
+reads the backlog through ``SpoolReader`` (its own read-only connection), as do the metrics.
+Functions at the bottom serve the CLI (``webhook-status``, ``webhook-redeliver``) against the
+same file.
 
 With ``durable=False`` (config ``spool memory``) nothing but the counters is stored: events
 then wait only in memory, as they did in the original daemon.
@@ -64,6 +65,7 @@ CREATE TABLE IF NOT EXISTS requeue_requests (url TEXT PRIMARY KEY, at REAL NOT N
 """
 
 BUSY_TIMEOUT_MS = 10_000
+READER_CACHE_KIB = 256
 log = logging.getLogger("glustereventsd.spool")
 
 
@@ -102,6 +104,16 @@ class HookCounters:
     last_error: str = ""
     last_error_at: float = 0.0
     last_success_at: float = 0.0
+
+    def merge(self, other: HookCounters) -> None:
+        """Add ``other``'s counts, and take its latest error and success times."""
+        self.delivered += other.delivered
+        self.retried += other.retried
+        self.dropped += other.dropped
+        self.dead += other.dead
+        if other.last_error_at >= self.last_error_at and other.last_error_at:
+            self.last_error, self.last_error_at = other.last_error, other.last_error_at
+        self.last_success_at = max(self.last_success_at, other.last_success_at)
 
     def pending(self) -> bool:
         """True when there is something to flush."""
@@ -363,10 +375,13 @@ def is_corruption(err: BaseException) -> bool:
 
 
 class SpoolReader:
-    """A read-only view of the spool for one delivery worker group.
+    """A read-only view of the spool: the delivery loop's refills, the metrics' gauges.
+
+    Its page cache is kept small: it reads each row once, in order, so a large cache would
+    only hold memory (SQLite's default is 2 MB per connection).
 
     When the spool file is replaced (a damaged one moved aside and rebuilt by
-    ``spool_recovery``), the next ``load`` reopens the new file instead of reading the old one.
+    ``spool_recovery``), the next read reopens the new file instead of reading the old one.
     A read that finds the file corrupt sets ``damaged``, so the pipeline (the only writer)
     rebuilds it even when no commit of its own touches the damaged pages.
     """
@@ -375,7 +390,12 @@ class SpoolReader:
         self.path = path
         self.damaged = damaged
         self._inode = _inode(path)
-        self.db = connect(path, readonly=True)
+        self.db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = connect(self.path, readonly=True)
+        db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+        return db
 
     def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
         self._follow_replacement()
@@ -390,7 +410,7 @@ class SpoolReader:
         inode = _inode(self.path)
         if inode is not None and inode != self._inode:
             self.db.close()
-            self.db = connect(self.path, readonly=True)
+            self.db = self._connect()
             self._inode = inode
 
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
@@ -398,6 +418,10 @@ class SpoolReader:
         rows = self._read("SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
                           "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit))
         return list(map(Record._make, rows))  # the columns' types are already Record's
+
+    def count(self, hook_id: int) -> int:
+        """Events queued in the spool for a webhook."""
+        return int(self._read("SELECT count(*) FROM queue WHERE hook_id=?", (hook_id,))[0][0])
 
     def oldest_received(self, hook_id: int) -> float | None:
         """Receipt time of the oldest event queued for a webhook (None when none is)."""

@@ -51,10 +51,11 @@ class Stats:
         self._counts: Counter[tuple[str, Label]] = Counter()
         self._histograms: dict[tuple[str, Label], Histogram] = {}
 
-    def add(self, name: str, label: Label = "", amount: int = 1) -> None:
-        """Add ``amount`` to counter ``name{label}``."""
+    def add(self, name: str, label: Label = "", amount: int = 1) -> int:
+        """Add ``amount`` to counter ``name{label}``; return its new value."""
         with self._lock:
             self._counts[(name, label)] += amount
+            return self._counts[(name, label)]
 
     def observe(self, name: str, label: Label, value: float) -> None:
         """Record ``value`` in histogram ``name{label}``."""

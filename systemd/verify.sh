@@ -6,7 +6,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 daemon="$(command -v glustereventsd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-sed "s|/usr/local/bin/glustereventsd|$daemon|" "$here/glustereventsd.service" > "$work/glustereventsd.service"
+sed "s|/usr/local/bin/glustereventsd|$daemon|g" "$here/glustereventsd.service" > "$work/glustereventsd.service"
 output="$(systemd-analyze verify --man=no "$work/glustereventsd.service" 2>&1 || true)"
 if [ -n "$output" ]; then
     printf 'systemd-analyze verify found problems in glustereventsd.service:\n%s\n' "$output" >&2

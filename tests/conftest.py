@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests import secrets
+from tests.browser import browser, browser_session  # noqa: F401 - fixtures for the page tests
+from tests.firefox import firefox  # noqa: F401 - the same in Firefox
 from tests.helpers import DaemonProcess, InProcessDaemon, Receiver, free_udp_port
 
 

@@ -289,20 +289,28 @@ class DaemonProcess(NodeFiles):
     """glustereventsd as a real process with its own GLUSTER_EVENTS_ROOT."""
 
     def __init__(self, root: Path, port: int, extra_env: dict[str, str] | None = None,
-                 listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
+                 listen: tuple[str, ...] = ("127.0.0.1", "::1"), argv_prefix: list[str] | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.root = root
         self.port = port
         self.listen = listen
+        self.argv_prefix = argv_prefix or []  # e.g. unshare, to run the daemon in a namespace
+        self.extra_args = extra_args
         self.env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(root), **(extra_env or {})}
         self.env.pop("NOTIFY_SOCKET", None)
         self.proc: subprocess.Popen[bytes] | None = None
         self._stderr_offset = 0
 
+    def command(self) -> list[str]:
+        """The daemon's command line, without the options ``start`` adds."""
+        return [*self.argv_prefix, sys.executable, "-m", "glustereventsd"]
+
     def start(self, wait: bool = True) -> DaemonProcess:
         offset = len(self.log_text())
-        args = [sys.executable, "-m", "glustereventsd", "--port", str(self.port)]
+        args = [*self.command(), "--port", str(self.port)]
         for host in self.listen:
             args += ["--listen", host]
+        args += self.extra_args
         # Output goes to files under the root, so the suite's secret scan reads it too.
         self._stderr_offset = self.stderr_file.stat().st_size if self.stderr_file.exists() else 0
         with open(self.root / "daemon.stdout", "ab") as out, open(self.stderr_file, "ab") as err:
@@ -332,9 +340,14 @@ class DaemonProcess(NodeFiles):
         self.proc.send_signal(signum)
 
     def reload(self) -> None:
-        offset = self.log_text().count("Configuration reloaded")
-        self.signal(signal.SIGUSR2)
-        wait_for(lambda: self.log_text().count("Configuration reloaded") > offset, timeout=10, what="reload")
+        """SIGUSR2, then wait for the daemon's confirmation that the files are in force."""
+        from glustereventsd import reloader
+        from glustereventsd.paths import resolve_paths
+
+        assert self.proc is not None
+        outcome = reloader.request_reload(resolve_paths({"GLUSTER_EVENTS_ROOT": str(self.root)}), 10,
+                                          pid=self.proc.pid)
+        assert outcome.applied, f"reload not applied: {outcome.detail}"
 
     def stop(self, timeout: float = 30) -> int:
         if self.proc is None:
@@ -407,9 +420,20 @@ class InProcessDaemon(NodeFiles):
         return self
 
     def reload(self) -> None:
-        count = self.log_text().count("Configuration reloaded")
+        """Ask for a reload, then wait until its status shows the files on disk in force."""
+        from glustereventsd import runstate
+
+        path = self.paths.runtime_status_file
+        status = wait_for(lambda: runstate.read_status(path), what="status file")
+        before = status.reload.generation
         self.daemon.request("reload")
-        wait_for(lambda: self.log_text().count("Configuration reloaded") > count, timeout=10, what="reload")
+
+        def confirmed() -> bool:
+            now = runstate.read_status(path)
+            return (now is not None and now.reload.generation > before
+                    and now.config.digest == runstate.config_digest(self.paths))
+
+        wait_for(confirmed, timeout=10, what="reload confirmed in the status file")
 
     def stop(self, timeout: float = 30) -> int | None:
         if self._thread is None:

@@ -23,8 +23,12 @@ def _name(common: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
-def make_certificates(folder: Path) -> dict[str, Path]:
-    """A private CA and a server certificate for 127.0.0.1 signed by it, written to ``folder``."""
+def make_certificates(folder: Path, dns_names: tuple[str, ...] = ("localhost",)) -> dict[str, Path]:
+    """A private CA, a server certificate (127.0.0.1 and ``dns_names``) and a client certificate, in ``folder``.
+
+    Keys: ca, cert, key (server), client_cert, client_key, client_both (certificate and key
+    in one file).
+    """
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (x509.CertificateBuilder().subject_name(_name("test CA")).issuer_name(_name("test CA"))
@@ -40,24 +44,46 @@ def make_certificates(folder: Path) -> dict[str, Path]:
     cert = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                        *(x509.DNSName(name) for name in dns_names)]),
                            critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
             .sign(ca_key, hashes.SHA256()))
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = (x509.CertificateBuilder().subject_name(_name("glustereventsd test client")).issuer_name(ca.subject)
+              .public_key(client_key.public_key()).serial_number(x509.random_serial_number())
+              .not_valid_before(now - datetime.timedelta(minutes=5))
+              .not_valid_after(now + datetime.timedelta(days=1))
+              .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+              .sign(ca_key, hashes.SHA256()))
     paths = {"ca": folder / "ca.pem", "cert": folder / "server.pem", "key": folder / "server.key"}
     paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     paths["cert"].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
+    client_pem = client.public_bytes(serialization.Encoding.PEM)
+    client_key_pem = client_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+    paths.update(client_cert=folder / "client.pem", client_key=folder / "client.key",
+                 client_both=folder / "client-both.pem")
+    paths["client_cert"].write_bytes(client_pem)
+    paths["client_key"].write_bytes(client_key_pem)
+    paths["client_both"].write_bytes(client_pem + client_key_pem)
+    for name in ("key", "client_key", "client_both"):
+        paths[name].chmod(0o600)
     return paths
 
 
 class HttpsReceiver:
     """A real HTTPS webhook on 127.0.0.1 that counts the event bodies it accepts."""
 
-    def __init__(self, certificates: dict[str, Path]) -> None:
+    def __init__(self, certificates: dict[str, Path], require_client_cert: bool = False) -> None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(certificates["cert"], certificates["key"])
+        if require_client_cert:  # mTLS: only a client certificate signed by the test CA gets in
+            context.verify_mode = ssl.CERT_REQUIRED
+            context.load_verify_locations(certificates["ca"])
+        self.peers: list[str] = []  # the common name of each client certificate presented
         self.bodies: list[bytes] = []
         receiver = self
 
@@ -69,6 +95,9 @@ class HttpsReceiver:
 
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
+                if peer:
+                    receiver.peers.append(dict(item[0] for item in peer["subject"])["commonName"])
                 receiver.bodies.append(body)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")

@@ -125,16 +125,29 @@ def pages() -> list[Page]:
              "/var/lib/glusterd/events/config.json: cluster-wide overrides written by gluster-eventsapi.\n\n"
              "/var/lib/glusterd/events/webhooks.json: registered webhooks (mode 0600).\n\n"
              "/var/lib/glustereventsd/: the spool of undelivered events and the generated node id.\n\n"
+             "/run/glustereventsd/status.json: the running daemon's status: the digest of the configuration "
+             "in force and the outcome of each reload, which --reload and gluster-eventsapi wait for.\n\n"
              "/var/log/glusterfs/events.log, /var/log/glusterfs/glustereventsd.log: logs.")
     environment = ("GLUSTER_EVENTS_ROOT: when set, every path above is taken under this folder "
-                   "(tests, demos, running without root).")
+                   "(tests, demos, running without root).\n\n"
+                   "https_proxy, http_proxy, all_proxy, no_proxy (or in upper case): the HTTP proxy webhooks "
+                   "are reached through, as curl and python-requests read them; the webhook-proxy config key and "
+                   "a webhook's --proxy override them. Under systemd set them in a drop-in "
+                   "(systemctl edit glustereventsd: [Service] Environment=HTTPS_PROXY=http://proxy:3128 "
+                   "NO_PROXY=localhost,127.0.0.1). webhook-test reads them from the running daemon's environment.\n\n"
+                   "GLUSTER_CLI: the gluster command that lists the pool (default: gluster on PATH).")
     return [
         Page("glustereventsd", "deliver Gluster events to webhooks", daemon_parser, (
-            ("SIGNALS", "SIGUSR2 or SIGHUP: re-read config and webhooks without losing an event (systemctl reload).\n\n"
+            ("SIGNALS", "SIGUSR2 or SIGHUP: re-read config and webhooks without losing an event; files byte for "
+                        "byte those in force are not applied again. glustereventsd --reload (the unit's "
+                        "ExecReload, so systemctl reload) sends it and waits until the daemon has applied the "
+                        "files or refused them.\n\n"
                         "SIGTERM or SIGINT: stop receiving, commit what is held and exit; undelivered events "
                         "stay in the spool for the next start."),
             ("EXIT STATUS", "0 after a clean stop; 1 when it cannot start (bad configuration, port in use, "
-                            "another daemon holding the pid file) or its pipeline failed."),
+                            "another daemon holding the pid file) or its pipeline failed. With --reload: 0 "
+                            "once the files are in force; 1 when they were refused, no daemon runs, or no "
+                            "confirmation came within --timeout."),
             ("FILES", files), ("ENVIRONMENT", environment),
             ("SEE ALSO", "gluster-eventsapi(8), systemctl(1)"))),
         Page("gluster-eventsapi", "manage Gluster event webhooks and settings on every node", cli_parser, (

@@ -93,6 +93,7 @@ class Pool:
     tmp: Path
     daemons: dict[str, DaemonProcess] = field(default_factory=dict)
     extra_path: list[str] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def node(self, name: str) -> SshNode:
         return self.cluster.nodes[name]
@@ -121,6 +122,7 @@ class Pool:
         env = {k: v for k, v in os.environ.items() if k != "GLUSTER_EVENTS_ROOT"}
         env["GLUSTER_EVENTS_ROOT"] = str(self.root(name))
         env["PATH"] = ":".join(self.extra_path + ["/usr/bin", "/bin"])
+        env.update(self.extra_env)
         return env
 
     def cli(self, *argv: str, stdin: str = "", on: str = "node1") -> Run:

@@ -38,12 +38,13 @@ def test_config_get_without_shipped_file_shows_the_shipped_keys(one_node):
         "| disable_events_log | false |",
         "+--------------------+-------+",
     ]
+    # --json carries the files' own key names, as Gluster's own CLI prints them (issue 11)
     status, out, _ = one_node("config-get", "--json")
-    assert json.loads(out)["output"] == {"log_level": "INFO", "port": 24009,
-                                         "disable_events_log": False}
-    (one_node.events / "config.json").write_text('{"spool-max-events": 500}')
+    assert json.loads(out)["output"] == {"log-level": "INFO", "port": 24009,
+                                         "disable-events-log": False}
+    (one_node.events / "config.json").write_text('{"spool_max_events": 500}')
     status, out, _ = one_node("config-get", "--json")
-    assert json.loads(out)["output"]["spool_max_events"] == 500
+    assert json.loads(out)["output"]["spool-max-events"] == 500
 
 
 @pytest.mark.parametrize("name", sorted(OPTIONS))
@@ -51,7 +52,9 @@ def test_config_get_name_works_for_every_key(one_node, name):
     status, out, err = one_node("config-get", "--name", name, "--json")
     assert status == 0, err
     value = OPTIONS[name].default
-    assert json.loads(out)["output"] == {OPTIONS[name].field: value}
+    assert json.loads(out)["output"] == {name: value}
+    status, out, err = one_node("config-get", "--name", OPTIONS[name].field, "--json")
+    assert status == 0 and json.loads(out)["output"] == {name: value}, err
 
 
 SIGNING = "whsec_" + base64.b64encode(b"k" * 32).decode()

@@ -82,7 +82,7 @@ def test_a_ca_bundle_path_outside_the_tool_must_exist_on_every_node(pool, tmp_pa
     ca.unlink()  # every node now lacks the CA bundle: each says so on the next sync
     run = pool.cli("sync")
     assert run.status == 0
-    assert run.out.count(f"CA bundle {ca} missing on this node") == 3
+    assert run.out.count(f"TLS file {ca} missing on this node") == 3
 
 
 def hook_rows(run):

@@ -12,6 +12,7 @@ import time
 import jwt
 import pytest
 
+from glustereventsd import runstate
 from tests.cli.conftest import Tarpit
 from tests.helpers import Receiver, wait_for
 
@@ -122,8 +123,8 @@ def test_webhook_test_uses_stored_credentials(pool, receiver):
 def test_config_commands_json_and_exit_codes(pool):
     run = pool.cli("config-get", "--json")
     output = run.json()["output"]
-    assert output["log_level"] == "INFO" and output["port"] == 24009
-    assert output["disable_events_log"] is False
+    assert output["log-level"] == "INFO" and output["port"] == 24009
+    assert output["disable-events-log"] is False
     assert pool.cli("config-get", "--name", "port", "--json").json()["output"] == {"port": 24009}
     assert pool.cli("config-get", "--name", "nope").status == 7
 
@@ -165,13 +166,16 @@ def test_usage_error_is_2_and_help_hides_node_commands(pool):
 
 def test_reload_signals_every_daemon(pool):
     daemons = [pool.start_daemon(name) for name in ALL]
-    before = [d.log_text().count("Configuration reloaded") for d in daemons]
+    status_files = [d.root / "run/glustereventsd/status.json" for d in daemons]
+    before = [wait_for(lambda: runstate.read_status(f), 10, what="status").reload.generation
+              for f in status_files]
     run = pool.cli("reload", "--json")
     assert run.status == 0
     assert [r["reload_status"] for r in run.json()["output"]] == ["OK"] * 3
-    for daemon, count in zip(daemons, before):
-        wait_for(lambda: daemon.log_text().count("Configuration reloaded") > count, 10,
-                 what="reload logged")
+    # OK means each daemon handled the request (nothing changed, so nothing was re-applied).
+    after = [runstate.read_status(f) for f in status_files]
+    assert [s.reload.generation > b for s, b in zip(after, before)] == [True] * 3
+    assert [s.reload.outcome for s in after] == ["unchanged"] * 3
 
 
 def test_sync_reports_stopped_daemon_without_failing(pool):
@@ -332,7 +336,7 @@ def test_gluster_pool_list_is_used_when_gluster_exists(pool, tmp_path):
     script.write_text(f'#!/bin/sh\n[ "$*" = "--mode=script pool list --xml" ] || exit 1\n'
                       f'cat {bin_dir / "pool.xml"}\n')
     script.chmod(0o755)
-    pool.extra_path = [str(bin_dir)]
+    pool.extra_env = {"GLUSTER_CLI": str(script)}  # under GLUSTER_EVENTS_ROOT, PATH alone is not asked
     pool.set_peers()  # an empty peers file: the gluster pool must win
     run = pool.cli("status")
     assert run.status == 4

@@ -218,9 +218,9 @@ def test_unresolvable_webhook_name_is_a_retryable_dns_error() -> None:
     """Run in a network namespace with only loopback, so the lookup cannot leave the machine."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is not installed")
-    code = ("from glustereventsd.deliver import post_test\n"
+    code = ("from glustereventsd.delivery import send_test\n"
             "from glustereventsd.models import Webhook\n"
-            "o = post_test(Webhook('http://webhook.invalid:9000/listen'), 0, 3)\n"
+            "o = send_test(Webhook('http://webhook.invalid:9000/listen'), 0, 3)\n"
             "print(o.kind.value, o.reason)\n")
     result = subprocess.run(["unshare", "--net", sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, cwd=REPO)

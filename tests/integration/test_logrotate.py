@@ -35,6 +35,7 @@ def test_logrotate_moves_the_logs_and_the_daemon_writes_the_new_ones(
              what="second event in the new events.log")
     assert b"before" not in daemon.event_log.read_bytes()
     assert b"after" not in rotated.read_bytes()
+    daemon.write_config({"disable-events-log": False})  # a change, so that the reload logs a line
     daemon.reload()  # the daemon's own log reopens too: the reload line lands in the new file
     assert "Configuration reloaded" in daemon.log_file.read_text()
     assert "Configuration reloaded" not in daemon.log_file.with_name("glustereventsd.log.1").read_text()

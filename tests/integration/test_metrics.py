@@ -82,3 +82,4 @@ def test_metrics_show_backlog_and_retries_of_a_down_webhook(daemon: DaemonProces
 
     samples = wait_for(backlog, what="4 queued and retries counted")
     assert samples[("gluster_events_queue_oldest_age_seconds", (("webhook", receiver.url),))] > 0
+    assert samples[("gluster_events_queue_memory_only", (("webhook", receiver.url),))] == 0  # all 4 are spooled

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import json
 import sqlite3
 import subprocess
 import time
@@ -12,6 +14,9 @@ from pathlib import Path
 import pytest
 
 from glustereventsd import spool
+from gluster_eventsapi.__main__ import main
+from gluster_eventsapi.context import Context
+from tests.integration.test_metrics import free_tcp_port, scrape
 from tests.helpers import (DaemonProcess, InProcessDaemon, Receiver, Stream, event_log_lines, send_lines,
                            wait_for)
 
@@ -192,6 +197,36 @@ def test_enospc_keeps_delivering_and_logs(small_tmpfs: Path, inproc: InProcessDa
     assert inproc.stats.get("not_spooled", "write_failed") == failed  # spooling again
     wait_for(lambda: statuses(inproc.root)[receiver.url].queued == 0, what="spool consistent")
     assert inproc.daemon.pipeline is not None and inproc.daemon.pipeline.is_alive()
+
+
+def test_a_full_disk_shows_in_webhook_status_and_metrics(small_tmpfs: Path, daemon: DaemonProcess, receiver: Receiver) -> None:
+    """Events the spool could not take are shown apart from the spooled ones, then delivered once space returns."""
+    metrics_port = free_tcp_port()
+    daemon.write_config({**FAST_RETRY, "metrics-port": metrics_port})
+    daemon.write_webhooks({receiver.url: {}})
+    daemon.start()
+    receiver.stop()  # the webhook is down: events wait
+    filler = fill(small_tmpfs)
+    pad = b"p" * 1500
+    send_lines(daemon.port, [b"1 2 name=held%d;pad=%s" % (i, pad) for i in range(60)])
+    env = {"GLUSTER_EVENTS_ROOT": str(daemon.root), "PATH": "/usr/bin:/bin"}
+
+    def status() -> tuple[int, str, dict[str, object]]:
+        out, table = io.StringIO(), io.StringIO()
+        main(["webhook-status", "--json"], Context(environ=env, stdin=io.StringIO(), stdout=out, stderr=io.StringIO()))
+        main(["webhook-status"], Context(environ=env, stdin=io.StringIO(), stdout=table, stderr=io.StringIO()))
+        hook = json.loads(out.getvalue())["output"][0]["webhooks"][0]
+        return int(hook["memory_only"]), table.getvalue(), hook
+
+    held, table, hook = wait_for(lambda: (got := status())[0] >= 50 and got, timeout=20, what="memory-only figure")
+    assert f"+ {held} in memory" in table and "wait in memory only" in table and "cannot be written" in table
+    assert int(str(hook["queued"])) < held  # the spool alone would have under-reported
+    gauge = scrape(metrics_port)[("gluster_events_queue_memory_only", (("webhook", receiver.url),))]
+    assert gauge >= 50
+    filler.unlink()
+    receiver.start()
+    wait_for(lambda: len(set(receiver.names())) == 60, timeout=30, what="all delivered once space returned")
+    wait_for(lambda: status()[0] == 0, what="nothing held in memory any more")
 
 
 def test_dead_letters_listed_and_requeued(daemon: DaemonProcess, receiver: Receiver) -> None:

@@ -29,4 +29,4 @@ def test_threads_are_named_for_top_and_ps(daemon: DaemonProcess, receiver: Recei
     assert daemon.proc is not None
     tasks = Path(f"/proc/{daemon.proc.pid}/task")
     names = {(task / "comm").read_text().strip() for task in tasks.iterdir()}
-    assert {"glustereventsd", "gev-pipeline", "gev-udp-v4", "gev-deliver-1"} <= names, names
+    assert {"glustereventsd", "gev-pipeline", "gev-udp-v4", "gev-deliver"} <= names, names

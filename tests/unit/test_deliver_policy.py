@@ -6,9 +6,8 @@ import email.utils
 
 import pytest
 
-from glustereventsd.deliver import classify, parse_retry_after
+from glustereventsd.outcomes import RetryPolicy, classify, parse_retry_after
 from glustereventsd.models import OutcomeKind
-from glustereventsd.worker import RetryPolicy
 
 
 @pytest.mark.parametrize("status,kind", [

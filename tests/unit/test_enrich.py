@@ -98,3 +98,37 @@ def test_3_9_numbering_maps_ids() -> None:
     assert enrich(RawEvent(1, 78, ()), names, NODE).name == "BRICKS_START_FAILED"
     assert enrich(RawEvent(1, 79, ()), names, NODE).name == "BRICKPATH_RESOLVE_FAILED"
     assert enrich(RawEvent(1, 78, ()), eventtypes.NAMES, NODE).name == "BRICKPATH_RESOLVE_FAILED"
+
+
+# -- '(null)' details (issue 11): delivered with an empty message, counted, logged once per event ----
+
+def test_null_detail_is_published_with_an_empty_message_counted_and_logged_once_per_event(caplog) -> None:
+    import logging
+
+    from glustereventsd.parse import parse_datagram
+    from glustereventsd.stats import Stats
+
+    stats = Stats()
+    caplog.set_level(logging.INFO, logger="glustereventsd.enrich")
+    logger = logging.getLogger("glustereventsd")
+    propagate, logger.propagate = logger.propagate, True  # the daemon's logger does not propagate
+    try:
+        bodies = [body_of(enrich(parse_datagram(data), eventtypes.NAMES, NODE, stats))
+                  for data in (b"1796165125 19 (null)", b"1796165126 19 (null)", b"1796165128 20 (null)")]
+    finally:
+        logger.propagate = propagate
+    assert bodies[0] == (b'{"event": "BITROT_ENABLE", "message": {}, "nodeid": "' + NODE.encode()
+                         + b'", "ts": 1796165125}')
+    assert bodies[2].startswith(b'{"event": "BITROT_DISABLE", "message": {}')
+    assert stats.get("null_details", "BITROT_ENABLE") == 2 and stats.get("null_details", "BITROT_DISABLE") == 1
+    logged = [r.getMessage() for r in caplog.records if "(null)" in r.getMessage()]
+    assert len(logged) == 2 and "BITROT_ENABLE" in logged[0] and "BITROT_DISABLE" in logged[1]
+
+
+def test_ordinary_events_are_not_counted_as_null_details() -> None:
+    from glustereventsd.stats import Stats
+
+    stats = Stats()
+    enrich(RawEvent(1, 2, ()), eventtypes.NAMES, NODE, stats)
+    enrich(RawEvent(1, 97, (("subdir_mount", "(null)"),)), eventtypes.NAMES, NODE, stats)
+    assert stats.total("null_details") == 0

@@ -25,7 +25,7 @@ from glustereventsd.errors import ConfigFileError
 from glustereventsd.lastgood import LastGood
 from glustereventsd.models import Settings
 from glustereventsd.paths import resolve_paths
-from gluster_eventsapi import cabundles, node, peers
+from gluster_eventsapi import node, peers, tlsfiles
 from gluster_eventsapi.errors import CliError
 
 HOSTILE = {
@@ -243,14 +243,16 @@ def test_last_good_copies_only_files_that_parse(scratch: Path, webhooks: bytes, 
 
 
 @PROPERTY
-@given(data=file_bytes() | st.binary(max_size=300).map(lambda b: b"-----BEGIN CERTIFICATE-----\n" + b))
-def test_ca_bundle_gives_pem_or_a_cli_error(scratch: Path, data: bytes) -> None:
+@given(data=file_bytes() | st.binary(max_size=300).map(lambda b: b"-----BEGIN CERTIFICATE-----\n" + b)
+      | st.binary(max_size=300).map(lambda b: b"-----BEGIN PRIVATE KEY-----\n" + b))
+def test_tls_files_give_pem_or_a_cli_error(scratch: Path, data: bytes) -> None:
     path = scratch / "bundle.pem"
     path.write_bytes(data)
-    try:
-        assert cabundles.read_bundle(path) == data
-    except CliError as err:
-        assert str(path) in err.message and err.status == 7
+    for kind in (tlsfiles.CA_BUNDLE, tlsfiles.CLIENT_CERT, tlsfiles.CLIENT_KEY):
+        try:
+            assert tlsfiles.read_file(kind, path) == data
+        except CliError as err:
+            assert str(path) in err.message and err.status == 7
     try:
         assert filereader.read_pem(path) == data
     except ConfigFileError as err:

@@ -17,3 +17,16 @@ def test_readme_starts_with_the_two_commands() -> None:
     head = README[:2500]
     assert "python -m glustereventsd.demo" in head
     assert "bash .ci/run" in head
+
+
+def test_install_never_overwrites_the_distributions_eventsconfig() -> None:
+    """Issue 11: copying ours over a Gluster 10 node's file moved its port from 55555 to 24009."""
+    writes = [line for line in README.splitlines() if "/etc/glusterfs" in line and line.lstrip().startswith(
+        ("install ", "cp ", "[ "))]
+    assert writes, "the README's install section should say how the shipped defaults get there"
+    for line in writes:
+        if line.lstrip().startswith("install -d"):
+            continue
+        assert line.lstrip().startswith("[ -e /etc/glusterfs/eventsconfig.json ] ||"), line
+    section = README[README.index("### On a Gluster node"):README.index("### On a machine without Gluster")]
+    assert "etc/eventsconfig.json" not in section and "systemctl disable --now glustereventsd" in section

@@ -9,7 +9,7 @@ import pytest
 
 from glustereventsd.models import Webhook
 from glustereventsd.spool import NewEvent, SpoolReader, SpoolWriter, id_runs
-from glustereventsd.worker import HookQueue
+from glustereventsd.outlet import Outlet
 
 
 def test_id_runs() -> None:
@@ -62,16 +62,17 @@ def test_row_ids_keep_increasing_across_rows_numbered_by_sql(tmp_path: Path) -> 
 
 
 def test_a_trimmed_record_given_back_counts_as_memory_only(tmp_path: Path) -> None:
-    """Trimmed while the dispatcher held it, then given back (stop): only memory has it now."""
+    """Trimmed while the delivery loop held it, then given back (stop): only memory has it now."""
     writer = SpoolWriter(tmp_path / "spool.sqlite3")
     hook_id = writer.hook_id("http://a/")
     added = writer.commit([(hook_id, event(i, writer)) for i in range(3)], [], [], []).added
-    queue = HookQueue(Webhook(url="http://a/"), hook_id, SpoolReader(writer.path), 100, 100)
-    queue.offer(added)
-    held = queue.take()
+    outlet = Outlet(Webhook(url="http://a/"), hook_id, True, 100, 100)
+    reader = SpoolReader(writer.path)
+    outlet.offer(added)
+    held = outlet.take(reader)
     assert held is not None
-    assert queue.forget([added[0].id, added[1].id]) == 1  # the held one is not dropped...
-    queue.give_back([held])
-    assert queue.memory_only() == 1  # ...but if the daemon stops now, it is counted as lost
-    queue.close()
-    queue.release()
+    assert outlet.forget([added[0].id, added[1].id]) == 1  # the held one is not dropped...
+    outlet.give_back([held])
+    assert outlet.memory_only() == 1  # ...but if the daemon stops now, it is counted as lost
+    outlet.close()
+    reader.close()

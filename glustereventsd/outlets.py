@@ -1,0 +1,208 @@
+"""The webhooks in force: one ``Outlet`` each, their event filters, the memory budget, and the delivery loop.
+
+Owned by the pipeline thread: it adds, updates and removes outlets on reload, answers
+"which webhooks want this event", and restarts the delivery thread if it ever dies. The
+metrics endpoint reads the backlog through ``queue_gauges`` from its own thread.
+
+Memory is bounded per daemon, not only per webhook: ``MemoryBudget`` splits a fixed number
+of in-memory records, and of bytes, among the webhooks, so 100 webhooks far behind, or
+8 KB events, hold no more than the budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from glustereventsd.delivery import DeliveryLoop, DeliveryThread
+from glustereventsd.metrics import QueueGauge
+from glustereventsd.models import Settings, Webhook
+from glustereventsd.outcomes import RetryPolicy
+from glustereventsd.outlet import Limit, Outlet
+from glustereventsd.proxies import config_rules, rules_from_environment
+from glustereventsd.results import ResultChannel
+from glustereventsd.spool import SpoolReader, SpoolWriter
+from glustereventsd.stats import RateLimitedLog, Stats
+
+log = logging.getLogger("glustereventsd.outlets")
+
+LOOP_CHECK_SECS = 5.0  # how often a delivery thread that died is replaced
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """Records the daemon holds in memory, shared out among its webhooks.
+
+    ``window``: spooled records paged into memory ahead of delivery (the rest stay on
+    disk). ``not_spooled``: records only memory holds (``spool memory``, or a full disk).
+    Each webhook gets an equal share, within [``min_window``, ``max_window``] and at
+    least ``min_not_spooled`` records; and of ``window_bytes`` and ``not_spooled_bytes``
+    (bodies and per-record overhead), at least ``min_bytes``: events are up to 64 KB, so a
+    bound on records alone would not bound memory.
+    """
+
+    window: int = 20_000
+    max_window: int = 1_000
+    min_window: int = 64
+    window_bytes: int = 16 << 20
+    not_spooled: int = 100_000
+    min_not_spooled: int = 1_000
+    not_spooled_bytes: int = 64 << 20
+    min_bytes: int = 256 << 10  # every webhook may hold this much, however many there are
+
+    def shares(self, webhooks: int, spool_max_events: int) -> tuple[Limit, Limit]:
+        """(window, not-spooled limit) of each of ``webhooks`` webhooks: records and bytes."""
+        count = max(1, webhooks)
+        window = max(self.min_window, min(self.max_window, self.window // count))
+        memory = min(spool_max_events, max(self.min_not_spooled, self.not_spooled // count))
+        return (Limit(window, max(self.min_bytes, self.window_bytes // count)),
+                Limit(memory, max(self.min_bytes, self.not_spooled_bytes // count)))
+
+
+class Outlets:
+    """See the module docstring; every method but ``queue_gauges`` runs in the pipeline thread."""
+
+    def __init__(self, writer: SpoolWriter, settings: Settings, results: ResultChannel, stats: Stats,
+                 log_limiter: RateLimitedLog, budget: MemoryBudget | None = None) -> None:
+        self.writer = writer
+        self.settings = settings
+        self.results = results
+        self.stats = stats
+        self.log_limiter = log_limiter
+        self.budget = budget or MemoryBudget()
+        self.environment = rules_from_environment(os.environ)  # the daemon's, fixed at start
+        self.by_url: dict[str, Outlet] = {}
+        self.by_id: dict[int, Outlet] = {}
+        self._filters: dict[str, tuple[Outlet, ...]] = {}  # event name -> outlets that want it
+        self._lock = threading.Lock()  # guards the dicts' replacement for queue_gauges' thread
+        self.stopping = threading.Event()
+        self._loop: DeliveryLoop | None = None
+        self._thread: DeliveryThread | None = None
+        self._next_check = time.monotonic() + LOOP_CHECK_SECS
+        self._start_loop()
+
+    # -- the delivery loop ----------------------------------------------------------------
+    def _start_loop(self) -> None:
+        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        loop = DeliveryLoop(self.results, self.stats, self.log_limiter, self.stopping, self.environment, reader)
+        self._configure(loop)
+        for outlet in self.by_id.values():
+            loop.add(outlet)
+        thread = DeliveryThread(loop)
+        thread.start()
+        self._loop, self._thread = loop, thread
+
+    def _configure(self, loop: DeliveryLoop) -> None:
+        settings = self.settings
+        loop.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
+                                  settings.max_event_age_secs)
+        loop.concurrency = settings.webhook_concurrency
+
+    def supervise(self) -> None:
+        """Replace a delivery thread that died (it logged why), so no webhook stalls silently."""
+        if time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + LOOP_CHECK_SECS
+        if self._thread is not None and not self._thread.is_alive() and not self.stopping.is_set():
+            log.error("The delivery thread stopped; starting a new one")
+            if self._loop is not None:
+                self._loop.close()
+            self._start_loop()
+
+    # -- webhooks ------------------------------------------------------------------------
+    def apply(self, settings: Settings, webhooks: Sequence[Webhook]) -> None:
+        """Start, update or stop outlets for ``webhooks``; a removed webhook's spool is discarded."""
+        self.settings = settings
+        loop = self._loop
+        assert loop is not None
+        self._configure(loop)
+        wanted = {hook.url: hook for hook in webhooks}
+        by_url, by_id = dict(self.by_url), dict(self.by_id)
+        for url in list(by_url):
+            if url not in wanted:
+                outlet = by_url.pop(url)
+                by_id.pop(outlet.hook_id, None)
+                loop.remove(outlet)
+                self.writer.discard_hook(outlet.hook_id)
+                self.stats.forget(outlet.label)
+                log.info("Webhook removed, its queue discarded url=%s", outlet.label)
+        for url, hook_id in list(self.writer.known_hooks().items()):
+            if url not in wanted:  # left over from a webhook deleted while the daemon was down
+                self.writer.discard_hook(hook_id)
+        window, memory = self.budget.shares(len(wanted), settings.spool_max_events)
+        proxies = config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
+        for url, configured in wanted.items():
+            hook = dataclasses.replace(configured,
+                                       timeout_secs=configured.timeout_secs or settings.webhook_timeout_secs)
+            existing = by_url.get(url)
+            if existing is None:
+                hook_id = self.writer.hook_id(url)
+                outlet = Outlet(hook, hook_id, self.writer.durable, window, memory, proxies)
+                by_url[url], by_id[hook_id] = outlet, outlet
+                loop.add(outlet)
+                log.info("Webhook added url=%s auth=%s", outlet.label, hook.describe_auth())
+            else:
+                existing.set_limits(window, memory)
+                existing.update(hook, proxies)
+        with self._lock:
+            self.by_url, self.by_id = by_url, by_id
+            self._filters = {}
+
+    def wanting(self, name: str) -> tuple[Outlet, ...]:
+        """The outlets whose event filter admits ``name`` (cached per name until the next reload)."""
+        found = self._filters.get(name)
+        if found is None:
+            found = tuple(outlet for outlet in self.by_url.values() if _wants(outlet.hook, name))
+            self._filters[name] = found
+        return found
+
+    def stop(self, deadline: float) -> None:
+        """Stop the delivery loop: records in flight go back to their outlets (they stay spooled)."""
+        self.stopping.set()
+        for outlet in self.by_id.values():
+            outlet.close()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._loop is not None:
+            if self._thread is None or not self._thread.is_alive():
+                self._loop.close()
+
+    def memory_only(self) -> dict[str, int]:
+        """Events each webhook holds only in memory, by URL (any thread)."""
+        with self._lock:
+            outlets = list(self.by_url.items())
+        return {url: outlet.memory_only() for url, outlet in outlets}
+
+    def queue_gauges(self) -> list[QueueGauge]:
+        """Backlog of every webhook, for the metrics endpoint (called from its thread)."""
+        with self._lock:
+            outlets = list(self.by_id.values())
+        now = time.time()
+        gauges = []
+        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        try:
+            for outlet in outlets:
+                memory_only = outlet.memory_only()
+                if reader is not None:
+                    depth = reader.count(outlet.hook_id) + memory_only
+                    oldest_values = [t for t in (reader.oldest_received(outlet.hook_id), outlet.oldest_received())
+                                     if t]
+                    oldest = min(oldest_values) if oldest_values else None
+                else:
+                    depth, oldest = outlet.waiting(), outlet.oldest_received()
+                gauges.append(QueueGauge(outlet.label, depth, now - oldest if oldest else 0.0, memory_only))
+        finally:
+            if reader is not None:
+                reader.close()
+        return gauges
+
+
+def _wants(hook: Webhook, name: str) -> bool:
+    """True when the webhook's event filter (glob patterns) admits ``name``."""
+    return not hook.events or any(fnmatch.fnmatchcase(name, pattern) for pattern in hook.events)
