@@ -249,15 +249,15 @@ class Daemon:
         results = ResultChannel(RESULTS_MAX)
         limiter = RateLimitedLog()
         outlets = Outlets(writer, settings, results, self.stats, limiter)
-        ingest = Ingest(node, writer.take_seq, self.stats, events_log, limiter)
-        committer = Committer(writer, outlets, self.stats, limiter)
+        committer = Committer(outlets, self.stats, limiter)  # the spool's owner: it swaps in a rebuilt one
+        ingest = Ingest(node, committer.take_seq, self.stats, events_log, limiter)
         pipeline = Pipeline(intake, ingest, committer, outlets, results, settings)
         self.pipeline = pipeline
         try:
             pipeline.start_with(webhooks)  # also re-queues dead letters asked for while we were down
         except sqlite3.Error as err:
             outlets.stop(time.monotonic())
-            writer.close()
+            committer.writer.close()
             for sock in sockets:
                 sock.close()
             raise StartupError(f"cannot use the spool {self.paths.spool_file}: {err}") from None
@@ -296,7 +296,7 @@ class Daemon:
                 source.close()
             pipeline.stopping.set()
             pipeline.join(30)
-            writer.close()
+            committer.writer.close()  # the one in force: the pipeline may have rebuilt a corrupt spool
             events_log.close()
             log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
                      self.stats.total("delivered"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -380,38 +379,25 @@ class SpoolReader:
     Its page cache is kept small: it reads each row once, in order, so a large cache would
     only hold memory (SQLite's default is 2 MB per connection).
 
-    When the spool file is replaced (a damaged one moved aside and rebuilt by
-    ``spool_recovery``), the next read reopens the new file instead of reading the old one.
-    A read that finds the file corrupt sets ``damaged``, so the pipeline (the only writer)
-    rebuilds it even when no commit of its own touches the damaged pages.
+    A read that finds the file corrupt sets ``damaged`` before raising, so the pipeline (the
+    only writer) rebuilds the spool even when no commit of its own touches the damaged
+    pages. A reader stays on the file it opened: after a rebuild the pipeline hands the
+    delivery loop a new reader of the fresh file (``DeliveryLoop.use_reader``).
     """
 
     def __init__(self, path: Path, damaged: threading.Event | None = None) -> None:
         self.path = path
         self.damaged = damaged
-        self._inode = _inode(path)
-        self.db = self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        db = connect(self.path, readonly=True)
-        db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
-        return db
+        self.db = connect(path, readonly=True)
+        self.db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
 
     def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
-        self._follow_replacement()
         try:
             return self.db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as err:
             if self.damaged is not None and is_corruption(err):
                 self.damaged.set()
             raise
-
-    def _follow_replacement(self) -> None:
-        inode = _inode(self.path)
-        if inode is not None and inode != self._inode:
-            self.db.close()
-            self.db = self._connect()
-            self._inode = inode
 
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
         """Up to ``limit`` queued records of a webhook with row id above ``after_id``, oldest first."""
@@ -431,14 +417,6 @@ class SpoolReader:
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
-
-
-def _inode(path: Path) -> tuple[int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
 
 
 # -- for the CLI --------------------------------------------------------------------------

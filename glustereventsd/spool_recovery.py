@@ -21,9 +21,9 @@ When the damaged file cannot be moved (immutable, read-only folder) it is left u
 with its events, and the daemon runs with events in memory only until it is fixed: taking
 its events into another spool would send them again after every restart.
 
-The running pipeline calls ``recover`` too when a commit finds the file corrupt
-(``is_corruption``), passing what it knows (``Floor``) so row ids and sequence numbers never
-go back. Everything is logged at ERROR and counted in ``Stats``.
+The running pipeline calls ``recover`` too (``Committer.rebuild_spool``) when a commit, or a
+read of the delivery loop or the metrics, finds the file corrupt (``is_corruption``), passing
+what it knows (``Floor``) so row ids and sequence numbers never go back. Everything is logged at ERROR and counted in ``Stats``.
 """
 
 from __future__ import annotations
@@ -725,5 +725,6 @@ def _memory_only(report: RecoveryReport) -> OpenedSpool:
     """A spool of counters only, in memory: events wait in memory (as with ``spool memory``)."""
     writer = spool.SpoolWriter(Path(MEMORY), durable=False)
     log.error("Running with events held in memory only: events that arrive now are lost if glustereventsd stops "
-              "before delivering them, and webhook-status does not show them; fix %s and restart", report.path)
+              "before delivering them (webhook-status shows them as waiting in memory only); fix %s and restart",
+              report.path)
     return OpenedSpool(writer, report, memory_only=True)
