@@ -20,6 +20,11 @@ setup(
         "httptools>=0.6",
         # IDNA 2008 / UTS 46 host names (what python-requests sends); Python's codec is IDNA 2003.
         "idna>=3.4",
+        # NATS JetStream sinks: the maintained NATS client (reconnects across a cluster, TLS, NKeys,
+        # .creds), imported only by a daemon that has a NATS sink; nkeys (with PyNaCl) signs NKey and
+        # .creds logins and checks seed files in the CLI.
+        "nats-py>=2.6",
+        "nkeys>=0.2",
         "prettytable>=3.0",
         # inotify is Linux's: elsewhere (FreeBSD) the daemon watches its files by polling.
         "pyinotify>=0.9.6; sys_platform == 'linux'",

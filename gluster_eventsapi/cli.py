@@ -65,11 +65,11 @@ def _url_and_auth(parser: argparse.ArgumentParser) -> None:
 def _webhook_settings(parser: argparse.ArgumentParser) -> None:
     """The per-webhook delivery settings of webhook-add / webhook-mod."""
     parser.add_argument("--timeout-secs", metavar="SECS",
-                        help="Seconds to wait for the webhook to answer one POST "
-                             "(0: the daemon's webhook-timeout-secs)")
+                        help="Seconds to wait for the webhook to answer one POST, or for a NATS sink's "
+                             "PubAck (0: the daemon's webhook-timeout-secs)")
     parser.add_argument("--concurrency", metavar="N",
-                        help="POSTs in flight to this webhook, 1 to 64; 1 keeps strict order "
-                             "(0: the daemon's webhook-concurrency)")
+                        help="POSTs in flight to this webhook (or events awaiting a NATS sink's PubAck), 1 to 64; "
+                             "1 keeps strict order (0: the daemon's webhook-concurrency or nats-concurrency)")
     parser.add_argument("--signing-secret", metavar="whsec_...",
                         help="Sign every delivery (Standard Webhooks) with this secret "
                              "('-': read it from stdin; '': stop signing)")
@@ -93,6 +93,22 @@ def _webhook_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", metavar="PATTERN[,PATTERN]",
                         help="Send only events whose name matches one of these glob patterns, "
                              "e.g. 'VOLUME_*,QUORUM_*' ('': every event)")
+    nats = parser.add_argument_group("NATS JetStream sinks (nats://SERVER[,SERVER]/PREFIX or tls://...)",
+                                     "One way to authenticate; secrets come from stdin ('-') or a file, never argv. "
+                                     "--ca-bundle, --client-cert/--client-key and --insecure-tls apply to the "
+                                     "servers' TLS.")
+    nats.add_argument("--nats-token", metavar="-|FILE",
+                      help="Authenticate with a token, read from stdin ('-') or FILE ('': none)")
+    nats.add_argument("--nats-user", metavar="NAME",
+                      help="Authenticate as NAME, with --nats-password ('': no user and password)")
+    nats.add_argument("--nats-password", metavar="-|FILE",
+                      help="The password of --nats-user, read from stdin ('-') or FILE")
+    nats.add_argument("--nats-nkey", metavar="FILE",
+                      help="Authenticate with the NKey user seed in FILE; a copy is kept 0600 and synced to "
+                           "every node ('': none)")
+    nats.add_argument("--nats-creds", metavar="FILE",
+                      help="Authenticate with a .creds file (user JWT and NKey seed); a copy is kept 0600 and "
+                           "synced to every node ('': none)")
 
 
 def _webhook_change(parser: argparse.ArgumentParser) -> None:
@@ -108,6 +124,22 @@ def _webhook_redeliver(parser: argparse.ArgumentParser) -> None:
     _url(parser)
     parser.add_argument("--list", action="store_true",
                         help="Only show each node's dead letters (count and the newest few)")
+
+
+def _nats_stream_add(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("url", help="URL of a registered NATS sink (its servers, credentials and TLS are used)")
+    parser.add_argument("--stream", metavar="NAME",
+                        help="Stream name (default: the subject prefix in capitals, dots as _, e.g. GLUSTER_EVENTS)")
+    parser.add_argument("--replicas", metavar="N", type=int, default=1,
+                        help="Copies of each event in the NATS cluster, 1 to 5 (default 1; 3 survives the loss "
+                             "of a server)")
+    parser.add_argument("--storage", choices=("file", "memory"), default="file",
+                        help="Where the servers keep the stream (default file)")
+    parser.add_argument("--max-age-days", metavar="DAYS", type=float, default=0.0,
+                        help="Drop events older than this from the stream (default 0: keep them)")
+    parser.add_argument("--duplicate-window-secs", metavar="SECS", type=float, default=600.0,
+                        help="How long the stream recognises a retried event by its Nats-Msg-Id (default 600: "
+                             "longer than retry-max-backoff-secs plus the publish timeout)")
 
 
 def _listen(parser: argparse.ArgumentParser) -> None:
@@ -173,7 +205,8 @@ COMMANDS: Mapping[str, Command] = {
     "webhook-mod": Command("Change a webhook's credentials or delivery settings",
                            _webhook_change, commands.cmd_webhook_mod),
     "webhook-del": Command("Delete a webhook", _url, commands.cmd_webhook_del),
-    "webhook-test": Command("Send a test request to a webhook from every node", _url_and_auth,
+    "webhook-test": Command("Send a test request to a webhook from every node (a NATS sink: connect, "
+                            "authenticate and check that a stream captures its subjects)", _url_and_auth,
                             commands.cmd_webhook_test),
     "webhook-status": Command("Show each node's delivery state of every webhook (queued, "
                               "delivered, retried, dead letters, last error)",
@@ -181,6 +214,8 @@ COMMANDS: Mapping[str, Command] = {
     "webhook-redeliver": Command("Re-queue a webhook's dead letters on every node "
                                  "(--list: show them)", _webhook_redeliver,
                                  commands.cmd_webhook_redeliver),
+    "nats-stream-add": Command("Create the JetStream stream a NATS sink publishes into (from this node)",
+                               _nats_stream_add, commands.cmd_nats_stream_add),
     "listen": Command("Receive events like a webhook and print each one (a test receiver)",
                       _listen, commands.cmd_listen),
     "emit": Command("Send one event through this node's glustereventsd (to test the path)",

@@ -125,7 +125,7 @@ class _StdinSecrets:
         if not line:
             raise CliError(f"expected the {what} on stdin (one line), found nothing: '-' reads "
                            "it from stdin; pipe it in, one line per '-' in the order token, "
-                           "secret, signing secret, proxy URL (e.g. printf '%s\\n' \"$TOKEN\" | "
+                           "secret, signing secret, proxy URL, NATS token, NATS password (e.g. printf '%s\\n' \"$TOKEN\" | "
                            "gluster-eventsapi webhook-add URL -t -)")
         return line.rstrip("\r\n")
 
@@ -180,12 +180,14 @@ def cmd_reload(args: argparse.Namespace, ctx: Context) -> NodeTable:
 def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Register a webhook on this node, then sync the pool."""
     url = _url(args.url)
+    hooks.check_flags(url, args)
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
     bundles = tlsfiles.PendingFiles(ctx.get_paths().events_dir)
     changes = hooks.settings_changes(args, reader.resolve, bundles.add)
     entry: dict[str, Any] = {"token": token or "", "secret": secret or ""}
     hooks.apply_changes(entry, changes)
+    hooks.check_entry(url, entry)
 
     def add(data: dict[str, Any]) -> None:
         if url in data:
@@ -207,6 +209,7 @@ def _not_registered(url: str) -> CliError:
 def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Change the credentials and/or delivery settings of a webhook, then sync the pool."""
     url = args.url.strip()
+    hooks.check_flags(url, args)
     reader = _StdinSecrets(ctx)
     token, secret = _credentials(args, reader)
     bundles = tlsfiles.PendingFiles(ctx.get_paths().events_dir)
@@ -214,19 +217,21 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     if token is None and secret is None and not changes:
         raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
                        "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "
-                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events")
+                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events "
+                       f"(a NATS sink: {hooks.NATS_AUTH_HINT})")
     changed: dict[str, Any] = {}
 
     def mod(data: dict[str, Any]) -> None:
         if url not in data:
             raise _not_registered(url)
         entry = _entry_dict(data[url])
-        bundles.install()  # under the webhooks.json lock, like webhook-add
         if token is not None:
             entry["token"] = token
         if secret is not None:
             entry["secret"] = secret
         hooks.apply_changes(entry, changes)
+        hooks.check_entry(url, entry)
+        bundles.install()  # under the webhooks.json lock, like webhook-add
         data[url] = entry
         changed.update(entry)
 
@@ -253,6 +258,7 @@ def cmd_webhook_test(args: argparse.Namespace, ctx: Context) -> NodeTable:
     A registered webhook is tested with its stored settings unless -t/-s are given.
     """
     url = _url(args.url)
+    hooks.check_flags(url, args)
     token, secret = _credentials(args, _StdinSecrets(ctx))
     registered = store.read_webhooks(ctx.get_paths()).get(url)
     entry = _entry_dict(registered) if registered is not None else {}
@@ -292,6 +298,48 @@ def cmd_webhook_redeliver(args: argparse.Namespace, ctx: Context) -> NodeTable |
             f"'gluster-eventsapi webhook-status {url}'." if total else
             "Nothing to re-queue: no node has dead letters for this webhook.")
     return NodeTable("REQUEUED", rows, (note,), json_value=True)
+
+
+def cmd_nats_stream_add(args: argparse.Namespace, ctx: Context) -> Message:
+    """Create the JetStream stream a registered NATS sink publishes into, from this node."""
+    from glustereventsd import natsstream, natsurl
+
+    url = _url(args.url)
+    if not natsurl.is_nats(url):
+        raise CliError(f"{url} is not a NATS sink: give its nats:// or tls:// URL", ExitStatus.INVALID_CONFIG)
+    paths = ctx.get_paths()
+    registered = store.read_webhooks(paths).get(url)
+    if registered is None:
+        raise CliError(f"NATS sink {url} is not registered: add it first with 'gluster-eventsapi webhook-add {url}' "
+                       "(the stream is created with its servers, credentials and TLS settings)",
+                       ExitStatus.WEBHOOK_NOT_EXISTS)
+    if not 1 <= args.replicas <= 5:
+        raise CliError(f"--replicas {args.replicas}: give 1 to 5", ExitStatus.INVALID_CONFIG)
+    if args.max_age_days < 0 or not 10 <= args.duplicate_window_secs <= 86400:
+        raise CliError("--max-age-days must be 0 or more, --duplicate-window-secs from 10 to 86400",
+                       ExitStatus.INVALID_CONFIG)
+    try:
+        hook = webhook_from_entry(url, registered, paths.events_dir)
+    except ConfigError as err:
+        raise CliError(str(err)) from None
+    prefix = natsurl.parse(url).prefix
+    name = (args.stream or natsstream.default_stream_name(prefix)).strip()
+    if not name or any(char in name for char in " .*>\t") or not name.isprintable():
+        raise CliError(f"--stream {name!r}: a stream name may not hold spaces, dots, * or >",
+                       ExitStatus.INVALID_CONFIG)
+    spec = natsstream.StreamSpec(name, (f"{prefix}.>",), args.replicas, args.storage, args.max_age_days * 86400,
+                                 args.duplicate_window_secs)
+    try:
+        created = natsstream.add_stream(hook, spec)
+    except natsstream.StreamError as err:
+        raise CliError(f"cannot create the stream for {url}: {err}") from None
+    head = (f"Created stream {spec.describe()}." if created else
+            f"Stream {spec.name} already exists and captures {', '.join(spec.subjects)}: left as it is.")
+    text = (f"{head}\nEvery node's events go into it. Check each node with "
+            f"'gluster-eventsapi webhook-test {url}'.")
+    return Message(text, {"stream": spec.name, "created": created, "subjects": list(spec.subjects),
+                          "replicas": spec.replicas, "storage": spec.storage, "max_age_secs": spec.max_age_secs,
+                          "duplicate_window_secs": spec.duplicate_window_secs})
 
 
 def cmd_listen(args: argparse.Namespace, ctx: Context) -> Message:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import eventtypes
+from glustereventsd import natsurl
 from glustereventsd.auth import SigningSecretError, signing_key
-from glustereventsd.config import WEBHOOK_KEYS, ConfigError, to_proxy
+from glustereventsd.config import NATS_AUTH_KEYS, WEBHOOK_KEYS, ConfigError, to_proxy, webhook_from_entry
 
 from gluster_eventsapi import tlsfiles
 from gluster_eventsapi.errors import CliError, ExitStatus
@@ -148,7 +149,116 @@ def settings_changes(args: argparse.Namespace, read_secret: SecretReader, store_
         changes["insecure-tls"] = True if args.insecure_tls else None
     if getattr(args, "events", None) is not None:
         changes["events"] = event_patterns(args.events) or None
+    changes.update(nats_changes(args, read_secret, store_file))
     return changes
+
+
+# -- NATS sinks -----------------------------------------------------------------------------
+
+NATS_FLAGS = {"nats_token": "--nats-token", "nats_user": "--nats-user", "nats_password": "--nats-password",
+              "nats_nkey": "--nats-nkey", "nats_creds": "--nats-creds"}
+WEBHOOK_ONLY_FLAGS = {"bearer_token": "--bearer_token", "secret": "--secret", "signing_secret": "--signing-secret",
+                      "proxy": "--proxy"}
+MAX_SECRET_FILE_BYTES = 64 * 1024
+NATS_AUTH_HINT = "--nats-token, --nats-user/--nats-password, --nats-nkey or --nats-creds"
+
+
+def check_flags(url: str, args: argparse.Namespace) -> None:
+    """Refuse flags that do not apply to this kind of URL (webhook or NATS sink), naming them."""
+    if natsurl.is_nats(url):
+        used = [flag for attribute, flag in WEBHOOK_ONLY_FLAGS.items() if getattr(args, attribute, None) is not None]
+        if used:
+            raise CliError(f"{', '.join(used)}: not used by a NATS sink ({url} is one); it authenticates with "
+                           f"{NATS_AUTH_HINT}", ExitStatus.INVALID_CONFIG)
+    else:
+        used = [flag for attribute, flag in NATS_FLAGS.items() if getattr(args, attribute, None) is not None]
+        if used:
+            raise CliError(f"{', '.join(used)}: only for NATS sinks (nats:// or tls:// URLs)",
+                           ExitStatus.INVALID_CONFIG)
+
+
+def _secret(raw: str, what: str, flag: str, read_secret: SecretReader) -> str | None:
+    """A NATS token or password: '-' reads it from stdin, anything else names a file holding it; '' clears it."""
+    if raw == "-":
+        value = (read_secret("-", what) or "").strip()
+    elif not raw.strip():
+        return None
+    else:
+        path = _path(raw)
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+        except OSError as err:
+            raise CliError(f"{flag}: cannot read {path}: {err.strerror or err} (give '-' to read the {what} "
+                           "from stdin, or a file that holds it)", ExitStatus.INVALID_CONFIG) from None
+        if len(data) > MAX_SECRET_FILE_BYTES:
+            raise CliError(f"{flag}: {path} is larger than {MAX_SECRET_FILE_BYTES} bytes: give a file holding the "
+                           f"{what} alone", ExitStatus.INVALID_CONFIG)
+        value = data.decode("utf-8", "replace").strip()
+    if not value:
+        raise CliError(f"{flag}: the {what} is empty", ExitStatus.INVALID_CONFIG)
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise CliError(f"{flag}: the {what} holds control characters or several lines: give it alone, on one line",
+                       ExitStatus.INVALID_CONFIG)
+    return value
+
+
+def nats_changes(args: argparse.Namespace, read_secret: SecretReader, store_file: FileStore) -> Changes:
+    """The entry keys the NATS credential flags change; setting one way to authenticate clears the others.
+
+    Secrets are never taken from argv: ``--nats-token`` and ``--nats-password`` take '-'
+    (stdin) or a file; NKey seeds and ``.creds`` files are copied 0600 and synced.
+    """
+    token, user, password, nkey, creds = (getattr(args, attribute, None) for attribute in NATS_FLAGS)
+    changes: Changes = {}
+    chosen: list[str] = []
+    if token is not None:
+        changes["nats-token"] = _secret(token, "NATS token", "--nats-token", read_secret)
+        if changes["nats-token"]:
+            chosen.append("nats-token")
+    if user is not None and not user.strip():
+        if password is not None and password.strip():
+            raise CliError("--nats-user '' removes the user and password: give no --nats-password with it",
+                           ExitStatus.INVALID_CONFIG)
+        changes["nats-user"] = changes["nats-password"] = None
+    elif user is not None or password is not None:
+        if user is not None:
+            if any(ord(char) < 0x21 or ord(char) == 0x7F for char in user.strip()):
+                raise CliError("--nats-user: the user name must not hold spaces or control characters",
+                               ExitStatus.INVALID_CONFIG)
+            changes["nats-user"] = user.strip()
+        if password is not None:
+            changes["nats-password"] = _secret(password, "NATS password", "--nats-password", read_secret)
+            if changes["nats-password"] is None:
+                raise CliError("--nats-password '': remove the user and password with --nats-user ''",
+                               ExitStatus.INVALID_CONFIG)
+        chosen.append("nats-user")
+    for key, raw, kind in (("nats-nkey", nkey, tlsfiles.NATS_NKEY), ("nats-creds", creds, tlsfiles.NATS_CREDS)):
+        if raw is not None:
+            changes[key] = _tls_file(kind, raw, store_file)
+            if changes[key]:
+                chosen.append(key)
+    if len(chosen) > 1:
+        raise CliError(f"{', '.join('--' + key for key in chosen)}: a NATS sink authenticates one way only; "
+                       "give one of them", ExitStatus.INVALID_CONFIG)
+    if chosen:  # the new way replaces whatever was set before
+        for key in NATS_AUTH_KEYS:
+            if key != chosen[0]:
+                changes.setdefault(key, None)
+        if chosen[0] != "nats-user":
+            changes["nats-password"] = None
+    return changes
+
+
+def check_entry(url: str, entry: Mapping[str, Any]) -> None:
+    """Check the entry a command is about to write as the daemon will read it (exit 7 when unusable)."""
+    try:
+        webhook_from_entry(url, dict(entry))
+    except ConfigError as err:
+        message = str(err)
+        if "nats-user and nats-password go together" in message:
+            message += " (give --nats-user NAME with --nats-password - or FILE)"
+        raise CliError(message, ExitStatus.INVALID_CONFIG) from None
 
 
 def apply_changes(entry: dict[str, Any], changes: Mapping[str, object | None]) -> None:
@@ -163,6 +273,8 @@ def apply_changes(entry: dict[str, Any], changes: Mapping[str, object | None]) -
 def settings_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
     """Warnings worth printing after adding or changing a webhook."""
     notes = []
+    if natsurl.is_nats(url):
+        return _nats_notes(url, entry)
     https = url.lower().startswith("https:")
     if entry.get("insecure-tls"):
         notes.append(f"Warning: {url}: HTTPS certificates will NOT be verified (--insecure-tls): "
@@ -178,4 +290,19 @@ def settings_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
                          "it must exist at that path on every node.")
     if not https and entry.get("client-cert"):
         notes.append(f"Note: {url} is plain http: --client-cert only applies to https:// URLs.")
+    return tuple(notes)
+
+
+def _nats_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
+    notes = []
+    if entry.get("insecure-tls"):
+        notes.append(f"Warning: {url}: the NATS servers' TLS certificates will NOT be verified (--insecure-tls). "
+                     "Prefer --ca-bundle FILE, then 'gluster-eventsapi webhook-mod URL --verify-tls'.")
+    for key in tlsfiles.ENTRY_KEYS:
+        name = entry.get(key)
+        if name and not tlsfiles.MANAGED_NAME.fullmatch(str(name)):
+            notes.append(f"Note: the {key.replace('-', ' ')} {name} is not copied to the peers: "
+                         "it must exist at that path on every node.")
+    notes.append(f"Note: events are stored only once a JetStream stream captures their subjects; check with "
+                 f"'gluster-eventsapi webhook-test {url}', create one with 'gluster-eventsapi nats-stream-add {url}'.")
     return tuple(notes)

@@ -8,6 +8,7 @@ local node) and returns the answer object that goes back as exactly one JSON lin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Callable, Mapping
@@ -151,17 +152,21 @@ def _missing_tls_files(paths: Paths) -> str:
         hooks = load_webhooks(paths.webhooks_file, paths.events_dir)
     except ConfigError:
         return ""
-    named = {name for hook in hooks for name in (hook.ca_bundle, hook.client_cert, hook.client_key) if name}
+    named = {name for hook in hooks
+             for name in (hook.ca_bundle, hook.client_cert, hook.client_key, hook.nats_nkey, hook.nats_creds) if name}
     missing = sorted(name for name in named if not Path(name).is_file())
     if not missing:
         return ""
-    managed = {paths.events_dir / "ca", paths.events_dir / "tls"}
+    managed = {paths.events_dir / "ca", paths.events_dir / "tls", paths.events_dir / "nats"}
     if all(Path(name).parent in managed for name in missing):
         advice = ("run 'gluster-eventsapi sync' from a node that has it, or set it again with "
-                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE' (or --client-cert/--client-key)")
+                  "'gluster-eventsapi webhook-mod URL --ca-bundle FILE' (or --client-cert/--client-key, "
+                  "--nats-nkey, --nats-creds)")
     else:
         advice = "copy it there"
-    return f"TLS file {', '.join(missing)} missing on this node: {advice}, or HTTPS deliveries from this node fail"
+    nats_files = {name for hook in hooks for name in (hook.nats_nkey, hook.nats_creds) if name}
+    what = "NATS credential file" if set(missing) <= nats_files else "TLS file"
+    return f"{what} {', '.join(missing)} missing on this node: {advice}, or deliveries from this node that need it fail"
 
 
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
@@ -174,6 +179,10 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         hook = webhook_from_entry(url, entry, paths.events_dir)
     except ConfigError as err:
         return {"ok": False, "error": str(err)}
+    from glustereventsd import natsurl
+
+    if natsurl.is_nats(url):
+        return _nats_sink_test(hook, paths)
     from glustereventsd import delivery, proxies  # imported here: only this command needs HTTP
     from glustereventsd.config import load_settings
 
@@ -187,6 +196,28 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
     if outcome.ok:
         return {"ok": True, "output": "OK"}
     return {"ok": False, "error": describe_outcome(outcome)}
+
+
+def _nats_sink_test(hook: Any, paths: Paths) -> Answer:
+    """``webhook-test`` of a NATS sink: connect and authenticate, then check that streams capture its subjects."""
+    import eventtypes
+    from glustereventsd import natsstream
+    from glustereventsd.config import load_settings
+    from glustereventsd.nodeid import node_id
+
+    try:
+        settings, _ = load_settings(paths.defaults_file, paths.config_file)
+    except ConfigError as err:
+        return {"ok": False, "error": f"cannot read the settings: {err}"}
+    hook = dataclasses.replace(hook, timeout_secs=hook.timeout_secs or settings.webhook_timeout_secs)
+    result = natsstream.test_sink(hook, node_id(paths), eventtypes.names_for(settings.event_numbering),
+                                  retry_max_secs=settings.retry_max_backoff_secs)
+    if not result.outcome.ok:
+        return {"ok": False, "error": describe_outcome(result.outcome)}
+    answer: Answer = {"ok": True, "output": f"OK: {result.outcome.detail}", "data": {"detail": result.outcome.detail}}
+    if result.warning:
+        answer["warning"] = result.warning
+    return answer
 
 
 def describe_outcome(outcome: Any) -> str:
@@ -211,7 +242,7 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
     urls = request.get("urls")
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         return {"ok": False, "error": "bad request: no webhook URLs"}
-    from glustereventsd import spool
+    from glustereventsd import natsurl, spool
 
     try:
         found = {s.url: s for s in spool.read_status(paths.spool_file, now)}
@@ -234,6 +265,8 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "last_error_age_secs": _age(now, state.last_error_at) if state else None,
             "last_success_age_secs": _age(now, state.last_success_at) if state else None,
         })
+        if natsurl.is_nats(url):  # deliveries the stream already held (a retry stored once)
+            hooks[-1]["duplicates"] = state.duplicates if state else 0
     answer: Answer = {"ok": True, "output": "OK", "data": hooks}
     held = sum(int(hook["memory_only"]) for hook in hooks)
     if spool_error or held:

@@ -252,7 +252,7 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
             table.add_row([
                 row.node,
                 f"{printable(url)} (insecure TLS)" if url in result.insecure_tls else printable(url),
-                f"{queued} + {held} in memory" if held else queued, hook.get("delivered", 0), hook.get("retried", 0),
+                f"{queued} + {held} in memory" if held else queued, _delivered(hook), hook.get("retried", 0),
                 hook.get("dead_letters", 0),
                 age(_num(hook.get("oldest_age_secs"))) if queued or held else "-",
                 f"{_short(error)} ({age(_num(hook.get('last_error_age_secs')))} ago)"
@@ -261,6 +261,12 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
             ])
     tail = "".join(f"Note: {row.node}: {row.warning}\n" for row in result.rows if row.warning)
     return Rendered(table.get_string() + "\n" + tail, "", status)
+
+
+def _delivered(hook: dict[str, object]) -> str:
+    """The DELIVERED cell: with ``(N dup)`` when a NATS stream already held N of them (a retry stored once)."""
+    delivered, duplicates = hook.get("delivered", 0), hook.get("duplicates", 0)
+    return f"{delivered} ({duplicates} dup)" if duplicates else str(delivered)
 
 
 def _ago(secs: float | None) -> str:

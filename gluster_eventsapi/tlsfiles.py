@@ -1,4 +1,4 @@
-"""TLS files given on the command line (CA bundles, client certificates and keys): kept and synced.
+"""Files given on the command line (CA bundles, client certificates and keys, NATS credentials): kept and synced.
 
 A webhook's ``ca-bundle``, ``client-cert`` and ``client-key`` may name any file, which must
 then exist at that path on every node. When set with the CLI, the file is copied instead
@@ -9,8 +9,12 @@ sends those files (base64, byte for byte) with webhooks.json, so every node veri
 webhook with the same CAs and presents the same client certificate; the daemon resolves a
 relative name against the events directory.
 
-CA bundles are public (0644). Client certificates and keys are written 0600 and never
-printed: a key's bytes appear nowhere but in its file and in the sync stream over SSH.
+NATS sinks' credential files are kept the same way under ``nats/<hex>.nk`` (an NKey seed)
+and ``nats/<hex>.creds`` (a user JWT and its seed).
+
+CA bundles are public (0644). Client certificates and keys and NATS credential files are
+written 0600 and never printed: their bytes appear nowhere but in their file and in the
+sync stream over SSH.
 Files are written and pruned under the webhooks.json lock, so a command adding one never
 sees it pruned by another's sync.
 """
@@ -33,29 +37,44 @@ from gluster_eventsapi.errors import CliError, ExitStatus
 
 MAX_FILE_BYTES = 1 << 20  # a PEM bundle of a few hundred certificates; anything bigger is a mistake
 MAX_ENCODED_CHARS = 4 * ((MAX_FILE_BYTES + 2) // 3)  # its base64, as sync sends it
-MANAGED_NAME = re.compile(r"(ca|tls)/[0-9a-f]{16}\.pem")
+MANAGED_NAME = re.compile(r"(?:ca|tls)/[0-9a-f]{16}\.pem|nats/[0-9a-f]{16}\.(?:nk|creds)")
 PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 PEM_KEY = re.compile(rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL)
-ENTRY_KEYS = ("ca-bundle", "client-cert", "client-key")  # the webhooks.json keys that name such files
+ENTRY_KEYS = ("ca-bundle", "client-cert", "client-key", "nats-nkey", "nats-creds")  # webhooks.json keys naming them
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One kind of TLS file: its flag, its folder in the events directory, its file mode."""
+    """One kind of kept file: its flag, its folder in the events directory, its file mode and suffix."""
 
     flag: str
     folder: str
     mode: int
+    suffix: str = ".pem"
 
 
 CA_BUNDLE = Kind("--ca-bundle", "ca", 0o644)
 CLIENT_CERT = Kind("--client-cert", "tls", 0o600)
 CLIENT_KEY = Kind("--client-key", "tls", 0o600)
+NATS_NKEY = Kind("--nats-nkey", "nats", 0o600, ".nk")
+NATS_CREDS = Kind("--nats-creds", "nats", 0o600, ".creds")
+FOLDERS = (("ca", "*.pem"), ("tls", "*.pem"), ("nats", "*.nk"), ("nats", "*.creds"))
 
 
 def managed_name(kind: Kind, pem: bytes) -> str:
     """The name, relative to the events directory, under which ``pem`` is kept."""
-    return f"{kind.folder}/{hashlib.sha256(pem).hexdigest()[:16]}.pem"
+    return f"{kind.folder}/{hashlib.sha256(pem).hexdigest()[:16]}{kind.suffix}"
+
+
+def kind_of(name: str) -> Kind | None:
+    """The kind of a managed file name (tls/ holds certificates and keys alike: CLIENT_CERT), or None."""
+    if not MANAGED_NAME.fullmatch(name):
+        return None
+    if name.startswith("ca/"):
+        return CA_BUNDLE
+    if name.startswith("tls/"):
+        return CLIENT_CERT
+    return NATS_NKEY if name.endswith(".nk") else NATS_CREDS
 
 
 def certificate_problem(pem: bytes) -> str:
@@ -93,7 +112,17 @@ def _problem(kind: Kind, pem: bytes) -> str:
         return certificate_problem(pem)
     if kind is CLIENT_KEY:
         return key_problem(pem)
+    if kind in (NATS_NKEY, NATS_CREDS):
+        from glustereventsd import natscreds
+
+        return natscreds.text_problem(pem, "seed" if kind is NATS_NKEY else "creds")
     return certificate_problem(pem)
+
+
+_WHAT = {CA_BUNDLE: ("CA certificates", "PEM certificates"), CLIENT_CERT: ("the client certificate", "PEM certificates"),
+         CLIENT_KEY: ("a private key", "a PEM private key"),
+         NATS_NKEY: ("an NKey seed", "one NKey user seed, as 'nk -gen user' writes it"),
+         NATS_CREDS: ("NATS credentials", "a user JWT and its NKey seed, as 'nsc generate creds' writes them")}
 
 
 def read_file(kind: Kind, path: Path) -> bytes:
@@ -107,8 +136,7 @@ def read_file(kind: Kind, path: Path) -> bytes:
         raise CliError(f"{flag}: {err}", ExitStatus.INVALID_CONFIG) from None
     problem = _problem(kind, pem)
     if problem:
-        what = {CA_BUNDLE: "CA certificates", CLIENT_CERT: "the client certificate", CLIENT_KEY: "a private key"}[kind]
-        holds = "a PEM private key" if kind is CLIENT_KEY else "PEM certificates"
+        what, holds = _WHAT[kind]
         raise CliError(f"{flag}: cannot load {what} from {path}: {problem} (it must hold {holds})",
                        ExitStatus.INVALID_CONFIG)
     return pem
@@ -177,24 +205,24 @@ def _stored(target: Path) -> bytes | None:
 
 def install_received(events_dir: Path, name: str, encoded: str) -> None:
     """Write a file a peer sent with ``sync``, after checking its name, digest and content."""
-    match = MANAGED_NAME.fullmatch(name)
-    if match is None:
-        raise CliError(f"received TLS file name {name!r} is not of the form ca/<16 hex>.pem or tls/<16 hex>.pem")
+    kind = kind_of(name)
+    if kind is None:
+        raise CliError(f"received TLS file name {name!r} is not of the form ca/<16 hex>.pem, tls/<16 hex>.pem, "
+                       "nats/<16 hex>.nk or nats/<16 hex>.creds")
     if len(encoded) > MAX_ENCODED_CHARS:  # checked before decoding: a peer's stream is not trusted
         raise CliError(f"received TLS file {name} is larger than the {MAX_FILE_BYTES:,} bytes a TLS file may hold")
     try:
         pem = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         raise CliError(f"received TLS file {name} is not valid base64") from None
-    kind = CA_BUNDLE if match.group(1) == "ca" else CLIENT_CERT
     if managed_name(kind, pem) != name:
         raise CliError(f"received TLS file {name} does not match its name (the sender's copy was "
                        "changed by hand?): set it again there with 'gluster-eventsapi webhook-mod URL "
                        f"{kind.flag} FILE'")
-    if kind is CA_BUNDLE:
-        problem = certificate_problem(pem)
-    else:  # tls/ holds certificates and keys alike
+    if kind is CLIENT_CERT:  # tls/ holds certificates and keys alike
         problem = "" if PEM_KEY.search(pem) else certificate_problem(pem)
+    else:
+        problem = _problem(kind, pem)
     if problem:
         raise CliError(f"received TLS file {name} is not usable: {problem}")
     write(events_dir, name, pem, kind.mode)
@@ -217,7 +245,7 @@ def payload(events_dir: Path, webhooks: Mapping[str, object]) -> dict[str, str]:
     """{name: base64 of the file} for every managed file ``webhooks`` uses, to send with ``sync``."""
     found = {}
     advice = ("the TLS file a webhook uses: set it again with 'gluster-eventsapi webhook-mod URL "
-              "--ca-bundle FILE' (or --client-cert/--client-key)")
+              "--ca-bundle FILE' (or --client-cert/--client-key, --nats-nkey, --nats-creds)")
     for name in sorted(referenced(webhooks)):
         try:
             pem = filereader.read_pem(events_dir / name, MAX_FILE_BYTES, advice, require_block=False)
@@ -230,11 +258,11 @@ def payload(events_dir: Path, webhooks: Mapping[str, object]) -> dict[str, str]:
 
 def prune(events_dir: Path, keep: set[str]) -> None:
     """Remove managed files no webhook uses any more (best effort; call under the webhooks.json lock)."""
-    for folder in ("ca", "tls"):
+    for folder, pattern in FOLDERS:
         path_folder = events_dir / folder
         if not path_folder.is_dir():
             continue
-        for path in path_folder.glob("*.pem"):
+        for path in path_folder.glob(pattern):
             name = f"{folder}/{path.name}"
             if MANAGED_NAME.fullmatch(name) and name not in keep:
                 try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glustereventsd import proxies, weburl
+from glustereventsd import natsurl, proxies, weburl
 
 # Re-exported: the daemon and the CLI import these from here.
 from glustereventsd.errors import ConfigError as ConfigError
@@ -206,6 +206,9 @@ _OPTIONS = (
     Option("webhook-concurrency", int_between(1, 64), False,
            "Default number of POSTs in flight to one webhook (1 keeps strict order); only as many "
            "are used as the backlog needs."),
+    Option("nats-concurrency", int_between(1, 64), False,
+           "Default number of events awaiting their PubAck per NATS sink, pipelined on one connection (1 keeps "
+           "strict order in the stream even across retries)."),
     Option("webhook-proxy", to_proxy, False,
            "HTTP proxy for every webhook (http://[user:password@]host:port), 'none' for direct; empty: "
            "from the daemon's environment (https_proxy, http_proxy, no_proxy). A webhook's own --proxy wins. "
@@ -310,7 +313,14 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
     "client-cert": ("client_cert", to_text),
     "client-key": ("client_key", to_text),
     "events": ("events", lambda v: to_patterns(v)),
+    # NATS sinks (nats:// and tls:// URLs)
+    "nats-token": ("nats_token", to_text),
+    "nats-user": ("nats_user", to_text),
+    "nats-password": ("nats_password", to_text),
+    "nats-nkey": ("nats_nkey", to_text),
+    "nats-creds": ("nats_creds", to_text),
 }
+NATS_AUTH_KEYS = ("nats-token", "nats-user", "nats-nkey", "nats-creds")  # at most one of these per sink
 
 
 def to_patterns(value: object) -> tuple[str, ...]:
@@ -325,12 +335,13 @@ def to_patterns(value: object) -> tuple[str, ...]:
 
 
 def validate_url(url: str) -> str:
-    """Check a webhook URL (see ``weburl.parse``); return it stripped. Raises ConfigError.
+    """Check a webhook URL (see ``weburl.parse``) or NATS sink URL (``natsurl.parse``); return it stripped.
 
-    Messages quote the URL without its user info, query or fragment: they may hold secrets.
+    Raises ConfigError. Messages quote the URL without its user info, query or fragment:
+    they may hold secrets.
     """
     try:
-        return weburl.parse(url).text
+        return natsurl.parse(url).text if natsurl.is_nats(url) else weburl.parse(url).text
     except weburl.UrlError as err:
         raise ConfigError(str(err)) from None
 
@@ -363,10 +374,17 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
             fields[attribute] = convert(value)
         except ConfigError as err:
             raise ConfigError(f"{key} of {display_url(url)!r}: {err}") from None
-    for attribute in ("ca_bundle", "client_cert", "client_key"):  # copies the CLI keeps and syncs
+    for attribute in ("ca_bundle", "client_cert", "client_key", "nats_nkey", "nats_creds"):  # copies the CLI syncs
         name = fields.get(attribute)
         if isinstance(name, str) and base_dir is not None and not os.path.isabs(name):
             fields[attribute] = str(base_dir / name)
+    if natsurl.is_nats(url):
+        methods = [key for key in NATS_AUTH_KEYS if fields.get(WEBHOOK_KEYS[key][0])]
+        if len(methods) > 1:
+            raise ConfigError(f"{display_url(url)!r} sets {' and '.join(methods)}: a NATS sink authenticates "
+                              "one way only; remove all but one")
+        if bool(fields.get("nats_user")) != bool(fields.get("nats_password")):
+            raise ConfigError(f"{display_url(url)!r}: nats-user and nats-password go together")
     return Webhook(url=validate_url(url), **fields)  # type: ignore[arg-type]
 
 

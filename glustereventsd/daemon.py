@@ -243,12 +243,13 @@ class Daemon:
             raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}; is another process "
                                "holding it? (fuser -v it)") from None
         writer = opened.writer
-        # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop,
-        # and delivery results back to the pipeline over a bounded channel.
+        # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop
+        # (webhooks) and NATS loop (JetStream sinks), and their results back to the pipeline
+        # over a bounded channel.
         intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
         results = ResultChannel(RESULTS_MAX)
         limiter = RateLimitedLog()
-        outlets = Outlets(writer, settings, results, self.stats, limiter)
+        outlets = Outlets(writer, settings, results, self.stats, limiter, nodeid=node)
         committer = Committer(outlets, self.stats, limiter)  # the spool's owner: it swaps in a rebuilt one
         ingest = Ingest(node, committer.take_seq, self.stats, events_log, limiter)
         pipeline = Pipeline(intake, ingest, committer, outlets, results, settings)

@@ -402,12 +402,12 @@ class DeliveryLoop:
                 return
         proxied_plain = current is not None and current.proxied_plain
         outcome = outcome_of(result, proxied_plain) if isinstance(result, Response) else failure(result)
-        self._finish(outlet, flight.record, outcome)
+        self._finish(outlet, flight.record, outcome, flight.started)
         self._ready.append(outlet)
 
-    def _finish(self, outlet: Outlet, record: Record, outcome: Outcome) -> None:
+    def _finish(self, outlet: Outlet, record: Record, outcome: Outcome, started: float | None = None) -> None:
         outlet.finish(record, outcome, self.results, self.policy, self.stats, self.log_limiter, self.clock(),
-                      self.stopping)
+                      self.stopping, started)
 
     def _expire(self, now: float) -> None:
         for connection, outlet in list(self._owner.items()):
@@ -424,11 +424,11 @@ class DeliveryLoop:
         answer = connection.accepted_answer()
         self._forget(outlet, connection)
         if answer is not None:  # a whole 2xx head came, the body never ended: delivered, not resent
-            self._finish(outlet, flight.record, outcome_of(answer))
+            self._finish(outlet, flight.record, outcome_of(answer), flight.started)
         else:
             timeout = outlet.endpoint.timeout_secs if isinstance(outlet.endpoint, Endpoint) else DEFAULT_TIMEOUT_SECS
             err: HttpError = RequestTimeout(f"no answer within {timeout:g}s ({stage})")
-            self._finish(outlet, flight.record, failure(err))
+            self._finish(outlet, flight.record, failure(err), flight.started)
         self._ready.append(outlet)
 
     # -- sockets -------------------------------------------------------------------------

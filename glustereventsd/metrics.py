@@ -60,6 +60,8 @@ class DaemonCollector(Collector):
             "dropped": ("dropped_total", "Events or datagrams dropped, by reason.", "reason"),
             "delivered": ("delivered_total", "Events delivered (2xx), by webhook.", "webhook"),
             "dead_letters": ("dead_letters_total", "Events moved to the dead letters, by webhook.", "webhook"),
+            "duplicates": ("duplicates_total", "Deliveries a NATS stream already held (PubAck duplicate: a retry "
+                           "of a stored event, stored once), by sink.", "webhook"),
             "not_spooled": ("not_spooled_total", "Events that could not be written to the spool.", "reason"),
             "null_details": ("null_details_total", "Events delivered with an empty message because Gluster "
                              "sent '(null)' as their details, by event name.", "event"),

@@ -31,9 +31,10 @@ class Event(NamedTuple):
 
 @dataclass(frozen=True)
 class Webhook:
-    """One registered webhook and its delivery settings.
+    """One registered webhook (or NATS sink) and its delivery settings.
 
-    ``token``, ``secret`` and ``signing_secret`` are credentials: never log or print them.
+    ``token``, ``secret``, ``signing_secret``, ``nats_token`` and ``nats_password`` are
+    credentials: never log or print them.
     """
 
     url: str
@@ -48,9 +49,19 @@ class Webhook:
     proxy: str = field(default="", repr=False)  # "": daemon default; "none": direct; else a proxy URL
     client_cert: str = ""  # PEM client certificate for mTLS (a path)
     client_key: str = ""  # its PEM key (a path), when not in the certificate file
+    # NATS sinks only (nats:// or tls:// URLs): at most one way to authenticate.
+    nats_token: str = field(default="", repr=False)
+    nats_user: str = ""
+    nats_password: str = field(default="", repr=False)
+    nats_nkey: str = ""  # a file holding an NKey user seed (a path)
+    nats_creds: str = ""  # a .creds file: user JWT and NKey seed (a path)
 
     def describe_auth(self) -> str:
         """Name the authentication in use without revealing it."""
+        for kind, value in (("nats-creds", self.nats_creds), ("nats-nkey", self.nats_nkey),
+                            ("nats-user", self.nats_user), ("nats-token", self.nats_token)):
+            if value:
+                return kind
         kinds = []
         if self.secret:
             kinds.append("jwt")
@@ -82,6 +93,7 @@ class Settings:
     dead_letter_max: int = 10_000
     webhook_timeout_secs: float = 10.0
     webhook_concurrency: int = 8
+    nats_concurrency: int = 64  # NATS sinks: publications awaiting their PubAck (pipelined on one connection)
     webhook_proxy: str = ""  # "": from the environment; "none": direct; else a proxy URL for every webhook
     webhook_no_proxy: str = ""  # hosts webhook-proxy does not apply to (NO_PROXY syntax)
     metrics_address: str = "127.0.0.1"

@@ -131,6 +131,7 @@ class Outlet:
         # -- delivery loop only ----------------------------------------------------------
         self.failures = 0
         self.blocked_until = 0.0  # time.monotonic() before which nothing is sent
+        self.failed_at = float("-inf")  # when the last failure was counted (see finish)
         self.retry: list[Record] = []  # failed records waiting for the backoff, oldest first
         self.flights: dict[Connection, Flight] = {}  # busy connections
         self.idle: list[Connection] = []  # keep-alive connections ready for a request
@@ -262,6 +263,11 @@ class Outlet:
         with self._lock:
             return self._counters.pending()
 
+    def count_duplicate(self) -> None:
+        """A delivery the receiver already had (a NATS stream's PubAck said duplicate): count it."""
+        with self._lock:
+            self._counters.duplicates += 1
+
     def take_counters(self) -> HookCounters:
         """The counters since the last call (the committer flushes them to the spool)."""
         with self._lock:
@@ -334,10 +340,13 @@ class Outlet:
 
     def finish(self, record: Record, outcome: Outcome, results: ResultChannel | None, policy: RetryPolicy,
                stats: Stats, log_limiter: RateLimitedLog, clock_now: float,
-               stopping: threading.Event | None = None) -> None:
+               stopping: threading.Event | None = None, started: float | None = None) -> None:
         """Account for one attempt: a delivery, a dead letter, or a retry after the backoff.
 
         ``clock_now`` is the delivery loop's monotonic time (the backoff counts from it).
+        ``started``, when given, is when the attempt was sent: attempts sent before the last
+        failure was counted fail with the same outage and count once, so eight requests in
+        flight failing together back off like one failure, not like eight in a row.
         ``results`` None: a one-shot test request, nothing goes to the spool or is retried.
         """
         self.last_outcome = outcome
@@ -370,7 +379,15 @@ class Outlet:
             self._die(record, f"undelivered after {policy.max_age_secs:g}s: {outcome.reason}", now, results, stats,
                       stopping)
             return
+        if started is not None and started <= self.failed_at:
+            if outcome.retry_after_secs is not None:  # the server's own word still counts
+                self.blocked_until = max(self.blocked_until, clock_now + min(outcome.retry_after_secs,
+                                                                             policy.max_backoff_secs))
+            self.retry.append(record)
+            self.retry.sort(key=lambda r: r.seq)
+            return
         self.failures += 1
+        self.failed_at = clock_now
         delay = policy.backoff(self.failures, outcome.retry_after_secs)
         self.blocked_until = max(self.blocked_until, clock_now + delay)
         self._warn(log_limiter, outcome.reason, f"Webhook delivery failed, retrying url={self.label} "

@@ -1,8 +1,12 @@
-"""The webhooks in force: one ``Outlet`` each, their event filters, the memory budget, and the delivery loop.
+"""The webhooks in force: one ``Outlet`` each, their event filters, the memory budget, and the loops that drive them.
 
 Owned by the pipeline thread: it adds, updates and removes outlets on reload, answers
-"which webhooks want this event", and restarts the delivery thread if it ever dies. The
+"which webhooks want this event", and restarts a driving thread if it ever dies. The
 metrics endpoint reads the backlog through ``queue_gauges`` from its own thread.
+
+Two drivers share the outlets: the delivery loop posts to webhooks (http, https), the NATS
+loop publishes to NATS JetStream sinks (nats://, tls://); each outlet goes to the driver of
+its URL's scheme. The NATS loop (and nats-py) is started only once a NATS sink exists.
 
 It holds the daemon's one reference to the spool writer (``writer``, the committer's too),
 replaced only by ``use_spool`` in the pipeline thread after a corrupt spool was rebuilt;
@@ -25,7 +29,9 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from glustereventsd import natsurl
 from glustereventsd.delivery import DeliveryLoop, DeliveryThread
 from glustereventsd.metrics import QueueGauge
 from glustereventsd.models import Settings, Webhook
@@ -35,6 +41,9 @@ from glustereventsd.proxies import config_rules, rules_from_environment
 from glustereventsd.results import ResultChannel
 from glustereventsd.spool import SpoolReader, SpoolWriter
 from glustereventsd.stats import RateLimitedLog, Stats
+
+if TYPE_CHECKING:
+    from glustereventsd.natssink import NatsLoop, NatsThread
 
 log = logging.getLogger("glustereventsd.outlets")
 
@@ -75,7 +84,8 @@ class Outlets:
     """See the module docstring; every method but ``queue_gauges`` runs in the pipeline thread."""
 
     def __init__(self, writer: SpoolWriter, settings: Settings, results: ResultChannel, stats: Stats,
-                 log_limiter: RateLimitedLog, budget: MemoryBudget | None = None) -> None:
+                 log_limiter: RateLimitedLog, budget: MemoryBudget | None = None, nodeid: str = "") -> None:
+        self.nodeid = nodeid  # NATS subjects and headers name the node
         self.writer = writer  # pipeline thread only (see the module docstring)
         self.spool_path = writer.path  # the same file across rebuilds: what other threads may read
         self.durable = writer.durable
@@ -93,6 +103,8 @@ class Outlets:
         self.stopping = threading.Event()
         self._loop: DeliveryLoop | None = None
         self._thread: DeliveryThread | None = None
+        self._nats: NatsLoop | None = None  # started with the first NATS sink
+        self._nats_thread: NatsThread | None = None
         self._next_check = time.monotonic() + LOOP_CHECK_SECS
         self._start_loop()
 
@@ -111,11 +123,32 @@ class Outlets:
         thread.start()
         self._loop, self._thread = loop, thread
 
-    def _configure(self, loop: DeliveryLoop) -> None:
+    def _start_nats(self) -> NatsLoop:
+        from glustereventsd.natssink import NatsLoop, NatsThread  # only a daemon with a NATS sink loads nats-py
+
+        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        loop = NatsLoop(self.results, self.stats, self.log_limiter, self.stopping, reader, self.nodeid)
+        self._configure(loop)
+        for outlet in self.by_id.values():
+            if natsurl.is_nats(outlet.hook.url):
+                loop.add(outlet)
+        thread = NatsThread(loop)
+        thread.start()
+        self._nats, self._nats_thread = loop, thread
+        return loop
+
+    def _driver(self, url: str) -> DeliveryLoop | NatsLoop:
+        """The loop that drives the outlet of ``url``: the NATS loop for nats:// and tls://."""
+        if natsurl.is_nats(url):
+            return self._nats or self._start_nats()
+        assert self._loop is not None
+        return self._loop
+
+    def _configure(self, loop: DeliveryLoop | NatsLoop) -> None:
         settings = self.settings
         loop.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
                                   settings.max_event_age_secs)
-        loop.concurrency = settings.webhook_concurrency
+        loop.concurrency = settings.webhook_concurrency if isinstance(loop, DeliveryLoop) else settings.nats_concurrency
 
     def supervise(self) -> None:
         """Replace a delivery thread that died (it logged why), so no webhook stalls silently."""
@@ -127,6 +160,11 @@ class Outlets:
             if self._loop is not None:
                 self._loop.close()
             self._start_loop()
+        if self._nats_thread is not None and not self._nats_thread.is_alive() and not self.stopping.is_set():
+            log.error("The NATS thread stopped; starting a new one")
+            if self._nats is not None:
+                self._nats.close()
+            self._start_nats()
 
     def use_spool(self, writer: SpoolWriter) -> None:
         """Go on with ``writer``, of a spool rebuilt at the same path (pipeline thread only).
@@ -153,16 +191,17 @@ class Outlets:
     def apply(self, settings: Settings, webhooks: Sequence[Webhook]) -> None:
         """Start, update or stop outlets for ``webhooks``; a removed webhook's spool is discarded."""
         self.settings = settings
-        loop = self._loop
-        assert loop is not None
-        self._configure(loop)
+        assert self._loop is not None
+        self._configure(self._loop)
+        if self._nats is not None:
+            self._configure(self._nats)
         wanted = {hook.url: hook for hook in webhooks}
         by_url, by_id = dict(self.by_url), dict(self.by_id)
         for url in list(by_url):
             if url not in wanted:
                 outlet = by_url.pop(url)
                 by_id.pop(outlet.hook_id, None)
-                loop.remove(outlet)
+                self._driver(url).remove(outlet)
                 self.writer.discard_hook(outlet.hook_id)
                 self.stats.forget(outlet.label)
                 log.info("Webhook removed, its queue discarded url=%s", outlet.label)
@@ -179,8 +218,9 @@ class Outlets:
                 hook_id = self.writer.hook_id(url)
                 outlet = Outlet(hook, hook_id, self.writer.durable, window, memory, proxies)
                 by_url[url], by_id[hook_id] = outlet, outlet
-                loop.add(outlet)
-                log.info("Webhook added url=%s auth=%s", outlet.label, hook.describe_auth())
+                self._driver(url).add(outlet)
+                log.info("%s added url=%s auth=%s", "NATS sink" if natsurl.is_nats(url) else "Webhook",
+                         outlet.label, hook.describe_auth())
             else:
                 existing.set_limits(window, memory)
                 existing.update(hook, proxies)
@@ -201,11 +241,18 @@ class Outlets:
         self.stopping.set()
         for outlet in self.by_id.values():
             outlet.close()
+        if self._nats is not None:
+            self._nats.wake_stop()
         if self._thread is not None:
             self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._nats_thread is not None:
+            self._nats_thread.join(max(0.0, deadline - time.monotonic()))
         if self._loop is not None:
             if self._thread is None or not self._thread.is_alive():
                 self._loop.close()
+        if self._nats is not None:
+            if self._nats_thread is None or not self._nats_thread.is_alive():
+                self._nats.close()
 
     def memory_only(self) -> dict[str, int]:
         """Events each webhook holds only in memory, by URL (any thread)."""

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS hooks (
     dead INTEGER NOT NULL DEFAULT 0,
     last_error TEXT NOT NULL DEFAULT '',
     last_error_at REAL NOT NULL DEFAULT 0,
-    last_success_at REAL NOT NULL DEFAULT 0
+    last_success_at REAL NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0  -- deliveries the receiver already had (NATS PubAck duplicate)
 );
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -103,10 +104,12 @@ class HookCounters:
     last_error: str = ""
     last_error_at: float = 0.0
     last_success_at: float = 0.0
+    duplicates: int = 0  # of ``delivered``: the receiver already had it (a NATS stream's PubAck said so)
 
     def merge(self, other: HookCounters) -> None:
         """Add ``other``'s counts, and take its latest error and success times."""
         self.delivered += other.delivered
+        self.duplicates += other.duplicates
         self.retried += other.retried
         self.dropped += other.dropped
         self.dead += other.dead
@@ -116,7 +119,7 @@ class HookCounters:
 
     def pending(self) -> bool:
         """True when there is something to flush."""
-        return bool(self.delivered or self.retried or self.dropped or self.dead
+        return bool(self.delivered or self.retried or self.dropped or self.dead or self.duplicates
                     or self.last_error_at or self.last_success_at)
 
 
@@ -188,6 +191,8 @@ class SpoolWriter:
         self.durable = durable
         self.db = connect(path)
         self.db.executescript(SCHEMA)
+        if not _has_column(self.db, "hooks", "duplicates"):  # a spool made before NATS sinks
+            self.db.execute("ALTER TABLE hooks ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0")
         if not durable:  # memory mode keeps no events on disk
             with transaction(self.db):
                 discarded = self.db.execute("DELETE FROM queue").rowcount
@@ -345,10 +350,10 @@ class SpoolWriter:
                 continue
             self.db.execute(
                 "UPDATE hooks SET delivered=delivered+?, retried=retried+?, dropped=dropped+?, dead=dead+?, "
-                "last_error=CASE WHEN ?>0 THEN ? ELSE last_error END, "
+                "duplicates=duplicates+?, last_error=CASE WHEN ?>0 THEN ? ELSE last_error END, "
                 "last_error_at=max(last_error_at, ?), last_success_at=max(last_success_at, ?) "
                 "WHERE hook_id=?",
-                (c.delivered, c.retried, c.dropped, c.dead, c.last_error_at, c.last_error,
+                (c.delivered, c.retried, c.dropped, c.dead, c.duplicates, c.last_error_at, c.last_error,
                  c.last_error_at, c.last_success_at, hook_id))
 
 
@@ -435,6 +440,11 @@ class HookStatus:
     last_error: str
     last_error_at: float
     last_success_at: float
+    duplicates: int = 0  # of ``delivered``: already in the NATS stream (PubAck duplicate)
+
+
+def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
 
 
 def read_status(path: Path, now: float | None = None) -> list[HookStatus]:
@@ -444,16 +454,20 @@ def read_status(path: Path, now: float | None = None) -> list[HookStatus]:
     now = time.time() if now is None else now
     db = connect(path, readonly=True)
     try:
+        duplicates = "h.duplicates" if _has_column(db, "hooks", "duplicates") else "0"
         rows = db.execute(
             "SELECT h.url, h.delivered, h.retried, h.dropped, h.last_error, h.last_error_at, h.last_success_at, "
             "(SELECT count(*) FROM queue q WHERE q.hook_id=h.hook_id), "
             "(SELECT min(received) FROM queue q WHERE q.hook_id=h.hook_id), "
-            "(SELECT count(*) FROM dead d WHERE d.hook_id=h.hook_id) FROM hooks h ORDER BY h.url").fetchall()
+            f"(SELECT count(*) FROM dead d WHERE d.hook_id=h.hook_id), {duplicates} FROM hooks h "
+            "ORDER BY h.url").fetchall()
     finally:
         db.close()
     return [HookStatus(url, int(queued), max(0.0, now - oldest) if oldest else 0.0, int(delivered),
-                       int(retried), int(dropped), int(dead), last_error, float(error_at), float(success_at))
-            for url, delivered, retried, dropped, last_error, error_at, success_at, queued, oldest, dead in rows]
+                       int(retried), int(dropped), int(dead), last_error, float(error_at), float(success_at),
+                       int(dups))
+            for url, delivered, retried, dropped, last_error, error_at, success_at, queued, oldest, dead, dups
+            in rows]
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The TLS settings of a webhook: trust store or CA bundle, client certificate, or the opt-out."""
+"""The TLS settings of a webhook or NATS sink: trust store or CA bundle, client certificate, or the opt-out."""
 
 from __future__ import annotations
 
@@ -36,6 +36,11 @@ def tls_context(hook: Webhook) -> ssl.SSLContext | None:
     """
     if not hook.url.lower().startswith("https:"):
         return None
+    return context_for(hook)
+
+
+def context_for(hook: Webhook) -> ssl.SSLContext:
+    """The SSL context of ``hook``'s settings, whatever its scheme (a NATS sink's TLS too); see ``tls_context``."""
     key = (hook.insecure_tls, _file_key(hook.ca_bundle), _file_key(hook.client_cert), _file_key(hook.client_key))
     with _cache_lock:
         cached = _cache.get(key)

@@ -114,7 +114,8 @@ def parse(url: str) -> WebUrl:
         raise UrlError(f"webhook URL {shown!r} has an invalid port (give 1 to 65535)") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise UrlError(f"webhook URL {shown!r} must start with http:// or https://")
+        raise UrlError(f"webhook URL {shown!r} must start with http:// or https:// "
+                       "(or nats:// or tls:// for a NATS JetStream sink)")
     if parts.username is not None or parts.password is not None:
         raise UrlError("webhook URL must not embed credentials (user:password@); "
                        "use --bearer_token or --secret instead")
@@ -158,6 +159,10 @@ def _ipv6_host(netloc: str, shown: str) -> tuple[str, str]:
 
 def display(url: str) -> str:
     """A URL safe for logs, tables and metric labels: no credentials, query or fragment; printable."""
+    from glustereventsd import natsurl  # here: natsurl builds on this module
+
+    if natsurl.is_nats(url):  # several servers: urlsplit would read only the first host
+        return natsurl.display(url)
     text = url.strip()
     try:
         parts = urllib.parse.urlsplit(text)

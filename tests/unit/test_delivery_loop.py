@@ -152,13 +152,20 @@ def test_backoff_doubles_with_jitter_and_one_request_while_failing(harness) -> N
     for index, _ in in_flight:
         h.servers[index].sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
     h.spin()
-    assert h.outlet.failures == 4
-    ceiling = min(60.0, 2.0 ** 3)  # the 4th failure in a row
-    assert 1000 + ceiling / 2 <= h.outlet.blocked_until <= 1000 + ceiling
+    assert h.outlet.failures == 1  # four requests failing together are one outage, not four in a row
+    assert 1000 + 0.5 <= h.outlet.blocked_until <= 1000 + 1.0
     h.now = h.outlet.blocked_until + 0.01
     h.spin()
     retried = h.all_requests()
     assert [seq for _, seq in retried] == [1]  # one at a time, the oldest first
+    h.servers[retried[0][0]].sendall(b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
+    h.spin()
+    assert h.outlet.failures == 2  # the probe failed: now the backoff doubles
+    assert h.now + 1.0 <= h.outlet.blocked_until <= h.now + 2.0
+    h.now = h.outlet.blocked_until + 0.01
+    h.spin()
+    retried = h.all_requests()
+    assert [seq for _, seq in retried] == [1]
     h.servers[retried[0][0]].sendall(OK)
     h.spin()
     assert sorted(seq for _, seq in h.all_requests()) == [2, 3, 4, 5]  # recovered: full concurrency again
