@@ -10,7 +10,7 @@ its URL's scheme. The NATS loop (and nats-py) is started only once a NATS sink e
 
 It holds the daemon's one reference to the spool writer (``writer``, the committer's too),
 replaced only by ``use_spool`` in the pipeline thread after a corrupt spool was rebuilt;
-the delivery loop then gets a reader of the fresh file. Every reader it opens sets
+each driving loop then gets a reader of the fresh file. Every reader it opens sets
 ``spool_damaged`` when it finds the file corrupt, which the pipeline checks each turn.
 
 Memory is bounded per daemon, not only per webhook: ``MemoryBudget`` splits a fixed number
@@ -126,7 +126,7 @@ class Outlets:
     def _start_nats(self) -> NatsLoop:
         from glustereventsd.natssink import NatsLoop, NatsThread  # only a daemon with a NATS sink loads nats-py
 
-        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        reader = self._reader()
         loop = NatsLoop(self.results, self.stats, self.log_limiter, self.stopping, reader, self.nodeid)
         self._configure(loop)
         for outlet in self.by_id.values():
@@ -169,21 +169,21 @@ class Outlets:
     def use_spool(self, writer: SpoolWriter) -> None:
         """Go on with ``writer``, of a spool rebuilt at the same path (pipeline thread only).
 
-        The delivery loop is handed a reader of the fresh file, which it takes before its next
-        refill (the old one stays on the file that was moved aside), and every outlet looks
-        in the spool again: rows beyond its window were recovered with their row ids.
+        The delivery loop and the NATS loop are each handed a reader of the fresh file, which
+        they take before their next refill (the old ones stay on the file that was moved
+        aside), and every outlet looks in the spool again: rows beyond its window were
+        recovered with their row ids.
         """
         self.writer = writer
-        try:
-            reader = self._reader()
-        except sqlite3.Error as err:
-            log.error("Cannot read the rebuilt spool %s (%s); the delivery loop reads the old file until the "
-                      "daemon restarts", self.spool_path, err)
-            reader = None
-        if reader is not None and self._loop is not None:
-            self._loop.use_reader(reader)
-        elif reader is not None:
-            reader.close()
+        loops: list[DeliveryLoop | NatsLoop] = [loop for loop in (self._loop, self._nats) if loop is not None]
+        for loop in loops if self.durable else ():
+            try:
+                reader = SpoolReader(self.spool_path, self.spool_damaged)
+            except sqlite3.Error as err:
+                log.error("Cannot read the rebuilt spool %s (%s); events are read from the old file until the "
+                          "daemon restarts", self.spool_path, err)
+                break
+            loop.use_reader(reader)
         for outlet in self.by_id.values():
             outlet.mark_backlog()
 

@@ -1,13 +1,15 @@
 """A spool found corrupt while the daemon runs is rebuilt in place by the committer (issue 10).
 
 The real engine parts the daemon wires (SpoolWriter on a file, Outlets with its delivery
-thread, Committer) are driven turn by turn from the test, as the pipeline thread drives
-them. The webhook is a loopback port nothing listens on, so every record stays queued.
+thread and NATS thread, Committer) are driven turn by turn from the test, as the pipeline
+thread drives them. The webhook and the NATS sink are loopback ports nothing listens on, so
+every record stays queued.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -37,7 +39,10 @@ class Engine:
         self.settings = Settings(retry_min_backoff_secs=30, retry_max_backoff_secs=60)
         self.outlets = Outlets(SpoolWriter(path), self.settings, ResultChannel(10_000), self.stats, limiter)
         self.committer = Committer(self.outlets, self.stats, limiter)
-        self.outlets.apply(self.settings, [Webhook(url=URL)])
+        with socket.socket() as sock:  # a port nothing listens on: the NATS sink's connects are refused
+            sock.bind(("127.0.0.1", 0))
+            self.nats_url = f"nats://127.0.0.1:{sock.getsockname()[1]}/gluster.events"
+        self.outlets.apply(self.settings, [Webhook(url=URL), Webhook(url=self.nats_url)])
         self.committer.refresh_usage()
         self.sent = 0
 
@@ -79,9 +84,9 @@ def test_a_commit_that_finds_the_spool_corrupt_rebuilds_it_and_spools_the_turn(e
     engine.committer.turn(engine.events(100), [])
     before = engine.rows()
     old_writer = engine.committer.writer
-    loop = engine.outlets._loop
-    assert loop is not None
-    old_reader = loop.reader
+    loops = [engine.outlets._loop, engine.outlets._nats]  # the delivery loop and the NATS loop
+    old_readers = [loop.reader if loop is not None else None for loop in loops]
+    assert all(old_readers)
 
     def corrupt(*args: object) -> object:
         raise sqlite3.DatabaseError(MALFORMED)
@@ -93,22 +98,24 @@ def test_a_commit_that_finds_the_spool_corrupt_rebuilds_it_and_spools_the_turn(e
     assert fresh is not old_writer and engine.outlets.writer is fresh  # one reference, swapped once
     assert len(moved_aside(engine.path)) == 1
     after = engine.rows()
-    assert after[:100] == before  # the queued rows kept their row ids, event ids and sequence numbers
-    assert len(after) == 110 and [row[0] for row in after] == sorted({row[0] for row in after})
-    assert [row[2] for row in after] == list(range(1, 111))  # numbering goes on, never back
+    assert after[:200] == before  # the queued rows kept their row ids, event ids and sequence numbers
+    assert len(after) == 220 and [row[0] for row in after] == sorted({row[0] for row in after})
+    assert sorted({row[2] for row in after}) == list(range(1, 111))  # numbering goes on, never back
     counts = engine.stats.snapshot()
     assert counts.get(("spool_recoveries", "rebuilt")) == 1
     assert not counts.get(("not_spooled", "write_failed"))  # the failed turn went to the fresh file
     assert engine.committer.spool_error == ""
-    # The delivery thread switches to a reader of the fresh file before its next refill.
-    deadline = time.monotonic() + 10
-    while loop.reader is old_reader and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert loop.reader is not old_reader and loop.reader is not None
-    with pytest.raises(sqlite3.ProgrammingError):  # the old one is closed
-        old_reader.load(1, 0, 1)  # type: ignore[union-attr]
+    # Each driving thread switches to a reader of the fresh file before its next refill.
+    for loop, old_reader in zip(loops, old_readers):
+        assert loop is not None and old_reader is not None
+        deadline = time.monotonic() + 10
+        while loop.reader is old_reader and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert loop.reader is not old_reader and loop.reader is not None, type(loop).__name__
+        with pytest.raises(sqlite3.ProgrammingError):  # the old one is closed
+            old_reader.load(1, 0, 1)
     engine.committer.turn(engine.events(5), [])
-    assert len(engine.rows()) == 115
+    assert len(engine.rows()) == 230
     assert engine.committer.rebuild_spool(MALFORMED) is False  # at most once a minute
 
 
@@ -122,11 +129,12 @@ def test_a_read_that_finds_the_spool_corrupt_flags_it_for_the_pipeline(engine: E
         handle.write(os.urandom(64 * 4096))
     gauges = engine.outlets.queue_gauges()  # a metrics scrape: counts every queued row
     assert engine.outlets.spool_damaged.is_set()
-    assert [gauge.webhook for gauge in gauges] == [URL]  # answered from memory, no exception
+    assert sorted(gauge.webhook for gauge in gauges) == sorted([URL, engine.nats_url])  # from memory, no exception
     engine.outlets.spool_damaged.clear()
     assert engine.committer.rebuild_spool(MALFORMED) is True  # what the pipeline does next
     assert len(moved_aside(engine.path)) == 1
     recovered = engine.rows()
-    assert 0 < len(recovered) < 3000 and len({row[1] for row in recovered}) == len(recovered)
+    assert 0 < len(recovered) < 6000 and len(recovered) == len(set(recovered))
     engine.committer.turn(engine.events(1), [])
-    assert engine.rows()[-1][0] > 3000  # a row id above every one the damaged file used
+    assert engine.rows()[-1][0] > 6000  # a row id above every one the damaged file used
+
