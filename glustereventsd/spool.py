@@ -141,15 +141,21 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 
 @contextlib.contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT; on any error (COMMIT's own included) roll back and re-raise."""
+    """BEGIN IMMEDIATE ... COMMIT; on any error (COMMIT's own included) roll back and re-raise.
+
+    A UnicodeDecodeError (Python could not decode what SQLite said about a damaged schema or
+    row) is raised as the corruption it is, a sqlite3.DatabaseError.
+    """
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
         connection.execute("COMMIT")
-    except BaseException:
+    except BaseException as err:
         if connection.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error, UnicodeDecodeError):
                 connection.execute("ROLLBACK")
+        if isinstance(err, UnicodeDecodeError):
+            raise sqlite3.DatabaseError(DAMAGED_TEXT) from None
         raise
 
 
@@ -369,13 +375,21 @@ def _retire(db: sqlite3.Connection, count: int) -> None:
                    "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value", (count,))
 
 
+DAMAGED_TEXT = "database disk image is malformed (SQLite read text that is not UTF-8)"
+
+
 def is_corruption(err: BaseException) -> bool:
-    """True for SQLite's "database disk image is malformed" and "file is not a database"."""
+    """True for SQLite's "database disk image is malformed" and "file is not a database".
+
+    Also for Python's "Could not decode to UTF-8 column": the spool writes only UTF-8 text,
+    so such a value lies on a damaged page.
+    """
     name = str(getattr(err, "sqlite_errorname", "") or "")
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
         return True
     text = str(err).lower()
-    return isinstance(err, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text)
+    return isinstance(err, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text
+                                                       or "could not decode to utf-8" in text)
 
 
 class SpoolReader:
@@ -403,6 +417,10 @@ class SpoolReader:
             if self.damaged is not None and is_corruption(err):
                 self.damaged.set()
             raise
+        except UnicodeDecodeError:  # text we wrote as UTF-8 that no longer is: a damaged page
+            if self.damaged is not None:
+                self.damaged.set()
+            raise sqlite3.DatabaseError(DAMAGED_TEXT) from None
 
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
         """Up to ``limit`` queued records of a webhook with row id above ``after_id``, oldest first."""

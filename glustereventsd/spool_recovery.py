@@ -63,16 +63,22 @@ MEMORY = ":memory:"
 # What is copied from the damaged file: (table, columns); the first column is the row id.
 TABLES = {
     "hooks": ("hook_id", "url", "delivered", "retried", "dropped", "dead", "last_error", "last_error_at",
-              "last_success_at"),
+              "last_success_at", "duplicates"),
     "queue": ("id", "hook_id", "event_id", "seq", "name", "ts", "received", "body"),
     "dead": ("id", "hook_id", "event_id", "seq", "name", "ts", "received", "body", "reason", "died"),
     "meta": ("rowid", "key", "value"),
     "sqlite_sequence": ("rowid", "name", "seq"),
     "requeue_requests": ("rowid", "url", "at"),
 }
+# Columns added to a table after spools already existed: (column, its default), last in TABLES.
+# An older file lacks them (SQLite reads such rows, and stores their records, without them).
+ADDED_COLUMNS: dict[str, tuple[tuple[str, Any], ...]] = {"hooks": (("duplicates", 0),)}
 NUMBER = (int, float)
+# What reading a damaged file may raise: SQLite's errors, and Python's when SQLite's message
+# or a text value is not UTF-8 (garbage in the schema or a row).
+DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 SHAPES: dict[str, tuple[tuple[type, ...], ...]] = {
-    "hooks": ((int,), (str,), (int,), (int,), (int,), (int,), (str,), NUMBER, NUMBER),
+    "hooks": ((int,), (str,), (int,), (int,), (int,), (int,), (str,), NUMBER, NUMBER, (int,)),
     "queue": ((int,), (int,), (str,), (int,), (str,), (int,), NUMBER, (bytes,)),
     "dead": ((int,), (int,), (str,), (int,), (str,), (int,), NUMBER, (bytes,), (str,), NUMBER),
     "meta": ((int,), (str,), (int,)),
@@ -142,8 +148,8 @@ def is_full(err: BaseException) -> bool:
 
 def classify(err: BaseException) -> Problem:
     """The Problem an error opening or writing the spool means."""
-    if is_corruption(err):
-        return Problem("corrupt", str(err))
+    if is_corruption(err) or isinstance(err, UnicodeDecodeError):
+        return Problem("corrupt", spool.DAMAGED_TEXT if isinstance(err, UnicodeDecodeError) else str(err))
     if isinstance(err, OSError):
         return Problem("unwritable", err.strerror or str(err))
     return Problem("unwritable", str(err))
@@ -190,8 +196,11 @@ def diagnose(path: Path) -> Problem | None:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, isolation_level=None)
     except sqlite3.Error as err:
         return Problem("unreadable", str(err))
+    db.text_factory = lambda data: data.decode("utf-8", "replace")  # quick_check may quote damaged names
     try:
         found = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+    except UnicodeDecodeError:  # SQLite's own message quotes garbage from the schema
+        return Problem("corrupt", spool.DAMAGED_TEXT)
     except sqlite3.Error as err:
         if is_corruption(err):
             return Problem("corrupt", str(err))
@@ -243,6 +252,7 @@ class _TableReader:
         self.db = db
         self.table = table
         self.columns = TABLES[table]
+        self.padding: tuple[Any, ...] = ()  # defaults of the added columns an older file lacks
         self.complete = True  # no part of the table was unreadable
         self.skipped = 0  # rows read but of the wrong shape
         self.probes = 0  # seeks past damaged rows so far (bounded: the page scan reads the rest)
@@ -254,7 +264,7 @@ class _TableReader:
             self.db.execute(f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE rowid >= ? ORDER BY rowid "
                             "LIMIT 1", (start,)).fetchall()
             return True
-        except sqlite3.Error:
+        except DB_ERRORS:
             return False
 
     def _next_readable(self, failed_at: int) -> int | None:
@@ -276,17 +286,27 @@ class _TableReader:
                 bad = middle
         return good
 
+    def _without_added_columns(self) -> bool:
+        """Read without the columns added later (once); False when there are none left to leave out."""
+        added = ADDED_COLUMNS.get(self.table, ())
+        if not added or self.padding:
+            return False
+        self.columns = TABLES[self.table][:-len(added)]
+        self.padding = tuple(default for _, default in added)
+        return True
+
     def rows(self) -> Iterator[Row]:
-        """Yield every readable row of the right shape."""
-        sql = f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE rowid >= ? ORDER BY rowid"
+        """Yield every readable row of the right shape (added columns an older file lacks get their default)."""
         shape = SHAPES[self.table]
         start: int | None = 0  # our row ids start at 1: doubling from 0 probes at their scale
         while start is not None:
+            sql = f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE rowid >= ? ORDER BY rowid"
             try:
                 for row in self.db.execute(sql, (start,)):
                     if not isinstance(row[0], int) or row[0] < start:
                         raise sqlite3.DatabaseError("row ids out of order: a damaged b-tree")  # it may loop
                     start = row[0] + 1
+                    row = (*row, *self.padding)
                     if all(isinstance(value, kinds) for value, kinds in zip(row, shape)):
                         yield tuple(row)
                     else:
@@ -296,9 +316,11 @@ class _TableReader:
                 if "no such table" in str(err):
                     self.complete = self.table == "requeue_requests"  # older spools lack it
                     return
+                if "no such column" in str(err) and self._without_added_columns():
+                    continue  # a spool made before a column was added: read it without, from the same row
                 self.complete = False
                 start = self._next_readable(start)
-            except sqlite3.Error:
+            except DB_ERRORS:
                 self.complete = False
                 start = self._next_readable(start)
 
@@ -335,13 +357,13 @@ def _repair_header(copy: Path) -> str:
         with open(copy, "r+b") as handle:
             handle.write(header)
         try:
-            db = sqlite3.connect(copy, isolation_level=None)
+            db = _damaged_text(sqlite3.connect(copy, isolation_level=None))
             try:
                 db.execute("PRAGMA writable_schema=ON")
                 names = {row[0] for row in db.execute("SELECT name FROM sqlite_schema")}
             finally:
                 db.close()
-        except sqlite3.Error:
+        except DB_ERRORS:
             continue
         if "queue" in names:
             return f"rebuilt its garbled header (page size {page_size})"
@@ -404,12 +426,25 @@ def _checkpoint(copy: Path) -> None:
     """Fold the copy's -wal into it, so a page scan sees the last committed pages (best effort)."""
     if not os.path.exists(f"{copy}-wal"):
         return
-    with contextlib.suppress(sqlite3.Error):
+    with contextlib.suppress(*DB_ERRORS):
         db = sqlite3.connect(copy, isolation_level=None)
         try:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             db.close()
+
+
+def _text_or_bytes(data: bytes) -> str | bytes:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data  # not text: the row's shape check (a str column) refuses it
+
+
+def _damaged_text(db: sqlite3.Connection) -> sqlite3.Connection:
+    """``db``, reading text that is not UTF-8 (a damaged page) as bytes instead of raising UnicodeDecodeError."""
+    db.text_factory = _text_or_bytes
+    return db
 
 
 def _open_source(path: Path, scratch: Path, notes: list[str]) -> _Source:
@@ -421,7 +456,7 @@ def _open_source(path: Path, scratch: Path, notes: list[str]) -> _Source:
     else:
         recovered = _sqlite3_recover(copy, scratch, notes)
         if recovered is not None:
-            return _Source(sqlite3.connect(recovered, isolation_level=None), None, True)
+            return _Source(_damaged_text(sqlite3.connect(recovered, isolation_level=None)), None, True)
         with open(copy, "rb") as handle:
             if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
                 note = _repair_header(copy)
@@ -430,11 +465,11 @@ def _open_source(path: Path, scratch: Path, notes: list[str]) -> _Source:
         _checkpoint(copy)
         uri = f"file:{copy}"
     try:
-        db = sqlite3.connect(uri, uri=True, isolation_level=None)
+        db = _damaged_text(sqlite3.connect(uri, uri=True, isolation_level=None))
         db.execute("PRAGMA writable_schema=ON")  # read a truncated file up to its end instead of refusing it
         db.execute("PRAGMA query_only=ON")
         db.execute("SELECT count(*) FROM sqlite_schema").fetchone()
-    except sqlite3.Error as err:
+    except DB_ERRORS as err:
         notes.append(f"SQLite cannot read it ({err})")
         return _Source(None, copy)
     return _Source(db, copy)
@@ -529,6 +564,7 @@ def _copy_tables(source: sqlite3.Connection, target: sqlite3.Connection, read: _
 
 
 META_KEYS = frozenset({"next_seq", "retired"})
+URL_SCHEMES = ("http://", "https://", "nats://", "tls://")  # a requeue request's webhook or NATS sink
 SEQUENCES = frozenset({"hooks", "queue", "dead"})
 
 
@@ -547,7 +583,7 @@ def _scan_pages(copy: Path, target: sqlite3.Connection, read: _Read) -> None:
                     read.meta[name] = max(read.meta.get(name, 0), number)
                 elif name in SEQUENCES and not complete.get("sqlite_sequence"):
                     read.sequence[name] = max(read.sequence.get(name, 0), number)
-            if isinstance(name, str) and name.startswith(("http://", "https://")) and isinstance(number, NUMBER):
+            if isinstance(name, str) and name.startswith(URL_SCHEMES) and isinstance(number, NUMBER):
                 target.execute("INSERT OR IGNORE INTO requeue_requests (url, at) VALUES (?, ?)", (name, number))
             continue
         if not values or values[0] is not None:
@@ -555,11 +591,15 @@ def _scan_pages(copy: Path, target: sqlite3.Connection, read: _Read) -> None:
         row = (rowid, *values[1:])
         for table in ("queue", "dead", "hooks"):
             shape = SHAPES[table]
-            if len(row) == len(shape) and all(isinstance(value, kinds) for value, kinds in zip(row, shape)):
+            added = ADDED_COLUMNS.get(table, ())
+            candidate = row
+            if added and len(row) == len(shape) - len(added):  # a record stored before the columns existed
+                candidate = (*row, *(default for _, default in added))
+            if len(candidate) == len(shape) and all(isinstance(value, kinds) for value, kinds in zip(candidate, shape)):
                 if table != "hooks" or not complete.get("hooks"):
-                    _insert(target, table, row, read)
+                    _insert(target, table, candidate, read)
                     if table == "hooks":
-                        read.hooks.setdefault(rowid, row)
+                        read.hooks.setdefault(rowid, candidate)
                 break
 
 
@@ -620,7 +660,7 @@ def recover(path: Path, problem: Problem, floor: Floor | None = None, stats: Sta
             source = _open_source(path, scratch, report.notes)
         _build(source, tmp, floor, report)
         os.rename(tmp, done)
-    except (OSError, sqlite3.Error) as err:
+    except (OSError, *DB_ERRORS) as err:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         report.notes.append(f"could not write a fresh spool next to it ({getattr(err, 'strerror', None) or err})")
@@ -692,7 +732,7 @@ def open_spool(path: Path, durable: bool, stats: Stats | None = None) -> OpenedS
     if problem is None:
         try:
             writer = spool.SpoolWriter(path, durable=durable)
-        except (sqlite3.Error, OSError) as err:
+        except (*DB_ERRORS, OSError) as err:
             if _is_transient(err):
                 raise
             problem = classify(err)
@@ -700,7 +740,7 @@ def open_spool(path: Path, durable: bool, stats: Stats | None = None) -> OpenedS
             try:
                 probe_write(writer)
                 return OpenedSpool(writer)
-            except sqlite3.Error as err:
+            except sqlite3.Error as err:  # the transaction turns a UnicodeDecodeError into one
                 if is_full(err):
                     log.error("The spool %s cannot be written: the disk is full (%s); events are delivered from "
                               "memory until space is freed", path, err)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +139,19 @@ def test_a_read_that_finds_the_spool_corrupt_flags_it_for_the_pipeline(engine: E
     engine.committer.turn(engine.events(1), [])
     assert engine.rows()[-1][0] > 6000  # a row id above every one the damaged file used
 
+
+def test_text_that_is_no_longer_utf8_is_read_as_corruption(tmp_path: Path) -> None:
+    """Python cannot decode it: the reader's error counts as corruption and flags it, like SQLite's own."""
+    writer = SpoolWriter(tmp_path / "spool.sqlite3")
+    hook = writer.hook_id(URL)
+    writer.commit([(hook, NewEvent("msg_1", writer.take_seq(), "VOLUME_CREATE", 1, time.time(), b"{}"))], [], [], [])
+    writer.db.execute("UPDATE queue SET event_id = CAST(x'ff00' AS TEXT)")  # what a damaged page can hold
+    damaged = threading.Event()
+    reader = spool.SpoolReader(writer.path, damaged)
+    try:
+        with pytest.raises(sqlite3.DatabaseError) as caught:
+            reader.load(hook, 0, 10)
+        assert spool.is_corruption(caught.value) and damaged.is_set()
+    finally:
+        reader.close()
+        writer.close()

@@ -128,6 +128,54 @@ def test_garbage_in_the_middle_skips_only_the_damaged_rows(tmp_path: Path) -> No
     assert len(set(ids)) == len(ids) and set(ids) <= {e for e, _ in queued}
 
 
+def hooks_of(path: Path) -> list[tuple[str, int, int]]:
+    db = spool.connect(path, readonly=True)
+    try:
+        return db.execute("SELECT url, delivered, duplicates FROM hooks ORDER BY hook_id").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.parametrize("damage", ["garbage over the header", "zeros over the first page"])
+def test_a_spool_made_before_the_duplicates_column_is_recovered_with_its_counters(tmp_path: Path,
+                                                                                 damage: str) -> None:
+    """Spools older than NATS sinks lack hooks.duplicates: read without it (SQL and page scan), counters kept."""
+    path = tmp_path / "spool.sqlite3"
+    queued = make_spool(path, 300)
+    db = sqlite3.connect(path)
+    db.execute("ALTER TABLE hooks DROP COLUMN duplicates")  # rewrites the rows without it, as an old spool held them
+    db.execute("VACUUM")
+    db.close()
+    with open(path, "r+b") as handle:
+        handle.write(os.urandom(100) if damage == "garbage over the header" else bytes(4096))
+    opened = spool_recovery.open_spool(path, durable=True)
+    opened.writer.close()
+    assert opened.report is not None and opened.report.replaced
+    assert [(e, s) for e, s, _ in rows_of(path)] == queued
+    assert hooks_of(path) == [(URL, 10, 0)]  # the webhook and its delivered counter, duplicates 0
+
+
+def test_a_schema_of_non_utf8_garbage_is_corruption_not_a_crash(tmp_path: Path) -> None:
+    """Python cannot decode what SQLite says about such a schema: that too is a corrupt spool, recovered."""
+    path = tmp_path / "spool.sqlite3"
+    make_spool(path, 50)
+    data = bytearray(path.read_bytes())
+    where = data.find(b"CREATE TABLE hooks")
+    assert 0 < where < 4096
+    data[where + 7:where + 12] = b"\xb7\x86\x83\xd8\xff"  # inside the CREATE TABLE text of page 1
+    path.write_bytes(bytes(data))
+    problem = spool_recovery.diagnose(path)
+    assert problem is not None and problem.cause == "corrupt"
+    opened = spool_recovery.open_spool(path, durable=True)
+    try:
+        assert opened.report is not None and opened.report.replaced and not opened.memory_only
+        hook = opened.writer.hook_id(URL)
+        event = NewEvent("msg_new", opened.writer.take_seq(), "VOLUME_CREATE", 1, time.time(), b"{}")
+        assert opened.writer.commit([(hook, event)], [], [], []).added[0].id > 0
+    finally:
+        opened.writer.close()
+
+
 def test_a_folder_in_place_of_the_spool_is_moved_aside(tmp_path: Path) -> None:
     path = tmp_path / "spool.sqlite3"
     path.mkdir()
