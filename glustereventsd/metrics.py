@@ -31,6 +31,7 @@ PREFIX = "gluster_events"
 KNOWN_LABELS: dict[str, tuple[str, ...]] = {
     "dropped": ("sender_not_allowed", "rate_limited", "intake_full", "spool_full", "shutdown"),
     "spool_errors": ("write_failed",),
+    "spool_recoveries": ("rebuilt", "failed"),  # at 0 from the start, so increase() sees the first one
 }
 
 

@@ -125,6 +125,7 @@ def test_damaged_spool_at_start_is_moved_aside_recovered_and_delivered(daemon: D
     wait_for(lambda: "after-recovery" in receiver.names(), what="new events delivered")
     samples = scrape(metrics_port)
     assert samples[("gluster_events_spool_recoveries_total", (("outcome", "rebuilt"),))] == 1
+    assert samples[("gluster_events_spool_recoveries_total", (("outcome", "failed"),))] == 0  # there from the start
     assert samples[("gluster_events_spool_recovered_events_total", (("method", method),))] == recovered
     assert daemon.proc.poll() is None
 
