@@ -7,7 +7,6 @@ to every peer and reload every daemon (``sync_pool``), and return one row per no
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -99,8 +98,7 @@ def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
     """
     paths = ctx.get_paths()
     with store.push_lock(paths):
-        webhooks_text = store.file_text(paths.webhooks_file, ExitStatus.WEBHOOKS_SYNC_FAILED)
-        webhooks = json.loads(webhooks_text) if webhooks_text and webhooks_text.strip() else {}
+        webhooks_text, webhooks = store.pushed_file(paths.webhooks_file, ExitStatus.WEBHOOKS_SYNC_FAILED)
         request = {
             "webhooks": webhooks_text,
             "config": store.file_text(paths.config_file, ExitStatus.CONFIG_SYNC_FAILED),

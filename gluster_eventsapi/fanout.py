@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
+from glustereventsd import filereader
+
 from gluster_eventsapi.results import PROTOCOL, NodeResult
 
 LOCAL_NAME = "localhost"
@@ -201,8 +203,8 @@ def classify(name: str, command: str, done: Completed, settings: SshSettings) ->
                           error=f"version mismatch: the peer's gluster-eventsapi does not know "
                                 f"'{command}'; install the same version on every node")
     try:
-        answer = json.loads(line) if line else None
-    except json.JSONDecodeError:
+        answer = filereader.loads(line) if line else None
+    except ValueError:  # not JSON, or JSON we refuse (deep nesting, duplicate keys, NaN)
         answer = None
     if not isinstance(answer, dict):
         shown = line or stderr or f"exit status {done.returncode}, no output"

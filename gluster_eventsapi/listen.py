@@ -71,7 +71,7 @@ def verify_jwt(token: str, secret: str, now: float) -> dict[str, Any]:
         header = json.loads(_b64url_decode(parts[0]))
         claims = json.loads(_b64url_decode(parts[1]))
         signature = _b64url_decode(parts[2])
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         raise AuthFailure("JWT is not valid base64url JSON") from None
     if not isinstance(header, dict) or header.get("alg") != "HS256":
         alg = header.get("alg") if isinstance(header, dict) else None
@@ -256,7 +256,7 @@ def make_handler(auth: Auth, output: Output, clock: Callable[[], float],
                 return
             try:
                 event = json.loads(body)
-            except (UnicodeDecodeError, json.JSONDecodeError):
+            except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
                 self._publish("invalid", auth_state, "body is not JSON (answered 400)")
                 self._refuse(400, "body is not JSON")
                 return
@@ -278,7 +278,7 @@ def _parsed(body: bytes) -> dict[str, Any] | None:
     """The body as a JSON object when it is one (to show a refused event), else None."""
     try:
         event = json.loads(body) if body else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or nested too deep
         return None
     return event if isinstance(event, dict) else None
 

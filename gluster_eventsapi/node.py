@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from glustereventsd import reloader, runstate
+from glustereventsd import filereader, reloader, runstate
 from glustereventsd.config import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
@@ -66,14 +66,15 @@ def node_reload(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
 
 
 def _install(path: Path, text: str, check: Callable[[dict[str, Any], Path], None]) -> None:
+    kind = filereader.kind_of(path)
+    advice = f"this node kept its file: {filereader.RECEIVED}"
+    if len(text) > kind.max_bytes or len(text.encode("utf-8", "surrogatepass")) > kind.max_bytes:
+        raise CliError(f"{path}: received content is over the {kind.max_bytes:,} bytes this file may hold; "
+                       f"{advice}")
     try:
-        data = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as err:
-        raise CliError(f"{path}: received content is not valid JSON ({err.msg}); this node "
-                       "kept its file: fix the sending node's file and run "
-                       "'gluster-eventsapi sync'") from None
-    if not isinstance(data, dict):
-        raise CliError(f"{path}: received content is not a JSON object")
+        data = filereader.parse_json_object(text, path, advice)
+    except ConfigError as err:
+        raise CliError(f"received content for {err}") from None
     check(data, path)
     with store.file_lock(path):
         try:
@@ -364,9 +365,9 @@ def read_request(text: str) -> Mapping[str, Any]:
     if not text:
         return {}
     try:
-        data = json.loads(text.splitlines()[0])
-    except json.JSONDecodeError:
-        raise CliError("bad request on stdin: not JSON") from None
+        data = filereader.loads(text.splitlines()[0])
+    except ValueError as err:
+        raise CliError(f"bad request on stdin: {err}") from None
     if not isinstance(data, dict):
         raise CliError("bad request on stdin: not a JSON object")
     return data

@@ -37,7 +37,7 @@ def local_peer() -> Peer:
 def check_host(host: str) -> str:
     """Validate a peer host name as given to ``peer-add``."""
     host = host.strip()
-    if not host or host.startswith("-") or any(c.isspace() for c in host):
+    if not host or host.startswith("-") or any(c.isspace() for c in host) or not host.isprintable():
         raise CliError(f"invalid peer host {host!r}: give a host name or address", ExitStatus.ERROR)
     if host == LOCAL_NAME:
         raise CliError("the local node is always part of the pool; do not add it",
@@ -47,6 +47,10 @@ def check_host(host: str) -> str:
 
 def peer_from_entry(host: str, entry: object, path: Path) -> Peer:
     """One peers.json entry as a ``Peer``; raise CliError naming the file when it is bad."""
+    try:
+        check_host(host)
+    except CliError as err:
+        raise CliError(f"{path}: {err.message}; fix the file or remove the entry", ExitStatus.ERROR) from None
     if not isinstance(entry, dict):
         raise CliError(f"{path}: entry for {host!r} must be an object", ExitStatus.ERROR)
     fields: dict[str, Any] = {}

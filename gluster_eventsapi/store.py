@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from glustereventsd.config import (
     parse_webhooks,
     read_json_object,
 )
+from glustereventsd import filereader
 from glustereventsd.fsutil import atomic_write_bytes, dump_json, locked
 from glustereventsd.paths import Paths
 
@@ -152,27 +152,27 @@ def keys_set_in(path: Path) -> set[str]:
     return found
 
 
-def file_text(path: Path, status: ExitStatus) -> str | None:
-    """The exact text of a cluster file to push to peers, after checking it parses.
+def pushed_file(path: Path, status: ExitStatus) -> tuple[str | None, Data]:
+    """The exact text of a cluster file to push to peers, and its content, after checking it.
 
-    None when the file does not exist (it is then not pushed: the peers keep theirs).
+    (None, {}) when the file does not exist (it is then not pushed: the peers keep theirs).
     Raises CliError with ``status`` when it cannot be read or is not a JSON object.
     """
+    kind = filereader.kind_of(path)
+    advice = f"nothing was synced; {kind.advice}"
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as err:
-        raise CliError(f"{path}: cannot read: {getattr(err, 'strerror', None) or err}",
-                       status) from None
-    try:
-        data = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as err:
-        raise CliError(f"{path}: not valid JSON (line {err.lineno} column {err.colno}: "
-                       f"{err.msg}); nothing was synced", status) from None
-    if not isinstance(data, dict):
-        raise CliError(f"{path}: must hold a JSON object; nothing was synced", status)
-    return text
+        data = filereader.read_bytes(path, kind.max_bytes, advice, missing_ok=True)
+        if data is None:
+            return None, {}
+        content = filereader.parse_json_object(data, path, advice)
+    except ConfigFileError as err:
+        raise CliError(str(err), status) from None
+    return filereader.decode_utf8(data, path, advice), content
+
+
+def file_text(path: Path, status: ExitStatus) -> str | None:
+    """The text of ``pushed_file`` alone."""
+    return pushed_file(path, status)[0]
 
 
 @contextlib.contextmanager

@@ -29,11 +29,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from glustereventsd import filereader
+from glustereventsd.errors import ConfigFileError
 from glustereventsd.fsutil import atomic_write_bytes
 
 from gluster_eventsapi.errors import CliError, ExitStatus
 
 MAX_FILE_BYTES = 1 << 20  # a PEM bundle of a few hundred certificates; anything bigger is a mistake
+MAX_ENCODED_CHARS = 4 * ((MAX_FILE_BYTES + 2) // 3)  # its base64, as sync sends it
 MANAGED_NAME = re.compile(r"(?:ca|tls)/[0-9a-f]{16}\.pem|nats/[0-9a-f]{16}\.(?:nk|creds)")
 PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 PEM_KEY = re.compile(rb"-----BEGIN ((?:RSA |EC |ENCRYPTED )?PRIVATE KEY)-----.+?-----END \1-----", re.DOTALL)
@@ -127,14 +130,10 @@ def read_file(kind: Kind, path: Path) -> bytes:
     flag = kind.flag
     if not path.is_file():
         raise CliError(f"{flag}: {path} does not exist or is not a file", ExitStatus.INVALID_CONFIG)
-    try:
-        with open(path, "rb") as handle:
-            pem = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise CliError(f"{flag}: cannot read {path}: {err.strerror or err}", ExitStatus.INVALID_CONFIG) from None
-    if len(pem) > MAX_FILE_BYTES:
-        raise CliError(f"{flag}: {path} is larger than {MAX_FILE_BYTES} bytes: give a PEM file",
-                       ExitStatus.INVALID_CONFIG)
+    try:  # bounded, a regular file only; what the blocks must be is checked below
+        pem = filereader.read_pem(path, MAX_FILE_BYTES, "give a PEM file", require_block=False)
+    except ConfigFileError as err:
+        raise CliError(f"{flag}: {err}", ExitStatus.INVALID_CONFIG) from None
     problem = _problem(kind, pem)
     if problem:
         what, holds = _WHAT[kind]
@@ -189,11 +188,19 @@ def write(events_dir: Path, name: str, pem: bytes, mode: int) -> None:
     """Store one file atomically under ``name`` (unchanged when it is already there)."""
     target = events_dir / name
     try:
-        if not (target.is_file() and target.read_bytes() == pem):
+        if not (target.is_file() and _stored(target) == pem):
             atomic_write_bytes(target, pem, mode)
     except OSError as err:
         raise CliError(f"{target}: cannot write the TLS file: {err.strerror or err} (fix the cause, "
                        "then run 'gluster-eventsapi sync')") from None
+
+
+def _stored(target: Path) -> bytes | None:
+    """The file kept at ``target`` (None when unreadable or too large: it is then rewritten)."""
+    try:
+        return filereader.read_pem(target, MAX_FILE_BYTES, "it is rewritten", require_block=False)
+    except ConfigFileError:
+        return None
 
 
 def install_received(events_dir: Path, name: str, encoded: str) -> None:
@@ -202,8 +209,8 @@ def install_received(events_dir: Path, name: str, encoded: str) -> None:
     if kind is None:
         raise CliError(f"received TLS file name {name!r} is not of the form ca/<16 hex>.pem, tls/<16 hex>.pem, "
                        "nats/<16 hex>.nk or nats/<16 hex>.creds")
-    if len(encoded) > 2 * MAX_FILE_BYTES:
-        raise CliError(f"received TLS file {name} is larger than {MAX_FILE_BYTES} bytes")
+    if len(encoded) > MAX_ENCODED_CHARS:  # checked before decoding: a peer's stream is not trusted
+        raise CliError(f"received TLS file {name} is larger than the {MAX_FILE_BYTES:,} bytes a TLS file may hold")
     try:
         pem = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
@@ -237,14 +244,15 @@ def referenced(webhooks: Mapping[str, object]) -> set[str]:
 def payload(events_dir: Path, webhooks: Mapping[str, object]) -> dict[str, str]:
     """{name: base64 of the file} for every managed file ``webhooks`` uses, to send with ``sync``."""
     found = {}
+    advice = ("the TLS file a webhook uses: set it again with 'gluster-eventsapi webhook-mod URL "
+              "--ca-bundle FILE' (or --client-cert/--client-key, --nats-nkey, --nats-creds)")
     for name in sorted(referenced(webhooks)):
         try:
-            found[name] = base64.b64encode((events_dir / name).read_bytes()).decode("ascii")
-        except OSError as err:
-            raise CliError(f"{events_dir / name}: the TLS file a webhook uses cannot be read "
-                           f"({err.strerror or err}); set it again with 'gluster-eventsapi webhook-mod URL "
-                           "--ca-bundle FILE' (or --client-cert/--client-key, --nats-nkey, --nats-creds)",
-                           ExitStatus.WEBHOOKS_SYNC_FAILED) from None
+            pem = filereader.read_pem(events_dir / name, MAX_FILE_BYTES, advice, require_block=False)
+        except ConfigFileError as err:
+            reason = str(err) if "file not found" not in err.reason else f"{err}; {advice}"
+            raise CliError(reason, ExitStatus.WEBHOOKS_SYNC_FAILED) from None
+        found[name] = base64.b64encode(pem).decode("ascii")
     return found
 
 

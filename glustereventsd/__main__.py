@@ -8,8 +8,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from glustereventsd import __version__, config, reloader
+from glustereventsd import __version__, config, reloader, spool_recovery
 from glustereventsd.daemon import Daemon, Options, StartupError, load_configuration
+from glustereventsd.lastgood import LastGood
 from glustereventsd.paths import Paths, resolve_paths
 from glustereventsd.source import BindError
 from glustereventsd.threadname import name_os_thread
@@ -61,15 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       listen=tuple(args.listen) if args.listen else ("0.0.0.0", "::"),
                       log_file=args.log_file, watch=args.watch)
     if args.check_config:
-        try:
-            settings, webhooks, warnings = load_configuration(paths, options)
-        except config.ConfigError as err:
-            print(f"glustereventsd: error: {err}", file=sys.stderr)
-            return 1
-        for warning in warnings:
-            print(f"glustereventsd: warning: {warning}", file=sys.stderr)
-        print(f"Configuration OK: port {settings.port}, {len(webhooks)} webhook(s)")
-        return 0
+        return check_config(paths, options)
     name_os_thread("glustereventsd")  # the process name ps and pidof show, instead of "python"
     try:
         return Daemon(paths, options).run()
@@ -78,6 +71,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - a bug: the traceback is in the daemon log
+        print(f"glustereventsd: error: unexpected {type(err).__name__}: {err} (the daemon log has the details; "
+              "please report it)", file=sys.stderr)
+        return 1
+
+
+def check_config(paths: Paths, options: Options) -> int:
+    """``--check-config``: validate the files and the spool, print the result; 0 when all is well."""
+    status = 0
+    try:
+        settings, webhooks, warnings = load_configuration(paths, options)
+    except config.ConfigError as err:
+        print(f"glustereventsd: error: {err}", file=sys.stderr)
+        if LastGood(paths.state_dir / "last-good", (paths.webhooks_file, paths.config_file)).available():
+            print("glustereventsd: note: the daemon would start with the last copies that loaded, kept in "
+                  f"{paths.state_dir / 'last-good'}", file=sys.stderr)
+        status = 1
+    else:
+        for warning in warnings:
+            print(f"glustereventsd: warning: {warning}", file=sys.stderr)
+    problem = spool_recovery.diagnose(paths.spool_file)
+    if problem is not None:
+        print(f"glustereventsd: error: the spool {paths.spool_file} is unusable ({problem.cause}: {problem.detail}); "
+              "glustereventsd moves it aside and recovers what it can when it starts (or fix it, e.g. chattr -i)",
+              file=sys.stderr)
+        status = 1
+    if status == 0:
+        print(f"Configuration OK: port {settings.port}, {len(webhooks)} webhook(s)")
+    return status
 
 
 def reload_running(paths: Paths, pid: int | None, timeout: float) -> int:

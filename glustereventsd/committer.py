@@ -6,6 +6,13 @@ the spool cannot be written (a full disk, an I/O error) delivery goes on from me
 the records carry row id 0, are counted as not spooled, and the deletes and dead letters
 of that turn are written with the next commit that succeeds.
 
+A spool that turns out corrupt while running (a commit, or a read of the delivery loop or
+the metrics, fails with "database disk image is malformed") is rebuilt here, at most once
+a minute: ``spool_recovery`` moves the file aside and recovers what it holds into a fresh
+one, keeping row ids, hook ids and sequence numbers (``Floor``), so every record in memory
+stays valid; the committer swaps in a writer of the fresh file, ``Outlets.use_spool`` gives
+the delivery loop a reader of it, and the failed turn is committed again, to the new file.
+
 It also keeps each webhook's spool usage (events and bytes), to trim a full spool by
 dropping its oldest events, never one being delivered.
 """
@@ -14,22 +21,26 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Sequence
 
+from glustereventsd import spool_recovery
 from glustereventsd.outlet import Outlet
 from glustereventsd.outlets import Outlets
 from glustereventsd.results import Dead, Delivered, Result
-from glustereventsd.spool import NewEvent, Record, SpoolWriter
+from glustereventsd.spool import Committed, NewEvent, Record, SpoolWriter, is_corruption
 from glustereventsd.stats import RateLimitedLog, Stats
 
 log = logging.getLogger("glustereventsd.committer")
+
+REBUILD_INTERVAL_SECS = 60.0  # a corrupt spool is rebuilt at most this often
+Trims = list[tuple[int, int, tuple[int, ...]]]
 
 
 class Committer:
     """See the module docstring."""
 
-    def __init__(self, writer: SpoolWriter, outlets: Outlets, stats: Stats, log_limiter: RateLimitedLog) -> None:
-        self.writer = writer
+    def __init__(self, outlets: Outlets, stats: Stats, log_limiter: RateLimitedLog) -> None:
         self.outlets = outlets
         self.stats = stats
         self.log_limiter = log_limiter
@@ -38,6 +49,16 @@ class Committer:
         self._pending_deaths: list[tuple[Record, str]] = []  # likewise, dead letters
         self._unsettled: dict[int, list[int]] = {}  # row ids acked or dead, deletion not committed yet
         self.spool_error = ""  # why the last commit failed ("" once one succeeds); read by the daemon's status
+        self._next_rebuild = 0.0  # monotonic time before which a corrupt spool is not rebuilt again
+
+    @property
+    def writer(self) -> SpoolWriter:
+        """The spool writer in force (``Outlets`` holds the one reference; only ``rebuild_spool`` swaps it)."""
+        return self.outlets.writer
+
+    def take_seq(self) -> int:
+        """The next per-node sequence number, from the writer in force (``Ingest`` numbers events with it)."""
+        return self.outlets.writer.take_seq()
 
     def refresh_usage(self) -> None:
         """Count every webhook's spool usage exactly (at start and after a reload)."""
@@ -47,13 +68,11 @@ class Committer:
         """Commit one turn; never raises for a spool error (see the module docstring)."""
         appends = [(outlet.hook_id, event) for event in events for outlet in self.outlets.wanting(event.name)]
         acks, deaths = self._account(results)
-        trims = self._trims(appends)
         self._flush_counters()
-        try:
-            committed = self.writer.commit(appends, acks, deaths, trims)
-        except sqlite3.Error as err:
-            self._spool_failed(err, appends, acks, deaths)
+        done = self._commit(appends, acks, deaths)
+        if done is None:
             return
+        committed, trims = done
         self.spool_error = ""
         by_id = self.outlets.by_id
         for hook_id, row_ids in self._unsettled.items():
@@ -80,6 +99,57 @@ class Committer:
             # is still delivered (or dies as a dead letter), so it is not counted as dropped.
             self.count_dropped(outlet, outlet.forget(committed.trimmed.get(hook_id, [])), "spool_full")
             self._usage[hook_id] = list(self.writer.usage(hook_id))
+
+    def _commit(self, appends: list[tuple[int, NewEvent]], acks: list[int],
+                deaths: list[tuple[Record, str]]) -> tuple[Committed, Trims] | None:
+        """Write the turn; on a corrupt spool rebuild it and write the turn to the fresh one.
+
+        None when it could not be written (the turn then goes on from memory: ``_spool_failed``).
+        """
+        trims = self._trims(appends)
+        try:
+            return self.writer.commit(appends, acks, deaths, trims), trims
+        except sqlite3.Error as err:
+            if not (is_corruption(err) and self.rebuild_spool(str(err))):
+                self._spool_failed(err, appends, acks, deaths)
+                return None
+        trims = self._trims(appends)  # from the fresh spool's usage
+        try:
+            return self.writer.commit(appends, acks, deaths, trims), trims
+        except sqlite3.Error as err:
+            self._spool_failed(err, appends, acks, deaths)
+            return None
+
+    def rebuild_spool(self, reason: str) -> bool:
+        """Move the corrupt spool aside, recover it into a fresh one and go on with that; True when done.
+
+        Row ids, hook ids and sequence numbers are kept (``Floor``), so the records in the
+        outlets' windows, in flight and waiting for a retry stay valid, and acks pending from
+        failed turns delete the right rows. Tried at most once a minute; when it fails the old
+        writer goes on as before (and events go from memory while it cannot be written).
+        Pipeline thread only: it owns the writer.
+        """
+        now = time.monotonic()
+        if now < self._next_rebuild:
+            return False
+        self._next_rebuild = now + REBUILD_INTERVAL_SECS
+        old = self.writer
+        floor = spool_recovery.Floor(old.next_row_id, old.next_seq,
+                                     {url: outlet.hook_id for url, outlet in self.outlets.by_url.items()})
+        report = spool_recovery.recover(old.path, spool_recovery.Problem("corrupt", reason), floor, self.stats)
+        if not report.replaced:
+            return False
+        try:
+            fresh = SpoolWriter(old.path, durable=old.durable)
+        except (sqlite3.Error, OSError) as err:
+            log.error("Cannot open the rebuilt spool %s (%s); going on with the damaged one", old.path, err)
+            return False
+        fresh.counters, old.counters = old.counters, {}  # counted, not yet written: they go to the fresh file
+        fresh.next_seq = max(fresh.next_seq, old.next_seq)
+        old.close()  # the damaged file was moved aside: SQLite leaves it where it is now
+        self.outlets.use_spool(fresh)
+        self.refresh_usage()
+        return True
 
     def final(self, results: list[Result]) -> None:
         """At shutdown: commit the last results; count what only memory held as dropped."""
@@ -116,7 +186,7 @@ class Committer:
 
     def _spool_failed(self, err: sqlite3.Error, appends: list[tuple[int, NewEvent]], acks: list[int],
                       deaths: list[tuple[Record, str]]) -> None:
-        """A full disk or I/O error: keep delivering from memory, count what was not spooled."""
+        """A full disk, an I/O error, a corrupt spool not rebuilt: deliver from memory, count what was not spooled."""
         self.stats.add("spool_errors", "write_failed")
         self.spool_error = str(err) or type(err).__name__
         self.log_limiter.log(log, logging.ERROR, "spool-write", "Cannot write the spool (events are "
@@ -153,7 +223,7 @@ class Committer:
                     usage[0] -= 1
         return acks, deaths
 
-    def _trims(self, appends: list[tuple[int, NewEvent]]) -> list[tuple[int, int, tuple[int, ...]]]:
+    def _trims(self, appends: list[tuple[int, NewEvent]]) -> Trims:
         """(hook_id, rows to drop, rows to keep) for every spool this turn would take past its bounds.
 
         The rows to keep are those being delivered right now: dropping them would count as

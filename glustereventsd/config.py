@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,24 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from glustereventsd import natsurl, proxies, weburl
+
+# Re-exported: the daemon and the CLI import these from here.
+from glustereventsd.errors import ConfigError as ConfigError
+from glustereventsd.errors import ConfigFileError as ConfigFileError
+from glustereventsd.filereader import read_json_object as read_json_object
 from glustereventsd.models import Settings, Webhook
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE_WORDS = frozenset({"1", "true", "on", "yes", "enabled", "enable", "y"})
 FALSE_WORDS = frozenset({"0", "false", "off", "no", "disabled", "disable", "n"})
-
-
-class ConfigError(ValueError):
-    """A config value or file that cannot be used; the message names what and where."""
-
-
-class ConfigFileError(ConfigError):
-    """A config, webhooks or peers file that cannot be read or parsed."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
 
 
 Converter = Callable[[object], object]
@@ -268,31 +259,6 @@ def convert_value(name: str, value: object) -> object:
     return list(converted) if isinstance(converted, tuple) else converted
 
 
-def read_json_object(path: Path, missing_ok: bool = True) -> dict[str, Any]:
-    """Read a JSON object from ``path``; a missing file is ``{}`` when ``missing_ok``."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except FileNotFoundError:
-        if missing_ok:
-            return {}
-        raise ConfigFileError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigFileError(path, f"cannot read: {getattr(err, 'strerror', None) or err}") from None
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigFileError(
-            path, f"not valid JSON (line {err.lineno} column {err.colno}: {err.msg}); "
-            "fix or remove the file, then run 'gluster-eventsapi sync' from a good node"
-        ) from None
-    if not isinstance(data, dict):
-        raise ConfigFileError(path, f"must hold a JSON object, not {type(data).__name__}")
-    return data
-
-
 def _overlay(base: dict[str, object], path: Path, warnings: list[str]) -> None:
     for name, value in read_json_object(path).items():
         try:
@@ -346,8 +312,7 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
     "proxy": ("proxy", to_proxy),
     "client-cert": ("client_cert", to_text),
     "client-key": ("client_key", to_text),
-    "events": ("events", lambda v: tuple(str(p) for p in v) if isinstance(v, list)
-               else tuple(p.strip() for p in str(v).split(",") if p.strip())),
+    "events": ("events", lambda v: to_patterns(v)),
     # NATS sinks (nats:// and tls:// URLs)
     "nats-token": ("nats_token", to_text),
     "nats-user": ("nats_user", to_text),
@@ -356,6 +321,17 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
     "nats-creds": ("nats_creds", to_text),
 }
 NATS_AUTH_KEYS = ("nats-token", "nats-user", "nats-nkey", "nats-creds")  # at most one of these per sink
+
+
+def to_patterns(value: object) -> tuple[str, ...]:
+    """Event name patterns: a list of strings, or one comma-separated string."""
+    if isinstance(value, list):
+        if not all(isinstance(item, str) for item in value):
+            raise ConfigError("must be a list of event name patterns (strings)")
+        return tuple(value)
+    if not isinstance(value, str):
+        raise ConfigError("must be event name patterns: a list of strings or one comma-separated string")
+    return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
 def validate_url(url: str) -> str:

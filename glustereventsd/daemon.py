@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from glustereventsd import config, logsetup, nodeid, runstate, sdnotify
+from glustereventsd import config, logsetup, nodeid, runstate, sdnotify, spool_recovery
 from glustereventsd.eventlog import EventLog
 from glustereventsd.fsutil import PidFile, PidFileBusy
 from glustereventsd.lastgood import LastGood
@@ -34,8 +34,7 @@ from glustereventsd.ingest import Ingest
 from glustereventsd.outlets import Outlets
 from glustereventsd.pipeline import RESULTS_MAX, Pipeline
 from glustereventsd.results import ResultChannel
-from glustereventsd.source import Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
-from glustereventsd.spool import SpoolWriter
+from glustereventsd.source import BindError, Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.stats import RateLimitedLog, Stats
 from glustereventsd.watch import FileWatcher, put_reload
 
@@ -148,8 +147,31 @@ class Daemon:
 
     # -- life ------------------------------------------------------------------------------
     def run(self) -> int:
-        """Run until SIGTERM (or ``request(SHUTDOWN)``); return the exit status."""
-        logsetup.setup_logging(self.options.log_file or self.paths.daemon_log, "INFO")
+        """Run until SIGTERM (or ``request(SHUTDOWN)``); return the exit status.
+
+        A start-up failure is written to the daemon log too (StartupError and BindError are
+        re-raised for the caller to print); an unexpected error is logged with its traceback.
+        """
+        target = self.options.log_file or self.paths.daemon_log
+        try:
+            logsetup.setup_logging(target, "INFO")
+        except OSError as err:
+            logsetup.setup_logging("-", "INFO")
+            log.error("Cannot write the daemon log %s (%s); logging to stderr: make its folder writable",
+                      target, err.strerror or err)
+        try:
+            return self._run()
+        except StartupError as err:
+            log.error("Cannot start: %s", err)
+            raise
+        except BindError as err:
+            log.error("Cannot start: %s", err.args[-1])
+            raise
+        except Exception:
+            log.exception("glustereventsd stopped by an unexpected error; please report it with this log")
+            raise
+
+    def _run(self) -> int:
         digest = runstate.config_digest(self.paths)
         settings, webhooks, warnings = self._load_at_start()
         if self._started_from_last_good or runstate.config_digest(self.paths) != digest:
@@ -166,9 +188,10 @@ class Daemon:
         try:
             pid_file.acquire()
         except PidFileBusy as err:
-            raise StartupError(str(err)) from None
+            raise StartupError(f"{err}: stop it first, or give this one another --pid-file") from None
         except OSError as err:
-            raise StartupError(f"cannot create pid file {pid_path}: {err.strerror}") from None
+            raise StartupError(f"cannot create pid file {pid_path}: {err.strerror}; make its folder writable or "
+                               "give another with --pid-file") from None
         try:
             return self._run_locked(settings, webhooks, events_log)
         finally:
@@ -182,7 +205,7 @@ class Daemon:
             loaded = load_configuration(self.paths, self.options)
         except config.ConfigError as err:
             if not last_good.available():
-                raise StartupError(f"{err}") from None
+                raise StartupError(f"{err} (no last good copy to start from yet)") from None
             fallback = dataclasses.replace(self.paths, webhooks_file=last_good.copy_of(self.paths.webhooks_file),
                                            config_file=last_good.copy_of(self.paths.config_file))
             try:
@@ -212,12 +235,14 @@ class Daemon:
                                "make the folder writable or install glusterd") from None
         sockets = open_sockets(settings.port, self.options.listen)
         self.bound_ports = [sock.getsockname()[1] for sock in sockets]
-        try:
-            writer = SpoolWriter(self.paths.spool_file, durable=settings.spool == "disk")
-        except Exception as err:  # noqa: BLE001 - sqlite3.Error or OSError: say which file
+        try:  # an unusable spool is moved aside and recovered, or replaced by memory (spool_recovery)
+            opened = spool_recovery.open_spool(self.paths.spool_file, settings.spool == "disk", self.stats)
+        except Exception as err:  # noqa: BLE001 - sqlite3.Error (locked) or OSError: say which file
             for sock in sockets:
                 sock.close()
-            raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}") from None
+            raise StartupError(f"cannot open the spool {self.paths.spool_file}: {err}; is another process "
+                               "holding it? (fuser -v it)") from None
+        writer = opened.writer
         # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop
         # (webhooks) and NATS loop (JetStream sinks), and their results back to the pipeline
         # over a bounded channel.
@@ -225,15 +250,15 @@ class Daemon:
         results = ResultChannel(RESULTS_MAX)
         limiter = RateLimitedLog()
         outlets = Outlets(writer, settings, results, self.stats, limiter, nodeid=node)
-        ingest = Ingest(node, writer.take_seq, self.stats, events_log, limiter)
-        committer = Committer(writer, outlets, self.stats, limiter)
+        committer = Committer(outlets, self.stats, limiter)  # the spool's owner: it swaps in a rebuilt one
+        ingest = Ingest(node, committer.take_seq, self.stats, events_log, limiter)
         pipeline = Pipeline(intake, ingest, committer, outlets, results, settings)
         self.pipeline = pipeline
         try:
             pipeline.start_with(webhooks)  # also re-queues dead letters asked for while we were down
         except sqlite3.Error as err:
             outlets.stop(time.monotonic())
-            writer.close()
+            committer.writer.close()
             for sock in sockets:
                 sock.close()
             raise StartupError(f"cannot use the spool {self.paths.spool_file}: {err}") from None
@@ -253,7 +278,7 @@ class Daemon:
             log.warning("Accepting events from any address on port %d; set allowed-senders to the "
                         "storage network to refuse spoofed events", settings.port)
         log.info("glustereventsd started port=%d nodeid=%s webhooks=%d spool=%s", settings.port, node,
-                 len(webhooks), settings.spool)
+                 len(webhooks), "memory (the spool file is unusable)" if opened.memory_only else settings.spool)
         sdnotify.notify("READY=1\nSTATUS=Listening for Gluster events")
         self._write_status()  # after the signal handlers: a reloader signals only once it exists
         self.ready.set()
@@ -272,7 +297,7 @@ class Daemon:
                 source.close()
             pipeline.stopping.set()
             pipeline.join(30)
-            writer.close()
+            committer.writer.close()  # the one in force: the pipeline may have rebuilt a corrupt spool
             events_log.close()
             log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
                      self.stats.total("delivered"))

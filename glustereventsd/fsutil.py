@@ -12,7 +12,8 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -64,6 +65,35 @@ def dump_json(data: object) -> bytes:
 def atomic_write_json(path: Path, data: object, mode: int = 0o600) -> None:
     """Atomically replace ``path`` with ``data`` as JSON (see ``atomic_write_bytes``)."""
     atomic_write_bytes(path, dump_json(data), mode)
+
+
+def move_aside(path: Path, companions: Sequence[str] = (), tag: str = "corrupt") -> Path:
+    """Rename ``path`` to ``<name>.<tag>-<UTC time>`` (kept as evidence); return the new path.
+
+    Each existing companion ``<path><suffix>`` (an SQLite ``-wal`` or ``-shm``) moves with it,
+    to ``<new path><suffix>``, so SQLite still finds them. All move or none: on a failure the
+    renames already done are undone and the OSError is raised.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target = path.with_name(f"{path.name}.{tag}-{stamp}")
+    number = 1
+    while any(os.path.lexists(f"{target}{suffix}") for suffix in ("", *companions)):
+        number += 1
+        target = path.with_name(f"{path.name}.{tag}-{stamp}-{number}")
+    done: list[tuple[str, str]] = []
+    try:
+        for suffix in ("", *companions):
+            source = f"{path}{suffix}"
+            if suffix and not os.path.lexists(source):
+                continue
+            os.rename(source, f"{target}{suffix}")
+            done.append((source, f"{target}{suffix}"))
+    except OSError:
+        for source, moved in reversed(done):
+            with contextlib.suppress(OSError):
+                os.rename(moved, source)
+        raise
+    return target
 
 
 class PidFileBusy(RuntimeError):

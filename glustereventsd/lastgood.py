@@ -13,6 +13,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from glustereventsd import filereader
+from glustereventsd.errors import ConfigFileError
 from glustereventsd.fsutil import atomic_write_bytes
 
 
@@ -28,20 +30,30 @@ class LastGood:
         return self.folder / source.name
 
     def remember(self) -> None:
-        """Make the copies equal to the sources (a missing source removes its copy)."""
+        """Make the copies equal to the sources (a missing source removes its copy).
+
+        Each source is read again through ``filereader`` and copied only if it still parses:
+        a file replaced by a hostile one since it loaded never becomes the last good copy.
+        Raises OSError when a copy cannot be written.
+        """
         for source in self.sources:
             copy = self.copy_of(source)
+            kind = filereader.kind_of(source)
             try:
-                data = source.read_bytes()
-            except FileNotFoundError:
+                data = filereader.read_bytes(source, kind.max_bytes, kind.advice, missing_ok=True)
+                if data is not None:
+                    filereader.parse_json_object(data, source, kind.advice)
+            except ConfigFileError:
+                continue  # changed since it loaded: keep the copy we have
+            if data is None:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(copy)
                 continue
             try:
-                if copy.read_bytes() == data:
+                if filereader.read_bytes(copy, kind.max_bytes, kind.advice, missing_ok=True) == data:
                     continue
-            except FileNotFoundError:
-                pass
+            except ConfigFileError:
+                pass  # a damaged copy: replace it
             atomic_write_bytes(copy, data, 0o600)
 
     def available(self) -> bool:

@@ -31,6 +31,7 @@ PREFIX = "gluster_events"
 KNOWN_LABELS: dict[str, tuple[str, ...]] = {
     "dropped": ("sender_not_allowed", "rate_limited", "intake_full", "spool_full", "shutdown"),
     "spool_errors": ("write_failed",),
+    "spool_recoveries": ("rebuilt", "failed"),  # at 0 from the start, so increase() sees the first one
 }
 
 
@@ -67,6 +68,13 @@ class DaemonCollector(Collector):
                              "sent '(null)' as their details, by event name.", "event"),
             "spool_errors": ("spool_errors_total", "Failed spool writes (full disk, I/O error), by reason; "
                              "meanwhile events are delivered from memory only.", "reason"),
+            "spool_recoveries": ("spool_recoveries_total", "Unusable spool files found, by outcome: rebuilt (moved "
+                                 "aside, recovered into a fresh one) or failed (left as is).", "outcome"),
+            "spool_recovered_events": ("spool_recovered_events_total",
+                                       "Queued events recovered from an unusable spool, by method.", "method"),
+            "spool_lost_events": ("spool_lost_events_total",
+                                  "Queued events an unusable spool lost (estimated from its counters), by cause.",
+                                  "cause"),
         }
         families = {key: CounterMetricFamily(f"{PREFIX}_{name}", text, labels=[label])
                     for key, (name, text, label) in simple.items()}

@@ -139,7 +139,9 @@ class NatsLoop:
         self.stats = stats
         self.log_limiter = log_limiter
         self.stopping = stopping
-        self.reader = reader  # the loop's own read-only view of the spool (None: spool memory)
+        self.reader = reader  # the loop's own read-only view of the spool (None: spool memory); loop thread only
+        self._next_reader: SpoolReader | None = None  # under _reader_lock: handed over by use_reader
+        self._reader_lock = threading.Lock()
         self.nodeid = nodeid
         self.policy = RetryPolicy()  # swapped whole on reload
         self.concurrency = 64  # the daemon default (nats-concurrency), for sinks that set none
@@ -170,8 +172,32 @@ class NatsLoop:
         """Make the loop look at ``stopping`` now (any thread)."""
         self._call(self._check_stop)
 
+    def use_reader(self, reader: SpoolReader) -> None:
+        """Read the spool through ``reader`` from the next refill on (any thread): the file was rebuilt.
+
+        The loop takes it in its own thread and closes the old one; a reader handed over and
+        superseded before the loop took it is closed here.
+        """
+        with self._reader_lock:
+            superseded, self._next_reader = self._next_reader, reader
+        if superseded is not None:
+            superseded.close()
+
+    def _take_reader(self) -> None:
+        """Switch to a reader handed over by ``use_reader`` (loop thread)."""
+        with self._reader_lock:
+            fresh, self._next_reader = self._next_reader, None
+        if fresh is None:
+            return
+        old, self.reader = self.reader, fresh
+        if old is not None:
+            old.close()
+
     def close(self) -> None:
-        """Release the event loop, once it no longer runs."""
+        """Release the event loop and the spool readers, once it no longer runs."""
+        self._take_reader()
+        if self.reader is not None:
+            self.reader.close()
         if not self.loop.is_closed():
             self.loop.close()
 
@@ -337,6 +363,8 @@ class NatsLoop:
         outlet = sink.outlet
         if outlet.closed or sink.connecting is not None:
             return
+        if self._next_reader is not None:  # a plain read: the lock is taken only to switch
+            self._take_reader()
         if time.monotonic() < outlet.blocked_until:
             self._schedule(sink)
             return

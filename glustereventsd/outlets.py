@@ -8,6 +8,11 @@ Two drivers share the outlets: the delivery loop posts to webhooks (http, https)
 loop publishes to NATS JetStream sinks (nats://, tls://); each outlet goes to the driver of
 its URL's scheme. The NATS loop (and nats-py) is started only once a NATS sink exists.
 
+It holds the daemon's one reference to the spool writer (``writer``, the committer's too),
+replaced only by ``use_spool`` in the pipeline thread after a corrupt spool was rebuilt;
+each driving loop then gets a reader of the fresh file. Every reader it opens sets
+``spool_damaged`` when it finds the file corrupt, which the pipeline checks each turn.
+
 Memory is bounded per daemon, not only per webhook: ``MemoryBudget`` splits a fixed number
 of in-memory records, and of bytes, among the webhooks, so 100 webhooks far behind, or
 8 KB events, hold no more than the budget.
@@ -19,6 +24,7 @@ import dataclasses
 import fnmatch
 import logging
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -80,7 +86,10 @@ class Outlets:
     def __init__(self, writer: SpoolWriter, settings: Settings, results: ResultChannel, stats: Stats,
                  log_limiter: RateLimitedLog, budget: MemoryBudget | None = None, nodeid: str = "") -> None:
         self.nodeid = nodeid  # NATS subjects and headers name the node
-        self.writer = writer
+        self.writer = writer  # pipeline thread only (see the module docstring)
+        self.spool_path = writer.path  # the same file across rebuilds: what other threads may read
+        self.durable = writer.durable
+        self.spool_damaged = threading.Event()  # set by a reader that found the spool corrupt
         self.settings = settings
         self.results = results
         self.stats = stats
@@ -100,8 +109,12 @@ class Outlets:
         self._start_loop()
 
     # -- the delivery loop ----------------------------------------------------------------
+    def _reader(self) -> SpoolReader | None:
+        """A new read-only view of the spool (None for ``spool memory``)."""
+        return SpoolReader(self.spool_path, self.spool_damaged) if self.durable else None
+
     def _start_loop(self) -> None:
-        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        reader = self._reader()
         loop = DeliveryLoop(self.results, self.stats, self.log_limiter, self.stopping, self.environment, reader)
         self._configure(loop)
         for outlet in self.by_id.values():
@@ -113,7 +126,7 @@ class Outlets:
     def _start_nats(self) -> NatsLoop:
         from glustereventsd.natssink import NatsLoop, NatsThread  # only a daemon with a NATS sink loads nats-py
 
-        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        reader = self._reader()
         loop = NatsLoop(self.results, self.stats, self.log_limiter, self.stopping, reader, self.nodeid)
         self._configure(loop)
         for outlet in self.by_id.values():
@@ -152,6 +165,27 @@ class Outlets:
             if self._nats is not None:
                 self._nats.close()
             self._start_nats()
+
+    def use_spool(self, writer: SpoolWriter) -> None:
+        """Go on with ``writer``, of a spool rebuilt at the same path (pipeline thread only).
+
+        The delivery loop and the NATS loop are each handed a reader of the fresh file, which
+        they take before their next refill (the old ones stay on the file that was moved
+        aside), and every outlet looks in the spool again: rows beyond its window were
+        recovered with their row ids.
+        """
+        self.writer = writer
+        loops: list[DeliveryLoop | NatsLoop] = [loop for loop in (self._loop, self._nats) if loop is not None]
+        for loop in loops if self.durable else ():
+            try:
+                reader = SpoolReader(self.spool_path, self.spool_damaged)
+            except sqlite3.Error as err:
+                log.error("Cannot read the rebuilt spool %s (%s); events are read from the old file until the "
+                          "daemon restarts", self.spool_path, err)
+                break
+            loop.use_reader(reader)
+        for outlet in self.by_id.values():
+            outlet.mark_backlog()
 
     # -- webhooks ------------------------------------------------------------------------
     def apply(self, settings: Settings, webhooks: Sequence[Webhook]) -> None:
@@ -232,8 +266,9 @@ class Outlets:
             outlets = list(self.by_id.values())
         now = time.time()
         gauges = []
-        reader = SpoolReader(self.writer.path) if self.writer.durable else None
+        reader = None
         try:
+            reader = self._reader()
             for outlet in outlets:
                 memory_only = outlet.memory_only()
                 if reader is not None:
@@ -244,6 +279,10 @@ class Outlets:
                 else:
                     depth, oldest = outlet.waiting(), outlet.oldest_received()
                 gauges.append(QueueGauge(outlet.label, depth, now - oldest if oldest else 0.0, memory_only))
+        except sqlite3.Error as err:  # no file for a moment (being rebuilt): what memory holds
+            log.warning("Cannot read the spool for the queue gauges: %s", err)
+            return [QueueGauge(o.label, o.waiting(), now - (o.oldest_received() or now), o.memory_only())
+                    for o in outlets]
         finally:
             if reader is not None:
                 reader.close()

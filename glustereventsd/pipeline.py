@@ -5,8 +5,10 @@ Each turn takes what arrived (up to ``BATCH_MAX`` datagrams, waiting at most
 that a quiet daemon does not wake a hundred times a second) and the delivery results
 reported meanwhile, and
 commits both in one transaction. Reload requests are applied between turns, in this
-thread, so the webhooks, the spool and the settings change together. ``daemon.py`` builds
-the parts and hands them in.
+thread, so the webhooks, the spool and the settings change together; so is the rebuild of
+a spool that a read of the delivery loop or the metrics found corrupt
+(``Outlets.spool_damaged``, ``Committer.rebuild_spool``). ``daemon.py`` builds the parts
+and hands them in.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from glustereventsd.models import Settings, Webhook
 from glustereventsd.outlets import Outlets
 from glustereventsd.results import ResultChannel
 from glustereventsd.source import Datagram
+from glustereventsd.spool import is_corruption
 from glustereventsd.threadname import name_os_thread
 
 log = logging.getLogger("glustereventsd.pipeline")
@@ -82,6 +85,9 @@ class Pipeline(threading.Thread):
             while True:
                 self._apply_control()
                 self.outlets.supervise()
+                if self.outlets.spool_damaged.is_set():  # a read found the file corrupt (issue 10)
+                    self.outlets.spool_damaged.clear()
+                    self.committer.rebuild_spool("a read of the queue found the spool corrupt")
                 quick = busy or len(self.results) or self.stopping.is_set()
                 batch = self._next_batch(COMMIT_WAIT_SECS if quick else IDLE_WAIT_SECS)
                 results = self.results.drain(RESULTS_MAX)
@@ -135,6 +141,8 @@ class Pipeline(threading.Thread):
             except sqlite3.Error as err:  # a full or broken disk must not stop delivery
                 log.error("Could not apply the reload to the spool (%s); delivery goes on, reload again "
                           "once the disk is fixed", err)
+                if is_corruption(err):
+                    self.outlets.spool_damaged.set()  # rebuilt next turn
             item.applied.set()
 
     def _apply(self, settings: Settings, webhooks: list[Webhook]) -> None:

@@ -42,6 +42,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -57,13 +58,26 @@ FAILED = "failed"  # the files were refused; the previous configuration stays in
 PENDING = "pending"  # handed to the pipeline, which has not put it in force yet
 
 
-def _file_bytes(path: Path) -> bytes | None:
+def _file_digest(path: Path) -> bytes | None:
+    """The sha256 of a file's bytes, read in chunks; None when it does not exist.
+
+    In chunks, so that a runaway 100 MB webhooks.json (which the loader refuses by its size)
+    is never held in memory; opened non-blocking and hashed only when a regular file, so a
+    FIFO in its place is never waited on.
+    """
     try:
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
     except OSError as err:  # unreadable: its own marker, so that a later fix changes the digest
         return f"<unreadable: {err.strerror or err}>".encode()
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return b"<not a regular file>"
+            return hashlib.file_digest(handle, "sha256").digest()
+        except OSError as err:
+            return f"<unreadable: {err.strerror or err}>".encode()
 
 
 def _tls_files(paths: Paths) -> list[Path]:
@@ -89,9 +103,9 @@ def config_digest(paths: Paths) -> str:
              ("webhooks", paths.webhooks_file)]
     named += [(f"tls file {name}", name) for name in _tls_files(paths)]
     for label, path in named:
-        data = _file_bytes(path)
+        found = _file_digest(path)
         digest.update(label.encode() + b"\0")
-        digest.update(b"-\0" if data is None else b"%d\0" % len(data) + data)
+        digest.update(b"-\0" if found is None else b"%d\0" % len(found) + found)
     return "sha256:" + digest.hexdigest()
 
 

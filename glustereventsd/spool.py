@@ -2,9 +2,10 @@
 
 ``SpoolWriter`` is owned by one thread (the pipeline's committer) and is the only writer:
 it appends accepted events for each webhook, deletes them once delivered, moves them to the
-dead letters, enforces the size limits and keeps each webhook's counters. Delivery workers
-read their backlog through ``SpoolReader`` (one read-only connection each). Functions at
-the bottom serve the CLI (``webhook-status``, ``webhook-redeliver``) against the same file.
+dead letters, enforces the size limits and keeps each webhook's counters. The delivery loop
+reads the backlog through ``SpoolReader`` (its own read-only connection), as do the metrics.
+Functions at the bottom serve the CLI (``webhook-status``, ``webhook-redeliver``) against the
+same file.
 
 With ``durable=False`` (config ``spool memory``) nothing but the counters is stored: events
 then wait only in memory, as they did in the original daemon.
@@ -15,11 +16,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -139,15 +141,21 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
 
 @contextlib.contextmanager
 def transaction(connection: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE ... COMMIT; on any error (COMMIT's own included) roll back and re-raise."""
+    """BEGIN IMMEDIATE ... COMMIT; on any error (COMMIT's own included) roll back and re-raise.
+
+    A UnicodeDecodeError (Python could not decode what SQLite said about a damaged schema or
+    row) is raised as the corruption it is, a sqlite3.DatabaseError.
+    """
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield connection
         connection.execute("COMMIT")
-    except BaseException:
+    except BaseException as err:
         if connection.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+            with contextlib.suppress(sqlite3.Error, UnicodeDecodeError):
                 connection.execute("ROLLBACK")
+        if isinstance(err, UnicodeDecodeError):
+            raise sqlite3.DatabaseError(DAMAGED_TEXT) from None
         raise
 
 
@@ -192,7 +200,9 @@ class SpoolWriter:
         if not _has_column(self.db, "hooks", "duplicates"):  # a spool made before NATS sinks
             self.db.execute("ALTER TABLE hooks ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0")
         if not durable:  # memory mode keeps no events on disk
-            discarded = self.db.execute("DELETE FROM queue").rowcount
+            with transaction(self.db):
+                discarded = self.db.execute("DELETE FROM queue").rowcount
+                _retire(self.db, discarded)
             if discarded:
                 log.warning("spool is 'memory': discarded %d undelivered events left on disk by the 'disk' "
                             "spool; set 'spool disk' and restart to keep such events", discarded)
@@ -211,6 +221,11 @@ class SpoolWriter:
         row = self.db.execute("SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name='queue'), 0), "
                               "coalesce((SELECT max(id) FROM queue), 0))").fetchone()
         return int(row[0]) + 1
+
+    @property
+    def next_row_id(self) -> int:
+        """The row id the next queued record gets (spool recovery must never go below it)."""
+        return self._next_row_id
 
     def close(self) -> None:
         """Flush counters and close the file."""
@@ -236,6 +251,9 @@ class SpoolWriter:
     def discard_hook(self, hook_id: int) -> None:
         """Remove a deleted webhook's queue, dead letters and counters."""
         with transaction(self.db):
+            row = self.db.execute("SELECT delivered + dropped + dead + (SELECT count(*) FROM queue WHERE hook_id=?) "
+                                  "FROM hooks WHERE hook_id=?", (hook_id, hook_id)).fetchone()
+            _retire(self.db, int(row[0]) if row else 0)
             for table in ("queue", "dead", "hooks"):
                 self.db.execute(f"DELETE FROM {table} WHERE hook_id=?", (hook_id,))
         self.counters.pop(hook_id, None)
@@ -345,32 +363,79 @@ class SpoolWriter:
                  c.last_error_at, c.last_success_at, hook_id))
 
 
+def _retire(db: sqlite3.Connection, count: int) -> None:
+    """Inside a transaction: count queue rows that left without a counter (a removed webhook's).
+
+    With it the file's own numbers add up: rows ever queued (sqlite_sequence) = delivered +
+    dropped + dead of every webhook + retired + still queued. Spool recovery estimates the
+    events a damaged file lost from that.
+    """
+    if count:
+        db.execute("INSERT INTO meta (key, value) VALUES ('retired', ?) "
+                   "ON CONFLICT (key) DO UPDATE SET value = value + excluded.value", (count,))
+
+
+DAMAGED_TEXT = "database disk image is malformed (SQLite read text that is not UTF-8)"
+
+
+def is_corruption(err: BaseException) -> bool:
+    """True for SQLite's "database disk image is malformed" and "file is not a database".
+
+    Also for Python's "Could not decode to UTF-8 column": the spool writes only UTF-8 text,
+    so such a value lies on a damaged page.
+    """
+    name = str(getattr(err, "sqlite_errorname", "") or "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return True
+    text = str(err).lower()
+    return isinstance(err, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text
+                                                       or "could not decode to utf-8" in text)
+
+
 class SpoolReader:
     """A read-only view of the spool: the delivery loop's refills, the metrics' gauges.
 
     Its page cache is kept small: it reads each row once, in order, so a large cache would
     only hold memory (SQLite's default is 2 MB per connection).
+
+    A read that finds the file corrupt sets ``damaged`` before raising, so the pipeline (the
+    only writer) rebuilds the spool even when no commit of its own touches the damaged
+    pages. A reader stays on the file it opened: after a rebuild the pipeline hands the
+    delivery loop a new reader of the fresh file (``DeliveryLoop.use_reader``).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, damaged: threading.Event | None = None) -> None:
+        self.path = path
+        self.damaged = damaged
         self.db = connect(path, readonly=True)
         self.db.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
 
+    def _read(self, sql: str, args: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        try:
+            return self.db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as err:
+            if self.damaged is not None and is_corruption(err):
+                self.damaged.set()
+            raise
+        except UnicodeDecodeError:  # text we wrote as UTF-8 that no longer is: a damaged page
+            if self.damaged is not None:
+                self.damaged.set()
+            raise sqlite3.DatabaseError(DAMAGED_TEXT) from None
+
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
         """Up to ``limit`` queued records of a webhook with row id above ``after_id``, oldest first."""
-        rows = self.db.execute(
-            "SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
-            "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit)).fetchall()
+        rows = self._read("SELECT id, hook_id, event_id, seq, name, ts, received, body FROM queue "
+                          "WHERE hook_id=? AND id>? ORDER BY id LIMIT ?", (hook_id, after_id, limit))
         return list(map(Record._make, rows))  # the columns' types are already Record's
 
     def count(self, hook_id: int) -> int:
         """Events queued in the spool for a webhook."""
-        return int(self.db.execute("SELECT count(*) FROM queue WHERE hook_id=?", (hook_id,)).fetchone()[0])
+        return int(self._read("SELECT count(*) FROM queue WHERE hook_id=?", (hook_id,))[0][0])
 
     def oldest_received(self, hook_id: int) -> float | None:
         """Receipt time of the oldest event queued for a webhook (None when none is)."""
-        row = self.db.execute("SELECT received FROM queue WHERE hook_id=? ORDER BY id LIMIT 1", (hook_id,)).fetchone()
-        return None if row is None else float(row[0])
+        rows = self._read("SELECT received FROM queue WHERE hook_id=? ORDER BY id LIMIT 1", (hook_id,))
+        return float(rows[0][0]) if rows else None
 
     def close(self) -> None:
         """Close the connection."""

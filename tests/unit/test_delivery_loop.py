@@ -35,9 +35,14 @@ class FakeSpool:
 
     def __init__(self) -> None:
         self.rows: list[Record] = []
+        self.closed = False
 
     def load(self, hook_id: int, after_id: int, limit: int) -> list[Record]:
+        assert not self.closed
         return [row for row in self.rows if row.hook_id == hook_id and row.id > after_id][:limit]
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class Harness:
@@ -253,3 +258,27 @@ def test_a_record_offered_while_the_loop_pumps_is_not_forgotten(harness) -> None
     h.loop.add(other)
     h.spin(3)
     assert offered["done"] and h.all_requests() == [(0, 1)]
+
+
+def test_a_reader_handed_over_serves_the_next_refill_and_a_request_in_flight_finishes(harness) -> None:  # type: ignore[no-untyped-def]
+    """After a spool rebuild (Outlets.use_spool) the loop reads the fresh file; nothing in flight is cut."""
+    h = harness()
+    h.offer(1)
+    h.spin()
+    assert h.all_requests() == [(0, 1)]  # in flight when the spool is rebuilt
+    old = h.spool
+    fresh, superseded = FakeSpool(), FakeSpool()
+    fresh.rows = [Record(seq, 1, f"msg_{seq}", seq, "VOLUME_CREATE", 1, time.time(), b"{}") for seq in (2, 3)]
+    h.loop.use_reader(superseded)  # type: ignore[arg-type]
+    h.loop.use_reader(fresh)  # type: ignore[arg-type]
+    assert superseded.closed and not old.closed  # the loop's own reader is switched in its thread
+    h.outlet.mark_backlog()
+    h.servers[0].sendall(OK)
+    h.spin()
+    assert old.closed and h.loop.reader is fresh
+    assert h.delivered() == [1]  # the request in flight was answered on its connection
+    for expected in (2, 3):  # then the rows of the fresh file, in order
+        assert h.all_requests() == [(0, expected)]
+        h.servers[0].sendall(OK)
+        h.spin()
+    assert h.delivered() == [2, 3]
