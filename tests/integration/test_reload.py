@@ -38,7 +38,9 @@ def test_three_signal_reloads_and_a_file_replace_during_a_stream_lose_nothing(da
     # were handled (and confirmed) without applying anything twice.
     assert daemon.log_text().count("Configuration reloaded") == 2
     status = runstate.read_status(daemon.root / "run/glustereventsd/status.json")
-    assert status is not None and status.reload.generation >= 5
+    # Three signals (each waits for a generation past its own) and the awaited inotify reload of
+    # webhooks.json; the config change's inotify event may be absorbed by the signal that follows it.
+    assert status is not None and status.reload.generation >= 4
     assert "Webhook added url=%s" % added.url in daemon.log_text()
 
 
