@@ -42,7 +42,7 @@ from glustereventsd.outlet import Flight, Outlet
 from glustereventsd.proxies import ProxyRules
 from glustereventsd.resolver import Address, Resolver
 from glustereventsd.results import ResultChannel
-from glustereventsd.spool import Record, SpoolReader
+from glustereventsd.spool import ReaderHandoff, Record, SpoolReader
 from glustereventsd.stats import RateLimitedLog, Stats
 from glustereventsd.threadname import name_os_thread
 
@@ -96,9 +96,7 @@ class DeliveryLoop:
         self.log_limiter = log_limiter
         self.stopping = stopping
         self.environment = environment
-        self.reader = reader  # the loop's own read-only view of the spool (None: spool memory); loop thread only
-        self._next_reader: SpoolReader | None = None  # under _reader_lock: handed over by use_reader
-        self._reader_lock = threading.Lock()
+        self._readers = ReaderHandoff(reader)  # the loop's read-only view of the spool (None: spool memory)
         self.clock: Callable[[], float] = time.monotonic  # tests drive a fake one (see ``step``)
         self.connect: Callable[[Route], Connection] = Connection  # tests hand out socket pairs
         self.policy = RetryPolicy()  # swapped whole on reload
@@ -142,26 +140,14 @@ class DeliveryLoop:
         self.wake()
 
     def use_reader(self, reader: SpoolReader) -> None:
-        """Read the spool through ``reader`` from the next refill on (any thread): the file was rebuilt.
-
-        The loop takes it in its own thread and closes the old one; a reader handed over and
-        superseded before the loop took it is closed here.
-        """
-        with self._reader_lock:
-            superseded, self._next_reader = self._next_reader, reader
-        if superseded is not None:
-            superseded.close()
+        """Read the spool through ``reader`` from the next refill on (any thread): the file was rebuilt."""
+        self._readers.offer(reader)
         self.wake()
 
-    def _take_reader(self) -> None:
-        """Switch to a reader handed over by ``use_reader`` (loop thread)."""
-        with self._reader_lock:
-            fresh, self._next_reader = self._next_reader, None
-        if fresh is None:
-            return
-        old, self.reader = self.reader, fresh
-        if old is not None:
-            old.close()
+    @property
+    def reader(self) -> SpoolReader | None:
+        """The spool reader in use (loop thread): one handed over by ``use_reader`` from now on."""
+        return self._readers.current()
 
     def remove(self, outlet: Outlet) -> None:
         """Stop delivering for ``outlet`` and close its connections (any thread)."""
@@ -171,9 +157,7 @@ class DeliveryLoop:
 
     def close(self) -> None:
         """Release the loop's sockets, lookup threads and spool readers, once it no longer runs."""
-        self._take_reader()
-        if self.reader is not None:
-            self.reader.close()
+        self._readers.close()
         self.resolver.close()
         self._selector.close()
         self._wake_reader.close()
@@ -320,8 +304,6 @@ class DeliveryLoop:
         """Start as many requests as the outlet's limit and backoff allow."""
         if outlet.closed:
             return
-        if self._next_reader is not None:  # a plain read: the lock is taken only to switch
-            self._take_reader()
         now = self.clock()
         if now < outlet.blocked_until:
             self._backing_off.add(outlet)

@@ -41,7 +41,7 @@ from glustereventsd.natsclient import NatsSettings
 from glustereventsd.outcomes import RetryPolicy
 from glustereventsd.outlet import Outlet
 from glustereventsd.results import ResultChannel
-from glustereventsd.spool import Record, SpoolReader
+from glustereventsd.spool import ReaderHandoff, Record, SpoolReader
 from glustereventsd.stats import RateLimitedLog, Stats
 from glustereventsd.threadname import name_os_thread
 
@@ -139,9 +139,7 @@ class NatsLoop:
         self.stats = stats
         self.log_limiter = log_limiter
         self.stopping = stopping
-        self.reader = reader  # the loop's own read-only view of the spool (None: spool memory); loop thread only
-        self._next_reader: SpoolReader | None = None  # under _reader_lock: handed over by use_reader
-        self._reader_lock = threading.Lock()
+        self._readers = ReaderHandoff(reader)  # the loop's read-only view of the spool (None: spool memory)
         self.nodeid = nodeid
         self.policy = RetryPolicy()  # swapped whole on reload
         self.concurrency = 64  # the daemon default (nats-concurrency), for sinks that set none
@@ -173,31 +171,17 @@ class NatsLoop:
         self._call(self._check_stop)
 
     def use_reader(self, reader: SpoolReader) -> None:
-        """Read the spool through ``reader`` from the next refill on (any thread): the file was rebuilt.
+        """Read the spool through ``reader`` from the next refill on (any thread): the file was rebuilt."""
+        self._readers.offer(reader)
 
-        The loop takes it in its own thread and closes the old one; a reader handed over and
-        superseded before the loop took it is closed here.
-        """
-        with self._reader_lock:
-            superseded, self._next_reader = self._next_reader, reader
-        if superseded is not None:
-            superseded.close()
-
-    def _take_reader(self) -> None:
-        """Switch to a reader handed over by ``use_reader`` (loop thread)."""
-        with self._reader_lock:
-            fresh, self._next_reader = self._next_reader, None
-        if fresh is None:
-            return
-        old, self.reader = self.reader, fresh
-        if old is not None:
-            old.close()
+    @property
+    def reader(self) -> SpoolReader | None:
+        """The spool reader in use (loop thread): one handed over by ``use_reader`` from now on."""
+        return self._readers.current()
 
     def close(self) -> None:
         """Release the event loop and the spool readers, once it no longer runs."""
-        self._take_reader()
-        if self.reader is not None:
-            self.reader.close()
+        self._readers.close()
         if not self.loop.is_closed():
             self.loop.close()
 
@@ -363,8 +347,6 @@ class NatsLoop:
         outlet = sink.outlet
         if outlet.closed or sink.connecting is not None:
             return
-        if self._next_reader is not None:  # a plain read: the lock is taken only to switch
-            self._take_reader()
         if time.monotonic() < outlet.blocked_until:
             self._schedule(sink)
             return

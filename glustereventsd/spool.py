@@ -401,7 +401,7 @@ class SpoolReader:
     A read that finds the file corrupt sets ``damaged`` before raising, so the pipeline (the
     only writer) rebuilds the spool even when no commit of its own touches the damaged
     pages. A reader stays on the file it opened: after a rebuild the pipeline hands the
-    delivery loop a new reader of the fresh file (``DeliveryLoop.use_reader``).
+    delivery loop a new reader of the fresh file (``ReaderHandoff.offer``).
     """
 
     def __init__(self, path: Path, damaged: threading.Event | None = None) -> None:
@@ -486,6 +486,44 @@ def read_status(path: Path, now: float | None = None) -> list[HookStatus]:
                        int(dups))
             for url, delivered, retried, dropped, last_error, error_at, success_at, queued, oldest, dead, dups
             in rows]
+
+
+class ReaderHandoff:
+    """A loop's spool reader, replaced from any thread when the spool was rebuilt.
+
+    The loop thread alone reads with it and closes it; another thread only ``offer``s a
+    reader of the fresh file, which the loop switches to at its next ``current()``.
+    """
+
+    def __init__(self, reader: SpoolReader | None) -> None:
+        self._reader = reader  # the loop thread's
+        self._next: SpoolReader | None = None  # under _lock: offered, not yet taken
+        self._lock = threading.Lock()
+
+    def offer(self, reader: SpoolReader) -> None:
+        """Hand over ``reader`` (any thread); one offered before and never taken is closed."""
+        with self._lock:
+            superseded, self._next = self._next, reader
+        if superseded is not None:
+            superseded.close()
+
+    def current(self) -> SpoolReader | None:
+        """The reader to use now (loop thread): switches first to one offered since."""
+        if self._next is not None:  # a plain read: the lock is taken only to switch
+            with self._lock:
+                fresh, self._next = self._next, None
+            if fresh is not None:
+                old, self._reader = self._reader, fresh
+                if old is not None:
+                    old.close()
+        return self._reader
+
+    def close(self) -> None:
+        """Close the reader and any offered one (loop thread, once the loop no longer runs)."""
+        reader = self.current()
+        self._reader = None
+        if reader is not None:
+            reader.close()
 
 
 @dataclass(frozen=True)
