@@ -45,10 +45,12 @@ def test_metrics_after_a_known_workload(daemon: DaemonProcess, receiver: Receive
     gone = rejecting.url
 
     def settled():
-        # The receiver has its 8 events a moment before the pipeline has counted the last ones.
+        # The receiver has its 8 events a moment before the pipeline has counted the last ones,
+        # and the spool's queue depth follows once the committer has written their acks.
         samples = scrape(metrics_port)
         done = (samples.get(("gluster_events_dead_letters_total", (("webhook", gone),))) == 8
-                and samples.get(("gluster_events_delivered_total", (("webhook", hook),))) == 8)
+                and samples.get(("gluster_events_delivered_total", (("webhook", hook),))) == 8
+                and samples.get(("gluster_events_queue_depth", (("webhook", hook),))) == 0)
         return samples if done else None
 
     samples = wait_for(settled, what="8 dead letters for the 410 webhook and 8 deliveries counted")
