@@ -322,10 +322,10 @@ def serve(host: str, port: int, auth: Auth, output: Output,
     """
     server_class = _Server6 if ":" in host else _Server
     server = server_class((host, port), make_handler(auth, output, clock, web))
-    stop = threading.Event()
+    stop = [False]  # a plain flag: Event.set() in a handler could wait on the lock its own wait() holds
 
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        stop.set()  # only record intent; the main loop shuts down
+        stop[0] = True  # only record intent; the main loop shuts down within 0.2 s
 
     previous = signal.signal(signal.SIGTERM, on_sigterm) or signal.SIG_DFL
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
@@ -349,8 +349,8 @@ def serve(host: str, port: int, auth: Auth, output: Output,
     if on_ready is not None:
         on_ready()
     try:
-        while not stop.wait(0.5):
-            pass
+        while not stop[0]:
+            time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:

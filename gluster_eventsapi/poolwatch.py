@@ -68,6 +68,7 @@ def annotate(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def fetch_webhook_status(ctx: Context) -> dict[str, Any]:
     """One fan-out of ``webhook-status`` as the page shows it (same data as ``--json``)."""
     from gluster_eventsapi import commands, render
+    from glustereventsd.config import display_url
     from gluster_eventsapi.results import HookStatusTable
 
     try:
@@ -81,6 +82,11 @@ def fetch_webhook_status(ctx: Context) -> dict[str, Any]:
     rows = json.loads(render.render_hook_status(result, True).stdout)["output"]
     for row, node in zip(rows, result.rows):
         row["nodeid"] = node.nodeid  # lets the page name the node an event came from
+        for hook in row.get("webhooks") or []:
+            # The page has no login: a URL's credentials, query and fragment (tokens, often)
+            # stay off it, as off the daemon's logs.
+            if isinstance(hook, dict) and isinstance(hook.get("url"), str):
+                hook["url"] = display_url(hook["url"])
     return {"ok": True, "error": "", "nodes": rows, **annotate(rows)}
 
 

@@ -34,6 +34,8 @@ from glustereventsd.stats import RateLimitedLog, Stats
 log = logging.getLogger("glustereventsd.committer")
 
 REBUILD_INTERVAL_SECS = 60.0  # a corrupt spool is rebuilt at most this often
+MAX_PENDING_DEATHS = 10_000  # dead letters held in memory while the spool cannot be written
+MAX_PENDING_DEATH_BYTES = 16 << 20  # and their bodies
 Trims = list[tuple[int, int, tuple[int, ...]]]
 
 
@@ -197,7 +199,26 @@ class Committer:
         self._hand_over([Record(0, hook_id, e.event_id, e.seq, e.name, e.ts, e.received, e.body)
                          for hook_id, e in appends])
         self._pending_acks = acks  # the deletes and dead letters are written next turn
-        self._pending_deaths = deaths
+        self._pending_deaths = self._bounded_deaths(deaths)
+
+    def _bounded_deaths(self, deaths: list[tuple[Record, str]]) -> list[tuple[Record, str]]:
+        """The dead letters to keep for the next write, oldest first, within a count and byte bound.
+
+        While the spool cannot be written they wait in memory with their bodies; past the bound
+        the newest are not kept as dead letters (counted: not_spooled{reason="dead_letter"}).
+        """
+        kept, size = 0, 0
+        for record, _ in deaths:
+            size += len(record.body)
+            if kept >= MAX_PENDING_DEATHS or size > MAX_PENDING_DEATH_BYTES:
+                break
+            kept += 1
+        if kept < len(deaths):
+            self.stats.add("not_spooled", "dead_letter", len(deaths) - kept)
+            self.log_limiter.log(log, logging.ERROR, "dead-unsaved", "Cannot write the spool: %d dead "
+                                 "letters not kept (the spool is unwritable and %d already wait in memory)",
+                                 len(deaths) - kept, kept)
+        return deaths[:kept]
 
     def _account(self, results: list[Result]) -> tuple[list[int], list[tuple[Record, str]]]:
         """Turn delivery results into spool deletes and dead letters."""
@@ -209,7 +230,8 @@ class Committer:
                 hook_id, row_id = result.hook_id, result.record_id
                 if hook_id not in by_id:
                     continue  # a late result of a removed webhook: its spool is already gone
-                acks.append(row_id)
+                if row_id:  # a memory-only record (id 0) has no row to delete
+                    acks.append(row_id)
             else:
                 assert isinstance(result, Dead)
                 hook_id, row_id = result.record.hook_id, result.record.id

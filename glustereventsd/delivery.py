@@ -7,7 +7,8 @@ connections cost 34 us. Nothing in the loop blocks: host names are looked up by
 ``resolver``, connecting, the proxy tunnel and the TLS handshake are non-blocking steps of
 ``connection.Connection``, and the spool is read a window at a time. So one webhook's slow
 DNS, unreachable address or hanging server never holds up another, and a stop request is
-acted on at once.
+acted on at once. The one wait is backpressure: when the pipeline has not taken 100,000
+results (``results.ResultChannel``, a stalled disk), the loop waits for it to catch up.
 
 Each webhook (an ``outlet.Outlet``) may have up to ``concurrency`` requests in flight, each
 on its own keep-alive connection; only as many are used as its backlog needs, so at a low

@@ -107,7 +107,7 @@ def parse(url: str) -> NatsUrl:
     """Parse and check a NATS sink URL; raise UrlError saying what is wrong."""
     text = url.strip()
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
-        raise UrlError(f"NATS URL {printable(text)!r} contains control characters (CR, LF, TAB...): remove them")
+        raise UrlError(f"NATS URL {display(text)!r} contains control characters (CR, LF, TAB...): remove them")
     shown = printable(display(text))
     scheme, sep, rest = text.partition("://")
     scheme = scheme.lower()

@@ -81,7 +81,8 @@ class MemoryBudget:
 
 
 class Outlets:
-    """See the module docstring; every method but ``queue_gauges`` runs in the pipeline thread."""
+    """See the module docstring; the pipeline thread runs its methods, except ``queue_gauges`` and
+    ``memory_only`` (metrics and main threads: they only read) and ``stop`` on a failed start."""
 
     def __init__(self, writer: SpoolWriter, settings: Settings, results: ResultChannel, stats: Stats,
                  log_limiter: RateLimitedLog, budget: MemoryBudget | None = None, nodeid: str = "") -> None:
@@ -197,6 +198,16 @@ class Outlets:
             self._configure(self._nats)
         wanted = {hook.url: hook for hook in webhooks}
         by_url, by_id = dict(self.by_url), dict(self.by_id)
+        try:
+            self._change(settings, wanted, by_url, by_id)
+        finally:  # a spool error part way: what changed is published, so no stopped outlet stays in
+            with self._lock:
+                self.by_url, self.by_id = by_url, by_id
+                self._filters = {}
+
+    def _change(self, settings: Settings, wanted: dict[str, Webhook], by_url: dict[str, Outlet],
+                by_id: dict[int, Outlet]) -> None:
+        """Stop, start and update outlets in ``by_url``/``by_id`` (copies) for ``wanted``."""
         for url in list(by_url):
             if url not in wanted:
                 outlet = by_url.pop(url)
@@ -224,9 +235,6 @@ class Outlets:
             else:
                 existing.set_limits(window, memory)
                 existing.update(hook, proxies)
-        with self._lock:
-            self.by_url, self.by_id = by_url, by_id
-            self._filters = {}
 
     def wanting(self, name: str) -> tuple[Outlet, ...]:
         """The outlets whose event filter admits ``name`` (cached per name until the next reload)."""

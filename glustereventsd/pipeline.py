@@ -18,7 +18,7 @@ import queue
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from glustereventsd.committer import Committer
 from glustereventsd.config import display_url
@@ -41,13 +41,19 @@ COUNTERS_FLUSH_SECS = 0.1  # counters of failed attempts (which carry no spool c
 STOP_DELIVERY_SECS = 0.8  # how long a stop waits for the delivery loop to hand its records back
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReloadRequest:
-    """New settings and webhooks for the pipeline; ``applied`` is set once they are in force."""
+    """New settings and webhooks for the pipeline; ``done`` is set once it has put them in force,
+    or failed to: then ``error`` (set before ``done``) says why (the spool could not be written)."""
 
     settings: Settings
     webhooks: list[Webhook]
-    applied: threading.Event
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str = ""
+
+    def wait(self, timeout: float) -> bool:
+        """True once the pipeline has handled the request (look at ``error``), False at the timeout."""
+        return self.done.wait(timeout)
 
 
 class Pipeline(threading.Thread):
@@ -66,15 +72,15 @@ class Pipeline(threading.Thread):
         self.control: queue.Queue[ReloadRequest] = queue.Queue(maxsize=64)
         self.failed = threading.Event()  # an error we cannot go on from
 
-    def reload(self, settings: Settings, webhooks: list[Webhook]) -> threading.Event:
+    def reload(self, settings: Settings, webhooks: list[Webhook]) -> ReloadRequest:
         """Ask the pipeline to apply new settings and webhooks, and to look for re-queued events.
 
-        Returns an Event set once applied: events received after that go to the new webhooks.
-        Raises queue.Full when the pipeline has not taken the previous requests for 5 s.
+        Returns the request: once done without an error, events received after that go to the
+        new webhooks. Raises queue.Full when the pipeline has not taken the previous requests for 5 s.
         """
-        request = ReloadRequest(settings, webhooks, threading.Event())
+        request = ReloadRequest(settings, webhooks)
         self.control.put(request, timeout=5)
-        return request.applied
+        return request
 
     def run(self) -> None:
         """Turn after turn until the sources stopped and everything received was committed."""
@@ -141,9 +147,10 @@ class Pipeline(threading.Thread):
             except sqlite3.Error as err:  # a full or broken disk must not stop delivery
                 log.error("Could not apply the reload to the spool (%s); delivery goes on, reload again "
                           "once the disk is fixed", err)
+                item.error = f"the spool could not be written ({err}); reload again once the disk is fixed"
                 if is_corruption(err):
                     self.outlets.spool_damaged.set()  # rebuilt next turn
-            item.applied.set()
+            item.done.set()
 
     def _apply(self, settings: Settings, webhooks: list[Webhook]) -> None:
         self.settings = settings

@@ -275,7 +275,8 @@ class FileWatcher:
 
 
 def put_reload(control: queue.Queue[str]) -> Callable[[str], None]:
-    """A change callback that asks the daemon for a reload, dropping it if one is already queued."""
+    """A change callback that asks the daemon for a reload (dropped when the control queue is full:
+    the reloads queued already read the files as they are)."""
 
     def on_change(name: str) -> None:
         try:

@@ -100,8 +100,9 @@ def parse(url: str) -> WebUrl:
     """
     text = url.strip()
     if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
-        raise UrlError(f"webhook URL {printable(text)!r} contains control characters (CR, LF, TAB...): "
-                       "remove them")
+        bare = re.split(r"[?#]", text, maxsplit=1)[0]  # as ``display`` shows it, control characters kept
+        raise UrlError(f"webhook URL {printable(re.sub(r'//[^/@]*@', '//', bare))!r} contains control "
+                       "characters (CR, LF, TAB...): remove them")
     shown = printable(display(text))
     try:
         parts = urllib.parse.urlsplit(text)

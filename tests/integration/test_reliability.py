@@ -229,6 +229,36 @@ def test_a_full_disk_shows_in_webhook_status_and_metrics(small_tmpfs: Path, daem
     wait_for(lambda: status()[0] == 0, what="nothing held in memory any more")
 
 
+def test_a_reload_the_full_spool_cannot_take_is_not_reported_applied(small_tmpfs: Path, daemon: DaemonProcess,
+                                                                      receiver: Receiver, make_receiver) -> None:
+    """Webhooks added while the disk is full: the reload says it failed, and applies once space returns."""
+    from glustereventsd import reloader
+    from glustereventsd.paths import resolve_paths
+
+    daemon.write_webhooks({receiver.url: {}})
+    daemon.start()
+    filler = fill(small_tmpfs)
+    pad = b"p" * 1500
+    send_lines(daemon.port, [b"1 2 name=full%d;pad=%s" % (i, pad) for i in range(60)])  # the WAL's room too
+    wait_for(lambda: "Cannot write the spool" in daemon.log_text(), what="the spool write failing")
+    added = [make_receiver() for _ in range(3)]
+    hooks = {receiver.url: {}, **{extra.url: {} for extra in added}}
+    daemon.write_webhooks(hooks)
+    paths = resolve_paths({"GLUSTER_EVENTS_ROOT": str(daemon.root)})
+    assert daemon.proc is not None
+    outcome = reloader.request_reload(paths, 10, pid=daemon.proc.pid)
+    assert not outcome.applied and "the spool could not be written" in outcome.detail, outcome
+    assert "Reload not applied: the spool could not be written" in daemon.log_text()
+    filler.unlink()
+    outcome = reloader.request_reload(paths, 10, pid=daemon.proc.pid)  # the same files, now in force
+    assert outcome.applied, outcome
+    send_lines(daemon.port, [b"1 2 name=after"])
+    for extra in added:
+        wait_for(lambda: "after" in extra.names(), timeout=20, what="the event at each added webhook")
+    wait_for(lambda: {f"full{i}" for i in range(60)} <= set(receiver.names()), timeout=20,
+             what="the 60 sent while the disk was full")
+
+
 def test_dead_letters_listed_and_requeued(daemon: DaemonProcess, receiver: Receiver) -> None:
     """Re-queued while events keep arriving: none may be stranded behind the daemon's read position."""
     daemon.write_config(FAST_RETRY)
