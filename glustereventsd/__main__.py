@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from glustereventsd import __version__, config, reloader, spool_recovery
-from glustereventsd.daemon import Daemon, Options, StartupError, load_configuration
+from glustereventsd.daemon import Daemon, Options, StartupError, load_configuration, load_or_last_good
 from glustereventsd.lastgood import LastGood
 from glustereventsd.paths import Paths, resolve_paths
 from glustereventsd.source import BindError
@@ -84,9 +84,15 @@ def check_config(paths: Paths, options: Options) -> int:
         settings, webhooks, warnings = load_configuration(paths, options)
     except config.ConfigError as err:
         print(f"glustereventsd: error: {err}", file=sys.stderr)
-        if LastGood(paths.state_dir / "last-good", (paths.webhooks_file, paths.config_file)).available():
-            print("glustereventsd: note: the daemon would start with the last copies that loaded, kept in "
-                  f"{paths.state_dir / 'last-good'}", file=sys.stderr)
+        last_good = LastGood(paths.state_dir / "last-good", (paths.webhooks_file, paths.config_file))
+        try:
+            _, fell_back = load_or_last_good(paths, options, last_good)
+        except StartupError as start_err:
+            print(f"glustereventsd: error: the daemon would not start: {start_err}", file=sys.stderr)
+        else:
+            if fell_back is not None:
+                print("glustereventsd: note: the daemon would start with the last copies that loaded, kept in "
+                      f"{last_good.folder}", file=sys.stderr)
         status = 1
     else:
         for warning in warnings:

@@ -24,7 +24,7 @@ from types import FrameType
 
 from glustereventsd import config, logsetup, nodeid, runstate, sdnotify, spool_recovery
 from glustereventsd.eventlog import EventLog
-from glustereventsd.fsutil import PidFile, PidFileBusy
+from glustereventsd.fsutil import NotRegularFile, PidFile, PidFileBusy
 from glustereventsd.lastgood import LastGood
 from glustereventsd.metrics import DaemonCollector, MetricsServer
 from glustereventsd.models import Settings, Webhook
@@ -32,7 +32,7 @@ from glustereventsd.paths import Paths
 from glustereventsd.committer import Committer
 from glustereventsd.ingest import Ingest
 from glustereventsd.outlets import Outlets
-from glustereventsd.pipeline import RESULTS_MAX, Pipeline
+from glustereventsd.pipeline import RESULTS_MAX, Pipeline, ReloadRequest
 from glustereventsd.results import ResultChannel
 from glustereventsd.source import BindError, Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.stats import RateLimitedLog, Stats
@@ -69,7 +69,7 @@ class Options:
 class _Pending:
     """A reload handed to the pipeline that it had not put in force within RELOAD_APPLY_SECS."""
 
-    applied: threading.Event
+    request: ReloadRequest
     generation: int
     digest: str
     webhooks: int
@@ -87,6 +87,30 @@ def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[W
     return settings, webhooks, warnings
 
 
+Loaded = tuple[Settings, list[Webhook], list[str]]
+
+
+def load_or_last_good(paths: Paths, options: Options, last_good: LastGood) -> tuple[Loaded, config.ConfigError | None]:
+    """The configuration a start uses: the files, else the last copies that loaded.
+
+    Returns it with the error of the files when it came from the copies; raises StartupError
+    (saying why each could not be used) when neither loads. eventsconfig.json has no copy.
+    """
+    try:
+        return load_configuration(paths, options), None
+    except config.ConfigError as err:
+        if not last_good.available():
+            raise StartupError(f"{err} (no last good copy to start from yet)") from None
+        fallback = dataclasses.replace(paths, webhooks_file=last_good.copy_of(paths.webhooks_file),
+                                       config_file=last_good.copy_of(paths.config_file))
+        try:
+            return load_configuration(fallback, options), err
+        except config.ConfigError as copy_err:
+            same = str(copy_err) == str(err)  # eventsconfig.json: the copies read it too
+            raise StartupError(str(err) if same else f"{err}; and the last good copy cannot be used "
+                                                     f"either: {copy_err}") from None
+
+
 @dataclass
 class Daemon:
     """One glustereventsd process."""
@@ -102,7 +126,7 @@ class Daemon:
         self.pipeline: Pipeline | None = None
         self.settings = Settings()
         self._sources: list[UdpSource] = []
-        self._policy: list[SenderPolicy] = []
+        self._policies: list[list[SenderPolicy]] = []  # one box per UDP source
         self._previous_handlers: dict[int, object] = {}
         self._signalled_reload = False  # set by signal handlers only (see _on_reload_signal)
         self._signalled_stop = False
@@ -189,6 +213,9 @@ class Daemon:
             pid_file.acquire()
         except PidFileBusy as err:
             raise StartupError(f"{err}: stop it first, or give this one another --pid-file") from None
+        except NotRegularFile as err:
+            raise StartupError(f"cannot use the pid file {pid_path}: {err.strerror}; remove it (the daemon "
+                               "makes its own), or give another with --pid-file") from None
         except OSError as err:
             raise StartupError(f"cannot create pid file {pid_path}: {err.strerror}; make its folder writable or "
                                "give another with --pid-file") from None
@@ -201,19 +228,9 @@ class Daemon:
     def _load_at_start(self) -> tuple[Settings, list[Webhook], list[str]]:
         """Load the files; when one is corrupt, fall back to the last copies that loaded."""
         last_good = self._last_good
-        try:
-            loaded = load_configuration(self.paths, self.options)
-        except config.ConfigError as err:
-            if not last_good.available():
-                raise StartupError(f"{err} (no last good copy to start from yet)") from None
-            fallback = dataclasses.replace(self.paths, webhooks_file=last_good.copy_of(self.paths.webhooks_file),
-                                           config_file=last_good.copy_of(self.paths.config_file))
-            try:
-                loaded = load_configuration(fallback, self.options)
-            except config.ConfigError:
-                raise StartupError(f"{err}") from None
-            log.error("Starting with the last configuration that loaded (%s), because %s; fix the file, "
-                      "or run 'gluster-eventsapi sync' from a healthy node", last_good.folder, err)
+        loaded, refused = load_or_last_good(self.paths, self.options, last_good)
+        if refused is not None:
+            log.error("Starting with the last configuration that loaded (%s), because %s", last_good.folder, refused)
             self._started_from_last_good = True
             return loaded
         try:
@@ -262,10 +279,12 @@ class Daemon:
             for sock in sockets:
                 sock.close()
             raise StartupError(f"cannot use the spool {self.paths.spool_file}: {err}") from None
-        self._policy = [SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
-                                     debug_enabled())]
-        self._sources = [UdpSource(sock, intake, self._policy, self.stats, limiter, self.stopping)
-                         for sock in sockets]
+        # One policy per socket thread (its caches and rate buckets are that thread's alone),
+        # each in a box the main thread swaps whole on reload.
+        self._policies = [[SenderPolicy(settings.allowed_senders, settings.sender_rate_limit, debug_enabled())]
+                          for _ in sockets]
+        self._sources = [UdpSource(sock, intake, box, self.stats, limiter, self.stopping)
+                         for sock, box in zip(sockets, self._policies)]
         for source in self._sources:
             source.start()
         watcher = FileWatcher(self.paths.events_dir, (self.paths.webhooks_file.name, self.paths.config_file.name),
@@ -297,8 +316,12 @@ class Daemon:
                 source.close()
             pipeline.stopping.set()
             pipeline.join(30)
-            committer.writer.close()  # the one in force: the pipeline may have rebuilt a corrupt spool
-            events_log.close()
+            if pipeline.is_alive():  # its files are still its own: closing them would lose its last acks
+                log.error("The pipeline did not finish within 30 s; stopping without waiting for it "
+                          "(events it had not acknowledged are delivered again after the restart)")
+            else:
+                committer.writer.close()  # the one in force: the pipeline may have rebuilt a corrupt spool
+                events_log.close()
             log.info("glustereventsd stopped received=%d delivered=%d", self.stats.total("received"),
                      self.stats.total("delivered"))
         return 1 if pipeline.failed.is_set() else 0
@@ -353,10 +376,14 @@ class Daemon:
             watcher.tick(time.monotonic())
             changed = watcher.status() != before
         pending = self._pending
-        if pending is not None and pending.applied.is_set():
+        if pending is not None and pending.request.done.is_set():
             self._pending = None
-            self._state.record_applied_late(pending.generation, pending.digest)
-            log.info("Configuration reloaded webhooks=%d (the pipeline has now applied it)", pending.webhooks)
+            if pending.request.error:
+                self._state.record_failed_late(pending.generation, pending.request.error)
+                log.error("Reload not applied: %s", pending.request.error)
+            else:
+                self._state.record_applied_late(pending.generation, pending.digest)
+                log.info("Configuration reloaded webhooks=%d (the pipeline has now applied it)", pending.webhooks)
             changed = True
         if changed:
             self._write_status()
@@ -453,10 +480,10 @@ class Daemon:
                         self.settings.port, settings.port)
             settings = dataclasses.replace(settings, port=self.settings.port)
         logsetup.set_level(settings.log_level)
-        self._policy[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit,
-                                       debug_enabled())
+        for box in self._policies:
+            box[0] = SenderPolicy(settings.allowed_senders, settings.sender_rate_limit, debug_enabled())
         try:
-            applied = pipeline.reload(settings, webhooks)
+            request = pipeline.reload(settings, webhooks)
         except queue.Full:
             log.error("Reload not applied: the pipeline is not taking requests; try again")
             self._state.record_reload(runstate.FAILED, digest, "the pipeline is not taking requests; try again")
@@ -467,12 +494,16 @@ class Daemon:
             log.warning("Cannot keep a copy of the configuration in %s: %s", self._last_good.folder, err.strerror)
         self.settings = settings
         self._webhooks = webhooks
-        if applied.wait(RELOAD_APPLY_SECS):
+        if request.wait(RELOAD_APPLY_SECS):
             self._pending = None
+            if request.error:
+                log.error("Reload not applied: %s", request.error)
+                self._state.record_reload(runstate.FAILED, digest, request.error)
+                return
             self._state.record_reload(runstate.APPLIED, digest)
             log.info("Configuration reloaded webhooks=%d", len(webhooks))
             return
         log.warning("The pipeline has not applied the reload within %gs; it will when it can",
                     RELOAD_APPLY_SECS)
         self._state.record_reload(runstate.PENDING, digest)
-        self._pending = _Pending(applied, self._state.reload.generation, digest, len(webhooks))
+        self._pending = _Pending(request, self._state.reload.generation, digest, len(webhooks))

@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from glustereventsd.fsutil import open_regular
+
 log = logging.getLogger("glustereventsd.eventlog")
 
 
@@ -29,7 +31,7 @@ class EventLog:
     def _open(self) -> None:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        self._fd = open_regular(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)  # never a FIFO's wait
         status = os.fstat(self._fd)
         self._identity = (status.st_dev, status.st_ino)
 

@@ -8,13 +8,52 @@ folder, is fsynced, and replaces the old one by rename, under an exclusive lock,
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+
+class NotRegularFile(OSError):
+    """A folder, FIFO, socket or device where a regular file belongs (``strerror`` says which)."""
+
+
+def _not_regular(path: Path | str, mode: int) -> NotRegularFile:
+    what = "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+    return NotRegularFile(errno.EINVAL, f"{what}, not a regular file", str(path))
+
+
+def open_regular(path: Path | str, flags: int, mode: int = 0o644) -> int:
+    """``os.open(path, flags)`` for a regular file only; NotRegularFile (an OSError) for anything else.
+
+    Opened non-blocking first: a FIFO put in a file's place would otherwise hold the caller
+    in ``open`` until a writer or reader comes (for ever), and a device such as /dev/zero
+    would give bytes without end. The descriptor returned is blocking, close-on-exec.
+    """
+    try:
+        fd = os.open(path, flags | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC, mode)
+    except OSError as err:  # a folder (EISDIR) or a FIFO nobody reads (ENXIO): say what it is
+        try:
+            info = os.stat(path)
+        except OSError:
+            raise err from None
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, info.st_mode) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _not_regular(path, info.st_mode)
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def lock_path_for(path: Path) -> Path:
@@ -113,7 +152,7 @@ class PidFile:
         A stale file left by a daemon that died is simply reused: its lock died with it.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = open_regular(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -146,8 +185,8 @@ class PidFile:
 def probe_pid_file(path: Path) -> int | None:
     """Return the pid of the daemon holding ``path``'s lock, or None when none does."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+        fd = open_regular(path, os.O_RDONLY)
+    except OSError:  # missing, unreadable, or a FIFO in its place: no daemon holds it
         return None
     try:
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import ssl
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from nats.aio.client import Client, RawCredentials
 from nats.errors import Error as NatsError
 
 from glustereventsd import natscreds, natsurl, tlsconfig
+from glustereventsd.fsutil import open_regular
 from glustereventsd.models import Webhook
 from glustereventsd.natsurl import NatsUrl
 
@@ -95,8 +97,8 @@ class NatsSettings:
 
 def read_credential_file(path: str, what: str, kind: str) -> str:
     """The text of a credential file (``kind`` "seed" or "creds"), checked; OSError naming the file, never its content."""
-    try:
-        with open(path, "rb") as handle:
+    try:  # a regular file only: a FIFO here would hold the whole NATS loop in open()
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as handle:
             data = handle.read(natscreds.MAX_FILE_BYTES + 1)
     except OSError as err:
         raise OSError(f"cannot read the {what} {path}: {err.strerror or err}") from None
@@ -131,6 +133,7 @@ def tls_in_use(client: Client) -> bool:
 
 
 ErrorNote = Callable[[str], None]
+MAX_CONNECT_ERRORS = 64  # kept per connect attempt: one per server refusal is all it reads
 
 
 async def connect(settings: NatsSettings, name: str, on_error: ErrorNote | None = None,
@@ -146,7 +149,12 @@ async def connect(settings: NatsSettings, name: str, on_error: ErrorNote | None 
     refused = asyncio.Event()
 
     async def error_cb(err: Exception) -> None:
-        errors.append(err)
+        if connecting.done():  # connected: the client reconnects by itself; only say why
+            if on_error is not None:
+                on_error(describe(err, settings))
+            return
+        if len(errors) < MAX_CONNECT_ERRORS:  # kept only while this connect is tried
+            errors.append(err)
         # Credentials or TLS refused: retrying cannot help. Every server of the URL refused the
         # connection once: the outlet's backoff decides when to try again, not a busy loop here.
         if _is_refusal(err) or (not client.is_connected and len(errors) >= len(settings.url.servers)

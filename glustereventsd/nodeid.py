@@ -26,7 +26,8 @@ def read_glusterd_uuid(glusterd_info: Path) -> str | None:
     """Return the ``UUID=`` value of glusterd.info, or None if there is no usable one."""
     try:
         text = filereader.read_text(glusterd_info)
-    except ConfigFileError:
+    except ConfigFileError as err:  # it is there but unusable: say so, or events change node id unseen
+        log.error("%s: events carry this node's own id instead of glusterd's UUID until it is fixed", err)
         return None
     for line in (text or "").splitlines():
         key, _, value = line.strip().partition("=")
@@ -34,6 +35,8 @@ def read_glusterd_uuid(glusterd_info: Path) -> str | None:
             try:
                 return str(uuid.UUID(value))
             except ValueError:
+                log.error("%s: UUID=%r is not a UUID: events carry this node's own id instead until it "
+                          "is fixed", glusterd_info, value[:64])
                 return None
     return None
 

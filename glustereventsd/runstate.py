@@ -49,6 +49,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glustereventsd import filereader
+from glustereventsd.errors import ConfigFileError
 from glustereventsd.paths import Paths
 
 SCHEMA = 1
@@ -56,6 +58,7 @@ APPLIED = "applied"  # the files the request read are in force
 UNCHANGED = "unchanged"  # the files were byte for byte those in force: nothing to apply
 FAILED = "failed"  # the files were refused; the previous configuration stays in force
 PENDING = "pending"  # handed to the pipeline, which has not put it in force yet
+STATUS_MAX_BYTES = 4 << 20  # the file holds a few figures per webhook; anything bigger is not ours
 
 
 def _file_digest(path: Path) -> bytes | None:
@@ -71,10 +74,15 @@ def _file_digest(path: Path) -> bytes | None:
         return None
     except OSError as err:  # unreadable: its own marker, so that a later fix changes the digest
         return f"<unreadable: {err.strerror or err}>".encode()
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # before fdopen, which refuses a folder
+            os.close(fd)
+            return b"<not a regular file>"
+    except OSError as err:
+        os.close(fd)
+        return f"<unreadable: {err.strerror or err}>".encode()
     with os.fdopen(fd, "rb") as handle:
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return b"<not a regular file>"
             return hashlib.file_digest(handle, "sha256").digest()
         except OSError as err:
             return f"<unreadable: {err.strerror or err}>".encode()
@@ -166,6 +174,11 @@ class RunState:
         if outcome == APPLIED:
             self.config = ConfigState(digest, self.reload.generation, now)
 
+    def record_failed_late(self, generation: int, error: str) -> None:
+        """A pending reload (``generation``) could not be put in force: the files before stay in force."""
+        if self.reload.generation == generation:
+            self.reload = ReloadState(generation, FAILED, self.reload.digest, error, self.reload.at)
+
     def record_applied_late(self, generation: int, digest: str) -> None:
         """A pending reload (``generation``) has now been put in force by the pipeline."""
         now = time.time()
@@ -192,7 +205,7 @@ def parse_status(text: str | bytes) -> RunState | None:
     """The status in a file's content, or None when it is not a status file of this schema."""
     try:
         data = json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: not a file we wrote
         return None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         return None
@@ -209,10 +222,11 @@ def parse_status(text: str | bytes) -> RunState | None:
 
 def read_status(path: Path) -> RunState | None:
     """The status file's content, or None when it is missing, unreadable or not ours."""
-    try:
-        return parse_status(path.read_bytes())
-    except OSError:
+    try:  # a regular file of bounded size only: a FIFO or /dev/zero here must not hang or fill a reader
+        data = filereader.read_bytes(path, STATUS_MAX_BYTES, "", missing_ok=True)
+    except ConfigFileError:
         return None
+    return parse_status(data) if data is not None else None
 
 
 def write_status(path: Path, state: RunState) -> None:

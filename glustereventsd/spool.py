@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -123,8 +125,30 @@ class HookCounters:
                     or self.last_error_at or self.last_success_at)
 
 
+def odd_file(path: Path) -> str:
+    """What is wrong when the spool or its -wal/-shm is not a regular file ("" when none is).
+
+    SQLite opening a FIFO would wait in open() for ever, so nothing may open one as the spool.
+    """
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = os.stat(name).st_mode
+        except OSError:
+            continue
+        if not stat.S_ISREG(mode):
+            return f"{name} is {'a folder' if stat.S_ISDIR(mode) else 'a FIFO, socket or device'}, not a regular file"
+    return ""
+
+
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
-    """Open the spool with the settings every user of it needs (WAL, busy timeout)."""
+    """Open the spool with the settings every user of it needs (WAL, busy timeout).
+
+    Raises sqlite3.OperationalError first for a FIFO, folder or device in its place (``odd_file``).
+    """
+    problem = odd_file(path)
+    if problem:
+        raise sqlite3.OperationalError(f"{problem}: move it away and restart glustereventsd (it then "
+                                       "makes a fresh spool)")
     if readonly:
         uri = f"file:{path}?mode=ro"
         connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,

@@ -182,6 +182,9 @@ def diagnose(path: Path) -> Problem | None:
         return Problem("not_a_file", "a folder is in its place")
     if not stat.S_ISREG(info.st_mode):
         return Problem("not_a_file", "it is not a regular file")
+    odd = spool.odd_file(path)  # a FIFO as its -wal or -shm: SQLite's open would wait for ever
+    if odd:
+        return Problem("not_a_file", odd)
     if info.st_size == 0:
         return None  # SQLite makes an empty file a new database
     if _immutable(path):
@@ -235,6 +238,11 @@ def finish_interrupted(path: Path) -> None:
         os.unlink(done.with_name(done.name + ".tmp"))
     shutil.rmtree(_scratch_path(path), ignore_errors=True)
     if not os.path.lexists(done):
+        return
+    if not stat.S_ISREG(_mode(done)):  # not a spool we wrote (a folder, say): out of the way, kept
+        moved = move_aside(done, tag="unknown")
+        log.error("Moved aside %s, which is in the way of a spool recovery and is not a spool (now %s)",
+                  done, moved)
         return
     if any(os.path.lexists(f"{path}{suffix}") for suffix in ("", *COMPANIONS)):
         os.unlink(done)  # the damaged spool is still in place: recover it again
@@ -650,7 +658,10 @@ def recover(path: Path, problem: Problem, floor: Floor | None = None, stats: Sta
     """
     sdnotify.notify(f"EXTEND_TIMEOUT_USEC={RECOVER_TIMEOUT_SECS * 2 * 1_000_000}\nSTATUS=Recovering the spool")
     report = RecoveryReport(path, problem)
-    finish_interrupted(path)
+    try:
+        finish_interrupted(path)
+    except OSError as err:  # then the rename below says what stands in the way
+        log.error("Cannot finish an interrupted spool recovery next to %s: %s", path, err.strerror or err)
     scratch = _scratch_path(path)
     done = _done_path(path)
     tmp = done.with_name(done.name + ".tmp")

@@ -6,6 +6,7 @@ import os
 import ssl
 import threading
 
+from glustereventsd.fsutil import open_regular
 from glustereventsd.models import Webhook
 
 
@@ -54,7 +55,21 @@ def context_for(hook: Webhook) -> ssl.SSLContext:
     return context
 
 
+def _require_regular(path: str, what: str) -> None:
+    """OSError unless ``path`` is a regular file: OpenSSL would block the loop on a FIFO."""
+    try:
+        os.close(open_regular(path, os.O_RDONLY))
+    except OSError as err:
+        raise OSError(f"cannot load the {what} {path}: {err.strerror or err}") from None
+
+
 def _make_context(hook: Webhook) -> ssl.SSLContext:
+    used = [(hook.client_cert, "client certificate"), (hook.client_key, "client key")]
+    if not hook.insecure_tls:
+        used.append((hook.ca_bundle, "CA bundle"))
+    for path, what in used:
+        if path:
+            _require_regular(path, what)
     if hook.insecure_tls:
         context = ssl.create_default_context()
         context.check_hostname = False

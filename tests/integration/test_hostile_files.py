@@ -126,7 +126,7 @@ def test_every_start_up_failure_reaches_the_daemon_log(daemon: DaemonProcess) ->
     (blocker / "glustereventsd.pid").mkdir()  # the pid file cannot be created
     daemon.start(wait=False)
     assert daemon.proc is not None and daemon.proc.wait(30) == 1
-    assert "Cannot start: cannot create pid file" in daemon.log_text()
+    assert "Cannot start: cannot use the pid file" in daemon.log_text() and "a folder, not a regular file" in daemon.log_text()
     assert "--pid-file" in daemon.stderr_text() and "Traceback" not in daemon.stderr_text()
 
 

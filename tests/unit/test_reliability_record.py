@@ -11,7 +11,8 @@ RECORD = (REPO / "docs/RELIABILITY.md").read_text(encoding="utf-8")
 FAULT_MODULES = ("tests/integration/test_bad_input.py", "tests/integration/test_failures.py",
                  "tests/integration/test_reliability.py", "tests/integration/test_reload.py",
                  "tests/integration/test_hostile.py", "tests/integration/test_networks.py",
-                 "tests/integration/test_hostile_files.py", "tests/integration/test_corrupt_spool.py")
+                 "tests/integration/test_hostile_files.py", "tests/integration/test_corrupt_spool.py",
+                 "tests/integration/test_odd_files.py")
 REFERENCE = re.compile(r"`(tests/[\w/]+\.py)::(test_\w+)`")
 
 
