@@ -92,8 +92,9 @@ def certificate_problem(pem: bytes) -> str:
         ssl.create_default_context(cadata=b"\n".join(blocks).decode("ascii"))
     except UnicodeDecodeError:
         return "a certificate block holds non-ASCII bytes"
-    except (ssl.SSLError, ValueError) as err:
-        return str(err)
+    except (ssl.SSLError, ValueError) as err:  # OpenSSL's words, without the Python argument's name
+        reason = getattr(err, "reason", None) or str(err).replace("cadata", "the certificate")
+        return f"a certificate block is not a valid X.509 certificate ({reason})"
     return ""
 
 

@@ -78,10 +78,16 @@ def open_sockets(port: int, hosts: Sequence[str] = ("0.0.0.0", "::")) -> list[so
                 continue
             for sock in sockets:
                 sock.close()
-            what = "already in use" if err.errno == errno.EADDRINUSE else (err.strerror or str(err))
-            raise BindError(
-                err.errno, f"cannot listen on UDP {host} port {port}: {what}; stop the other "
-                f"process or choose another port with 'gluster-eventsapi config-set port N'") from None
+            if err.errno == errno.EADDRINUSE:
+                advice = ("already in use; stop the other process or choose another port with "
+                          "'gluster-eventsapi config-set port N'")
+            elif isinstance(err, socket.gaierror) or err.errno in (errno.EADDRNOTAVAIL, errno.EINVAL):
+                advice = f"{err.strerror or err}; give an address of this machine with --listen"
+            elif err.errno == errno.EACCES:
+                advice = f"{err.strerror or err}; a port below 1024 needs root"
+            else:
+                advice = f"{err.strerror or err}"
+            raise BindError(err.errno, f"cannot listen on UDP {host} port {port}: {advice}") from None
     if not sockets:
         raise BindError(errno.EADDRNOTAVAIL, f"no address to listen on for port {port}")
     granted = min(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) for sock in sockets)

@@ -394,3 +394,14 @@ def test_redirects_are_never_followed(daemon: DaemonProcess, make_receiver) -> N
     status = status_of(daemon, redirecting.url)
     assert status is not None and "307" in status.last_error and "not followed" in status.last_error
     assert target.count() == 0 and target.attempts == []  # the POST never went anywhere else
+
+
+@pytest.mark.parametrize(("host", "said"), [("999.1.1.1", "Name or service not known"),
+                                             ("10.255.254.253", "Cannot assign requested address")])
+def test_an_address_not_of_this_machine_is_refused_with_the_right_advice(host: str, said: str) -> None:
+    from glustereventsd.source import BindError, open_sockets
+
+    with pytest.raises(BindError) as caught:
+        open_sockets(0, (host,))
+    message = caught.value.args[-1]
+    assert message == f"cannot listen on UDP {host} port 0: {said}; give an address of this machine with --listen"

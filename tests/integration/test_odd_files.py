@@ -152,3 +152,4 @@ def test_a_folder_where_a_recovery_puts_its_result_does_not_stop_the_start(daemo
     moved = [p.name for p in state.iterdir() if p.name.startswith("spool.sqlite3.recovered.unknown-")]
     assert moved, sorted(p.name for p in state.iterdir())
     shutil.rmtree(state / moved[0])
+
