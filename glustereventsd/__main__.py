@@ -85,12 +85,16 @@ def check_config(paths: Paths, options: Options) -> int:
     except config.ConfigError as err:
         print(f"glustereventsd: error: {err}", file=sys.stderr)
         last_good = LastGood(paths.state_dir / "last-good", (paths.webhooks_file, paths.config_file))
-        try:
-            _, fell_back = load_or_last_good(paths, options, last_good)
-        except StartupError as start_err:
-            print(f"glustereventsd: error: the daemon would not start: {start_err}", file=sys.stderr)
+        if not last_good.available():
+            print("glustereventsd: error: the daemon would not start (no last good copy yet)", file=sys.stderr)
         else:
-            if fell_back is not None:
+            try:
+                load_or_last_good(paths, options, last_good)
+            except StartupError as start_err:
+                why = "" if str(start_err) == str(err) else f": {start_err}"  # the same file: said just above
+                print(f"glustereventsd: error: the daemon would not start{why or ' (no last good copy covers it)'}",
+                      file=sys.stderr)
+            else:
                 print("glustereventsd: note: the daemon would start with the last copies that loaded, kept in "
                       f"{last_good.folder}", file=sys.stderr)
         status = 1

@@ -183,3 +183,20 @@ def test_check_config_names_a_hostile_file_and_fails(tmp_path: Path, hostile: st
         done = run(root, "--check-config", module="glustereventsd")
         assert done.returncode == 1, done
         assert f"{file_path(root, name)}: {REASONS[hostile]}" in done.stderr and "Traceback" not in done.stderr
+        assert "the daemon would not start (no last good copy yet)" in done.stderr
+
+
+def test_check_config_says_whether_the_last_good_copy_would_start(daemon: DaemonProcess, receiver: Receiver) -> None:
+    daemon.write_webhooks({receiver.url: {}})
+    daemon.start()
+    daemon.stop()  # the last good copies are kept
+    put(daemon.events_dir / "webhooks.json", HOSTILE["duplicate keys"]())
+    done = run(daemon.root, "--check-config", module="glustereventsd")
+    assert done.returncode == 1 and "the daemon would start with the last copies that loaded" in done.stderr
+    daemon.write_webhooks({receiver.url: {}})
+    eventsconfig = file_path(daemon.root, "eventsconfig.json")
+    eventsconfig.parent.mkdir(parents=True, exist_ok=True)
+    put(eventsconfig, b'{"port": 24009, "port": 1}')  # no copy is kept of the package's file
+    done = run(daemon.root, "--check-config", module="glustereventsd")
+    assert done.returncode == 1 and "the daemon would not start (no last good copy covers it)" in done.stderr
+    eventsconfig.unlink()
