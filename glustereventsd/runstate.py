@@ -43,7 +43,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +50,7 @@ from typing import Any
 
 from glustereventsd import filereader
 from glustereventsd.errors import ConfigFileError
+from glustereventsd.fsutil import atomic_write_bytes
 from glustereventsd.paths import Paths
 
 SCHEMA = 1
@@ -235,17 +235,8 @@ def write_status(path: Path, state: RunState) -> None:
     No fsync: the file lives in /run and describes this boot's process only.
     """
     state.updated_at = time.time()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # no secrets in it: digests, counters and a folder name
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(state.to_json())
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    # 0644: no secrets in it (digests, counters and a folder name)
+    atomic_write_bytes(path, state.to_json(), 0o644, durable=False)
 
 
 def webhook_key(url: str) -> str:
