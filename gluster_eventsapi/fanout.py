@@ -161,7 +161,7 @@ def answer_to_result(name: str, answer: Mapping[str, object]) -> NodeResult:
     if is_upstream_answer(answer):
         output = answer.get("output")
         return NodeResult(name, up=True, ok=False,
-                          error=upstream_only(output if output in ("UP", "DOWN") else ""),
+                          error=upstream_only(output if isinstance(output, str) and output in ("UP", "DOWN") else ""),
                           nodeid=str(answer.get("nodeid") or ""))
     if answer.get("protocol") != PROTOCOL or not isinstance(answer.get("ok"), bool):
         return NodeResult(name, up=True, ok=False,

@@ -12,7 +12,7 @@ import difflib
 import fnmatch
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, Optional
 
 import eventtypes
 from glustereventsd import natsurl
@@ -23,8 +23,8 @@ from gluster_eventsapi import tlsfiles
 from gluster_eventsapi.errors import CliError, ExitStatus
 
 # Optional keys of a webhooks.json entry set by these flags (None: remove, i.e. default).
-Changes = dict[str, object | None]
-SecretReader = Callable[[str | None, str], str | None]
+Changes = Dict[str, Optional[object]]
+SecretReader = Callable[[Optional[str], str], Optional[str]]
 FileStore = Callable[[tlsfiles.Kind, bytes], str]  # keeps a TLS file, returns the name to record
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Union
 
 PROTOCOL = 3  # version of the node-* request/answer; bumped on incompatible changes
 
@@ -96,4 +97,4 @@ class Message:
     quiet: bool = False  # the command already printed what it had to (listen)
 
 
-Result = NodeTable | StatusReport | NameValues | PeerRows | Message | HookStatusTable | DeadLetterReport
+Result = Union[NodeTable, StatusReport, NameValues, PeerRows, Message, HookStatusTable, DeadLetterReport]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import collections
 import threading
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Union
 
 from glustereventsd.spool import Record
 
@@ -28,7 +28,7 @@ class Dead(NamedTuple):
     reason: str
 
 
-Result = Delivered | Dead
+Result = Union[Delivered, Dead]
 
 
 class ResultChannel:

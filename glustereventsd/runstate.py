@@ -83,7 +83,10 @@ def _file_digest(path: Path) -> bytes | None:
         return f"<unreadable: {err.strerror or err}>".encode()
     with os.fdopen(fd, "rb") as handle:
         try:
-            return hashlib.file_digest(handle, "sha256").digest()
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: handle.read(1 << 16), b""):
+                digest.update(chunk)
+            return digest.digest()
         except OSError as err:
             return f"<unreadable: {err.strerror or err}>".encode()
 

@@ -11,9 +11,10 @@ import logging
 import threading
 import time
 from collections import Counter
+from typing import Tuple, Union
 
 
-Label = str | tuple[str, ...]
+Label = Union[str, Tuple[str, ...]]
 
 #: Upper bounds (seconds) of the delivery latency histogram's buckets.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol, Tuple
 
 log = logging.getLogger("glustereventsd.watch")
 
@@ -133,7 +133,7 @@ def _why(folder: Path, err: Exception) -> str:
     return str(err)
 
 
-Signature = tuple[int, int, int, int, int] | None
+Signature = Optional[Tuple[int, int, int, int, int]]
 
 
 class _PollBackend:
