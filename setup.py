@@ -12,7 +12,7 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["glustereventsd*", "gluster_eventsapi*", "eventtypes*"]),
     # The page of 'listen --web' is served from the installed package (no CDN, no network).
-    package_data={"gluster_eventsapi": ["webpage/*.html", "webpage/*.js", "webpage/*.css",
+    package_data={"gluster_eventsapi.listen": ["webpage/*.html", "webpage/*.js", "webpage/*.css",
                                         "webpage/*.svg"]},
     install_requires=[
         # The response parser of the delivery engine (llhttp, from Node.js): 1.0-1.5 us per answer

@@ -14,13 +14,13 @@ import threading
 import time
 
 from bench.daemon_bench import ReceiverProcess
-from glustereventsd import delivery
+from glustereventsd.sinks.http import driver as delivery
 from glustereventsd.models import Webhook
-from glustereventsd.outlet import Outlet
-from glustereventsd.proxies import ProxyRules
-from glustereventsd.results import ResultChannel
-from glustereventsd.spool import Record
-from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.sinks.outlet import Outlet
+from glustereventsd.sinks.http.proxies import ProxyRules
+from glustereventsd.spool.acks import ResultChannel
+from glustereventsd.spool.store import Record
+from glustereventsd.base.stats import RateLimitedLog, Stats
 
 BODY = b'{"event": "VOLUME_CREATE", "message": {"name": "v1"}, "nodeid": "n", "ts": 1}'
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 def main(argv: Sequence[str] | None = None, ctx: Context | None = None) -> int:
     """Run one gluster-eventsapi command and return its exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    from gluster_eventsapi import node
+    from gluster_eventsapi.pool import node
 
     if args and args[0] in node.NODE_COMMANDS:
         from gluster_eventsapi.context import Context

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 from dataclasses import dataclass
 
-from gluster_eventsapi import commands
+from gluster_eventsapi.commands import handlers as commands
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.results import Result

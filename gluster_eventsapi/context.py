@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
-from glustereventsd.paths import Paths, resolve_paths
+from glustereventsd.base.paths import Paths, resolve_paths
 
 if TYPE_CHECKING:
-    from gluster_eventsapi.fanout import Runner
+    from gluster_eventsapi.pool.fanout import Runner
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Context:
     def get_runner(self) -> Runner:
         """How commands reach the peers: the injected runner, or the OpenSSH client."""
         if self.runner is None:
-            from gluster_eventsapi.fanout import subprocess_runner
+            from gluster_eventsapi.pool.fanout import subprocess_runner
 
             self.runner = subprocess_runner
         return self.runner

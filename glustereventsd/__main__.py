@@ -8,13 +8,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from glustereventsd import __version__, config, reloader, spool_recovery
-from glustereventsd.daemon import Daemon, Options, StartupError, load_configuration, load_or_last_good
-from glustereventsd.lastgood import LastGood
-from glustereventsd.paths import Paths, resolve_paths
-from glustereventsd.source import BindError
-from glustereventsd.threadname import name_os_thread
-from glustereventsd.watch import BACKENDS
+from glustereventsd import __version__
+from glustereventsd.config import options as config
+from glustereventsd.runtime import reloader
+from glustereventsd.spool import salvage as spool_recovery
+from glustereventsd.runtime.daemon import Daemon, Options, StartupError, load_configuration, load_or_last_good
+from glustereventsd.config.lastgood import LastGood
+from glustereventsd.base.paths import Paths, resolve_paths
+from glustereventsd.sources.udp import BindError
+from glustereventsd.base.threadname import name_os_thread
+from glustereventsd.runtime.watch import BACKENDS
 
 
 def build_parser() -> argparse.ArgumentParser:

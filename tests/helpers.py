@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glustereventsd.fsutil import atomic_write_json
+from glustereventsd.base.fsutil import atomic_write_json
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -343,8 +343,8 @@ class DaemonProcess(NodeFiles):
 
     def reload(self) -> None:
         """SIGUSR2, then wait for the daemon's confirmation that the files are in force."""
-        from glustereventsd import reloader
-        from glustereventsd.paths import resolve_paths
+        from glustereventsd.runtime import reloader
+        from glustereventsd.base.paths import resolve_paths
 
         assert self.proc is not None
         outcome = reloader.request_reload(resolve_paths({"GLUSTER_EVENTS_ROOT": str(self.root)}), 10,
@@ -391,8 +391,8 @@ class InProcessDaemon(NodeFiles):
     """``Daemon(paths, options).run()`` in a thread, so a test can read its ``Stats``."""
 
     def __init__(self, root: Path, port: int | None = None, listen: tuple[str, ...] = ("127.0.0.1", "::1")) -> None:
-        from glustereventsd.daemon import Daemon, Options
-        from glustereventsd.paths import resolve_paths
+        from glustereventsd.runtime.daemon import Daemon, Options
+        from glustereventsd.base.paths import resolve_paths
 
         self.root = root
         self.port = port if port is not None else free_udp_port()
@@ -423,7 +423,7 @@ class InProcessDaemon(NodeFiles):
 
     def reload(self) -> None:
         """Ask for a reload, then wait until its status shows the files on disk in force."""
-        from glustereventsd import runstate
+        from glustereventsd.runtime import runstate
 
         path = self.paths.runtime_status_file
         status = wait_for(lambda: runstate.read_status(path), what="status file")

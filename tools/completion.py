@@ -19,7 +19,7 @@ SCRIPT = REPO / "etc/bash_completion.d/gluster-eventsapi"
 
 def render() -> str:
     """The completion script."""
-    from glustereventsd.config import OPTIONS
+    from glustereventsd.config.options import OPTIONS
     from gluster_eventsapi.__main__ import build_parser
 
     parser = build_parser()

@@ -1,4 +1,4 @@
-"""Write the README's table of config keys from the option table in glustereventsd/config.py.
+"""Write the README's table of config keys from the option table in glustereventsd/config/options.py.
 
     python -m tools.config_table          # rewrite the table between the README's markers
     python -m tools.config_table --check  # exit 1 if the README's table is out of date
@@ -17,7 +17,7 @@ START, END = "<!-- config-table:start -->", "<!-- config-table:end -->"
 
 def table() -> str:
     """The markdown table: key, default, whether a change needs a restart, and what it does."""
-    from glustereventsd.config import OPTIONS
+    from glustereventsd.config.options import OPTIONS
 
     lines = ["| key | default | applies on | what it does |", "| --- | --- | --- | --- |"]
     for option in OPTIONS.values():

@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from glustereventsd.config import OPTIONS
-from gluster_eventsapi.commands import SHIPPED_DEFAULTS
+from glustereventsd.config.options import OPTIONS
+from gluster_eventsapi.commands.handlers import SHIPPED_DEFAULTS
 from tests.cli.conftest import local_cli
 from tests.cli.sshpool import REPO
 
@@ -177,8 +177,8 @@ def test_webhook_status_of_a_node_where_the_daemon_never_ran(one_node):
 
 
 def test_jwt_verification_checks_alg_signature_and_expiry():
-    from glustereventsd.auth import jwt_hs256
-    from gluster_eventsapi.listen import AuthFailure, verify_jwt
+    from glustereventsd.sinks.http.auth import jwt_hs256
+    from gluster_eventsapi.listen.server import AuthFailure, verify_jwt
 
     token = jwt_hs256("k" * 20, "VOLUME_CREATE", 100, 1000)
     assert verify_jwt(token, "k" * 20, 1000)["sub"] == "VOLUME_CREATE"

@@ -7,12 +7,14 @@ import threading
 
 import pytest
 
-from glustereventsd.paths import resolve_paths
-from gluster_eventsapi import node, render, store
+from glustereventsd.base.paths import resolve_paths
+from gluster_eventsapi import render
+from gluster_eventsapi.pool import node
+from gluster_eventsapi.files import store
 from gluster_eventsapi.__main__ import main
 from gluster_eventsapi.errors import CliError, ExitStatus
-from gluster_eventsapi.fanout import PROTOCOL, Completed, Peer, SshSettings, classify, ssh_argv
-from gluster_eventsapi.peers import parse_pool_xml
+from gluster_eventsapi.pool.fanout import PROTOCOL, Completed, Peer, SshSettings, classify, ssh_argv
+from gluster_eventsapi.pool.peers import parse_pool_xml
 from gluster_eventsapi.results import NodeResult, NodeTable
 from tests.cli.conftest import local_cli
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from glustereventsd.fsutil import atomic_write_json
+from glustereventsd.base.fsutil import atomic_write_json
 from tests import secrets
 from tests.browser import Browser, WebListener, save_for_readme
 from tests.helpers import send_raw, wait_for

@@ -12,7 +12,7 @@ import time
 import jwt
 import pytest
 
-from glustereventsd import runstate
+from glustereventsd.runtime import runstate
 from tests.cli.conftest import Tarpit
 from tests.helpers import Receiver, wait_for
 

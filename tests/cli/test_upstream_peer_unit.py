@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from gluster_eventsapi.fanout import Completed, SshSettings, classify
+from gluster_eventsapi.pool.fanout import Completed, SshSettings, classify
 
 SETTINGS = SshSettings()
 CHOICES = ("'node-reload', 'reload', 'node-status', 'status', 'webhook-add', 'webhook-mod', 'webhook-del', "
@@ -62,7 +62,7 @@ def test_our_own_older_version_is_still_a_version_mismatch() -> None:
 def test_glusterd_down_is_said_plainly(tmp_path) -> None:
     """What /usr/sbin/gluster prints when glusterd is not running (measured): a sentence, exit 1."""
     from gluster_eventsapi.errors import CliError
-    from gluster_eventsapi.peers import gluster_pool
+    from gluster_eventsapi.pool.peers import gluster_pool
 
     script = tmp_path / "gluster"
     script.write_text("#!/bin/sh\necho 'Connection failed. Please check if gluster daemon is operational.'\n"

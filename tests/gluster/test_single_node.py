@@ -107,7 +107,7 @@ def test_upstream_cli_wrote_the_files_our_daemon_reads_as_they_are(session: Sess
 def test_no_file_of_the_default_workdir_was_used(session: Session) -> None:
     """Had the daemon ignored 'gluster system:: getwd', it would have read /var/lib/glusterd/events."""
     assert session.node.run(["test", "-e", "/var/lib/glusterd/events/webhooks.json"]).returncode == 1
-    script = ("import glustereventsd.paths as p; p.GLUSTERD_VOLFILE = '/nonexistent'; "
+    script = ("import glustereventsd.base.paths as p; p.GLUSTERD_VOLFILE = '/nonexistent'; "
               "print(p.glusterd_workdir('/usr/sbin/gluster'))")  # getwd alone, no volfile fallback
     assert session.node.run([__import__("sys").executable, "-c", script]).stdout.strip() == WORKDIR
 

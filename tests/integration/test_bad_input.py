@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 
-from glustereventsd import parse
+from glustereventsd.ingest import parse
 from tests.helpers import DaemonProcess, InProcessDaemon, Receiver, send_lines, wait_for
 
 # (datagram, the parse error code it must be counted under)

@@ -10,7 +10,7 @@ import jwt
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from eventtypes.emit import gf_event
-from glustereventsd import delivery
+from glustereventsd.sinks.http import driver as delivery
 from glustereventsd.models import OutcomeKind, Webhook
 from tests.catalog_spec import SPEC_NAMES_3_9, SPEC_NAMES_3_10
 from tests.secrets import JWT_SECRET, TOKEN, WHSEC

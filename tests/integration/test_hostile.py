@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import spool
+from glustereventsd.spool import store as spool
 from tests.helpers import REPO, DaemonProcess, Receiver, free_udp_port, send_raw, wait_for
 from tests.secrets import KEPT_TOKEN
 from tests.tls import HttpsReceiver, make_certificates
@@ -218,7 +218,7 @@ def test_unresolvable_webhook_name_is_a_retryable_dns_error() -> None:
     """Run in a network namespace with only loopback, so the lookup cannot leave the machine."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is not installed")
-    code = ("from glustereventsd.delivery import send_test\n"
+    code = ("from glustereventsd.sinks.http.driver import send_test\n"
             "from glustereventsd.models import Webhook\n"
             "o = send_test(Webhook('http://webhook.invalid:9000/listen'), 0, 3)\n"
             "print(o.kind.value, o.reason)\n")
@@ -399,7 +399,7 @@ def test_redirects_are_never_followed(daemon: DaemonProcess, make_receiver) -> N
 @pytest.mark.parametrize(("host", "said"), [("999.1.1.1", "Name or service not known"),
                                              ("10.255.254.253", "Cannot assign requested address")])
 def test_an_address_not_of_this_machine_is_refused_with_the_right_advice(host: str, said: str) -> None:
-    from glustereventsd.source import BindError, open_sockets
+    from glustereventsd.sources.udp import BindError, open_sockets
 
     with pytest.raises(BindError) as caught:
         open_sockets(0, (host,))

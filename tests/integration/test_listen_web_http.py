@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from gluster_eventsapi.livefeed import CLIENT_BUFFER, MAX_CLIENTS, MAX_EVENTS_HELD
+from gluster_eventsapi.listen.feed import CLIENT_BUFFER, MAX_CLIENTS, MAX_EVENTS_HELD
 from tests.browser import WebListener
 from tests.helpers import REPO, wait_for
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import spool
+from glustereventsd.spool import store as spool
 from gluster_eventsapi.__main__ import main
 from gluster_eventsapi.context import Context
 from tests.integration.test_metrics import free_tcp_port, scrape
@@ -232,8 +232,8 @@ def test_a_full_disk_shows_in_webhook_status_and_metrics(small_tmpfs: Path, daem
 def test_a_reload_the_full_spool_cannot_take_is_not_reported_applied(small_tmpfs: Path, daemon: DaemonProcess,
                                                                       receiver: Receiver, make_receiver) -> None:
     """Webhooks added while the disk is full: the reload says it failed, and applies once space returns."""
-    from glustereventsd import reloader
-    from glustereventsd.paths import resolve_paths
+    from glustereventsd.runtime import reloader
+    from glustereventsd.base.paths import resolve_paths
 
     daemon.write_webhooks({receiver.url: {}})
     daemon.start()
@@ -302,7 +302,7 @@ def test_max_event_age_moves_to_dead_letters(inproc: InProcessDaemon, receiver: 
     pipeline = inproc.daemon.pipeline
     assert pipeline is not None
     # The config floor is 60 s; shorten it in the running daemon so the test takes a second.
-    from glustereventsd import config
+    from glustereventsd.config import options as config
 
     settings = dataclasses.replace(inproc.daemon.settings, max_event_age_secs=1)
     pipeline.reload(settings, config.load_webhooks(inproc.paths.webhooks_file)).wait(10)

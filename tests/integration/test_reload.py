@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from glustereventsd import runstate
+from glustereventsd.runtime import runstate
 from tests.helpers import DaemonProcess, Receiver, Stream, send_lines, wait_for
 
 

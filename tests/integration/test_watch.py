@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import reloader, runstate
-from glustereventsd.paths import resolve_paths
+from glustereventsd.runtime import reloader
+from glustereventsd.runtime import runstate
+from glustereventsd.base.paths import resolve_paths
 from tests.cli.conftest import local_cli
 from tests.helpers import DaemonProcess, Receiver, free_udp_port, send_lines, wait_for
 

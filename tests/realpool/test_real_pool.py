@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gluster_eventsapi.peers import parse_pool_xml
+from gluster_eventsapi.pool.peers import parse_pool_xml
 from tests.helpers import wait_for
 from tests.realpool.harness import GlusterPool, Node, Run
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from glustereventsd import runstate
-from glustereventsd.paths import resolve_paths
+from glustereventsd.runtime import runstate
+from glustereventsd.base.paths import resolve_paths
 from tests.helpers import wait_for
 from tests.system import nspawn
 

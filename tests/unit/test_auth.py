@@ -9,8 +9,8 @@ import jwt
 import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
-from glustereventsd import auth
-from glustereventsd.eventpost import request_headers
+from glustereventsd.sinks.http import auth
+from glustereventsd.sinks.http.request import request_headers
 from glustereventsd.models import Webhook
 
 SECRET = "s3cr3t-jwt-key"

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import config, nodeid
+from glustereventsd.config import options as config
+from glustereventsd.config import nodeid
 from glustereventsd.models import Webhook
-from glustereventsd.paths import resolve_paths
+from glustereventsd.base.paths import resolve_paths
 
 
 def write(path: Path, data: object) -> Path:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import weburl
-from glustereventsd.connection import HANDSHAKE, READ, READY, WRITE, Connection, Route, StaleConnection
-from glustereventsd.httpwire import ConnectError, ProtocolError, ProxyAuthError, ProxyError, Response, TlsError
-from glustereventsd.proxies import parse_proxy
+from glustereventsd.sinks.http import url as weburl
+from glustereventsd.sinks.http.connection import HANDSHAKE, READ, READY, WRITE, Connection, Route, StaleConnection
+from glustereventsd.sinks.http.wire import ConnectError, ProtocolError, ProxyAuthError, ProxyError, Response, TlsError
+from glustereventsd.sinks.http.proxies import parse_proxy
 from tests.tls import make_certificates
 
 REQUEST = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n{}"

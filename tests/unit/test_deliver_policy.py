@@ -6,7 +6,7 @@ import email.utils
 
 import pytest
 
-from glustereventsd.outcomes import RetryPolicy, classify, parse_retry_after
+from glustereventsd.sinks.outcomes import RetryPolicy, classify, parse_retry_after
 from glustereventsd.models import OutcomeKind
 
 

@@ -16,16 +16,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from glustereventsd import delivery
-from glustereventsd.connection import Connection, Route
-from glustereventsd.delivery import DeliveryLoop
+from glustereventsd.sinks.http import driver as delivery
+from glustereventsd.sinks.http.connection import Connection, Route
+from glustereventsd.sinks.http.driver import DeliveryLoop
 from glustereventsd.models import Webhook
-from glustereventsd.outcomes import RetryPolicy
-from glustereventsd.outlet import Outlet
-from glustereventsd.proxies import ProxyRules
-from glustereventsd.results import Dead, Delivered, ResultChannel
-from glustereventsd.spool import Record
-from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.sinks.outcomes import RetryPolicy
+from glustereventsd.sinks.outlet import Outlet
+from glustereventsd.sinks.http.proxies import ProxyRules
+from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
+from glustereventsd.spool.store import Record
+from glustereventsd.base.stats import RateLimitedLog, Stats
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import eventtypes
-from glustereventsd.enrich import body_of, convert_value, enrich, volume_set_options
+from glustereventsd.ingest.enrich import body_of, convert_value, enrich, volume_set_options
 from glustereventsd.models import Event, RawEvent
 
 NODE = "0b0e8b0c-46a4-4c5c-8d2f-2b1f5c9c0a11"
@@ -105,8 +105,8 @@ def test_3_9_numbering_maps_ids() -> None:
 def test_null_detail_is_published_with_an_empty_message_counted_and_logged_once_per_event(caplog) -> None:
     import logging
 
-    from glustereventsd.parse import parse_datagram
-    from glustereventsd.stats import Stats
+    from glustereventsd.ingest.parse import parse_datagram
+    from glustereventsd.base.stats import Stats
 
     stats = Stats()
     caplog.set_level(logging.INFO, logger="glustereventsd.enrich")
@@ -126,7 +126,7 @@ def test_null_detail_is_published_with_an_empty_message_counted_and_logged_once_
 
 
 def test_ordinary_events_are_not_counted_as_null_details() -> None:
-    from glustereventsd.stats import Stats
+    from glustereventsd.base.stats import Stats
 
     stats = Stats()
     enrich(RawEvent(1, 2, ()), eventtypes.NAMES, NODE, stats)

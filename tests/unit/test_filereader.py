@@ -20,12 +20,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glustereventsd import config, filereader, nodeid
+from glustereventsd.config import options as config
+from glustereventsd.base import filereader
+from glustereventsd.config import nodeid
 from glustereventsd.errors import ConfigFileError
-from glustereventsd.lastgood import LastGood
+from glustereventsd.config.lastgood import LastGood
 from glustereventsd.models import Settings
-from glustereventsd.paths import resolve_paths
-from gluster_eventsapi import node, peers, tlsfiles
+from glustereventsd.base.paths import resolve_paths
+from gluster_eventsapi.pool import node
+from gluster_eventsapi.pool import peers
+from gluster_eventsapi.files import tlsfiles
 from gluster_eventsapi.errors import CliError
 
 HOSTILE = {

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from glustereventsd.httpwire import MAX_BODY_BYTES, MAX_HEAD_BYTES, ProtocolError, Response, ResponseReader
+from glustereventsd.sinks.http.wire import MAX_BODY_BYTES, MAX_HEAD_BYTES, ProtocolError, Response, ResponseReader
 
 
 def feed_all(raw: bytes, pieces: list[int] | None = None, eof: bool = False) -> tuple[Response | None, bool]:

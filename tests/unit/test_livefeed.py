@@ -6,8 +6,10 @@ import json
 import threading
 import time
 
-from gluster_eventsapi import livefeed, poolwatch, webserve
-from gluster_eventsapi.livefeed import Feed, Subscriber, Timeline
+from gluster_eventsapi.listen import feed as livefeed
+from gluster_eventsapi.listen import poolwatch
+from gluster_eventsapi.listen import web as webserve
+from gluster_eventsapi.listen.feed import Feed, Subscriber, Timeline
 
 
 def event(name: str = "VOLUME_CREATE", node: str = "n1", **message: object) -> dict:

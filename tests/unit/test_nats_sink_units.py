@@ -18,17 +18,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from nats.aio.msg import Msg
 
-from glustereventsd import natscreds, natsurl
-from glustereventsd.config import ConfigError, webhook_from_entry
+from glustereventsd.sinks.nats import creds as natscreds
+from glustereventsd.sinks.nats import url as natsurl
+from glustereventsd.config.options import ConfigError, webhook_from_entry
 from glustereventsd.models import OutcomeKind, Webhook
-from glustereventsd.natssink import NatsLoop, Sink, outcome_of_ack
-from glustereventsd.outcomes import RetryPolicy
-from glustereventsd.outlet import Outlet
-from glustereventsd.results import ResultChannel
-from glustereventsd.spool import Record
-from glustereventsd.stats import RateLimitedLog, Stats
-from glustereventsd.weburl import UrlError
-from gluster_eventsapi import tlsfiles
+from glustereventsd.sinks.nats.driver import NatsLoop, Sink, outcome_of_ack
+from glustereventsd.sinks.outcomes import RetryPolicy
+from glustereventsd.sinks.outlet import Outlet
+from glustereventsd.spool.acks import ResultChannel
+from glustereventsd.spool.store import Record
+from glustereventsd.base.stats import RateLimitedLog, Stats
+from glustereventsd.sinks.http.url import UrlError
+from gluster_eventsapi.files import tlsfiles
 from gluster_eventsapi.errors import CliError
 from tests import nats as natstest
 from tests import secrets
@@ -75,7 +76,7 @@ def test_bad_urls_say_what_is_wrong(url: str, words: str) -> None:
 def test_shown_urls_hold_no_credentials_and_no_raw_control_characters() -> None:
     assert natsurl.display("nats://a:1,user:pw@b:2/g.e?x=1") == "nats://a:1,b:2/g.e"
     assert natsurl.display("nats://a/g\x1b[31m") == "nats://a/g\\x1b[31m"
-    from glustereventsd import weburl
+    from glustereventsd.sinks.http import url as weburl
 
     assert weburl.display("nats://a:4222,b:4222/gluster.events") == "nats://a:4222,b:4222/gluster.events"
 

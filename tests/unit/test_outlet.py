@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from glustereventsd.models import Webhook
-from glustereventsd.outlet import RECORD_OVERHEAD_BYTES, Limit, Outlet
-from glustereventsd.outlets import MemoryBudget
-from glustereventsd.spool import Record
+from glustereventsd.sinks.outlet import RECORD_OVERHEAD_BYTES, Limit, Outlet
+from glustereventsd.pipeline.supervisor import MemoryBudget
+from glustereventsd.spool.store import Record
 
 BIG = b"x" * 8000
 

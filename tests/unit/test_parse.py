@@ -8,9 +8,10 @@ from hypothesis import strategies as st
 
 import eventtypes
 from eventtypes.emit import format_datagram
-from glustereventsd import enrich, parse
+from glustereventsd.ingest import enrich
+from glustereventsd.ingest import parse
 from glustereventsd.models import RawEvent
-from glustereventsd.parse import ParseError, parse_datagram
+from glustereventsd.ingest.parse import ParseError, parse_datagram
 
 NODE = "8d7a7b52-9a40-4d54-9a8c-111111111111"
 

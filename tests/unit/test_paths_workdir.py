@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import paths
+from glustereventsd.base import paths
 
 
 @pytest.fixture(autouse=True)

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from glustereventsd import resolver
-from glustereventsd.resolver import Resolver
+from glustereventsd.sinks.http import resolver
+from glustereventsd.sinks.http.resolver import Resolver
 
 
 def collect(res: Resolver, want: int, timeout: float = 5.0) -> list[resolver.Answer]:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import reloader, runstate
-from glustereventsd.paths import resolve_paths
-from glustereventsd.watch import FileWatcher, put_reload
+from glustereventsd.runtime import reloader
+from glustereventsd.runtime import runstate
+from glustereventsd.base.paths import resolve_paths
+from glustereventsd.runtime.watch import FileWatcher, put_reload
 
 
 def test_status_round_trips_and_keeps_sections_it_does_not_know(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from glustereventsd.models import Webhook
-from glustereventsd.spool import NewEvent, SpoolReader, SpoolWriter, id_runs
-from glustereventsd.outlet import Outlet
+from glustereventsd.spool.store import NewEvent, SpoolReader, SpoolWriter, id_runs
+from glustereventsd.sinks.outlet import Outlet
 
 
 def test_id_runs() -> None:

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd import spool
-from glustereventsd.committer import Committer
+from glustereventsd.spool import store as spool
+from glustereventsd.pipeline.commit import Committer
 from glustereventsd.models import Settings, Webhook
-from glustereventsd.outlets import Outlets
-from glustereventsd.results import ResultChannel
-from glustereventsd.spool import NewEvent, SpoolWriter
-from glustereventsd.stats import RateLimitedLog, Stats
+from glustereventsd.pipeline.supervisor import Outlets
+from glustereventsd.spool.acks import ResultChannel
+from glustereventsd.spool.store import NewEvent, SpoolWriter
+from glustereventsd.base.stats import RateLimitedLog, Stats
 
 URL = "http://127.0.0.1:9/hook"  # the discard port: refused, so the records wait
 MALFORMED = "database disk image is malformed"

@@ -21,9 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glustereventsd import spool, spool_recovery
-from glustereventsd.spool import NewEvent, SpoolWriter
-from glustereventsd.stats import Stats
+from glustereventsd.spool import store as spool
+from glustereventsd.spool import salvage as spool_recovery
+from glustereventsd.spool.store import NewEvent, SpoolWriter
+from glustereventsd.base.stats import Stats
 
 URL = "http://127.0.0.1:9/hook"
 OTHER = "http://127.0.0.1:9/other"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gluster_eventsapi import tlsfiles
-from gluster_eventsapi.tlsfiles import CA_BUNDLE
+from gluster_eventsapi.files import tlsfiles
+from gluster_eventsapi.files.tlsfiles import CA_BUNDLE
 from gluster_eventsapi.errors import CliError
 from tests.tls import make_certificates
 

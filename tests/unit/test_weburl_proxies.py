@@ -11,9 +11,9 @@ import urllib3.util
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glustereventsd import weburl
-from glustereventsd.proxies import ProxyRules, bypassed, choose, masked, parse_proxy, rules_from_environment
-from glustereventsd.weburl import UrlError
+from glustereventsd.sinks.http import url as weburl
+from glustereventsd.sinks.http.proxies import ProxyRules, bypassed, choose, masked, parse_proxy, rules_from_environment
+from glustereventsd.sinks.http.url import UrlError
 
 
 @pytest.mark.parametrize("url,target,host_header", [

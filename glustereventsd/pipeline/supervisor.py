@@ -1,0 +1,302 @@
+"""The webhooks in force: one ``Outlet`` each, their event filters, the memory budget, and the loops that drive them.
+
+Owned by the pipeline thread: it adds, updates and removes outlets on reload, answers
+"which webhooks want this event", and restarts a driving thread if it ever dies. The
+metrics endpoint reads the backlog through ``queue_gauges`` from its own thread.
+
+Two drivers share the outlets: the delivery loop posts to webhooks (http, https), the NATS
+loop publishes to NATS JetStream sinks (nats://, tls://); each outlet goes to the driver of
+its URL's scheme. The NATS loop (and nats-py) is started only once a NATS sink exists.
+
+It holds the daemon's one reference to the spool writer (``writer``, the committer's too),
+replaced only by ``use_spool`` in the pipeline thread after a corrupt spool was rebuilt;
+each driving loop then gets a reader of the fresh file. Every reader it opens sets
+``spool_damaged`` when it finds the file corrupt, which the pipeline checks each turn.
+
+Memory is bounded per daemon, not only per webhook: ``MemoryBudget`` splits a fixed number
+of in-memory records, and of bytes, among the webhooks, so 100 webhooks far behind, or
+8 KB events, hold no more than the budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from glustereventsd.sinks.nats import url as natsurl
+from glustereventsd.sinks.http.driver import DeliveryLoop, DeliveryThread
+from glustereventsd.runtime.metrics import QueueGauge
+from glustereventsd.models import Settings, Webhook
+from glustereventsd.sinks.outcomes import RetryPolicy
+from glustereventsd.sinks.outlet import Limit, Outlet
+from glustereventsd.sinks.http.proxies import config_rules, rules_from_environment
+from glustereventsd.spool.acks import ResultChannel
+from glustereventsd.spool.store import SpoolReader, SpoolWriter
+from glustereventsd.base.stats import RateLimitedLog, Stats
+
+if TYPE_CHECKING:
+    from glustereventsd.sinks.nats.driver import NatsLoop, NatsThread
+
+log = logging.getLogger("glustereventsd.outlets")
+
+LOOP_CHECK_SECS = 5.0  # how often a delivery thread that died is replaced
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """Records the daemon holds in memory, shared out among its webhooks.
+
+    ``window``: spooled records paged into memory ahead of delivery (the rest stay on
+    disk). ``not_spooled``: records only memory holds (``spool memory``, or a full disk).
+    Each webhook gets an equal share, within [``min_window``, ``max_window``] and at
+    least ``min_not_spooled`` records; and of ``window_bytes`` and ``not_spooled_bytes``
+    (bodies and per-record overhead), at least ``min_bytes``: events are up to 64 KB, so a
+    bound on records alone would not bound memory.
+    """
+
+    window: int = 20_000
+    max_window: int = 1_000
+    min_window: int = 64
+    window_bytes: int = 16 << 20
+    not_spooled: int = 100_000
+    min_not_spooled: int = 1_000
+    not_spooled_bytes: int = 64 << 20
+    min_bytes: int = 256 << 10  # every webhook may hold this much, however many there are
+
+    def shares(self, webhooks: int, spool_max_events: int) -> tuple[Limit, Limit]:
+        """(window, not-spooled limit) of each of ``webhooks`` webhooks: records and bytes."""
+        count = max(1, webhooks)
+        window = max(self.min_window, min(self.max_window, self.window // count))
+        memory = min(spool_max_events, max(self.min_not_spooled, self.not_spooled // count))
+        return (Limit(window, max(self.min_bytes, self.window_bytes // count)),
+                Limit(memory, max(self.min_bytes, self.not_spooled_bytes // count)))
+
+
+class Outlets:
+    """See the module docstring; the pipeline thread runs its methods, except ``queue_gauges`` and
+    ``memory_only`` (metrics and main threads: they only read) and ``stop`` on a failed start."""
+
+    def __init__(self, writer: SpoolWriter, settings: Settings, results: ResultChannel, stats: Stats,
+                 log_limiter: RateLimitedLog, budget: MemoryBudget | None = None, nodeid: str = "") -> None:
+        self.nodeid = nodeid  # NATS subjects and headers name the node
+        self.writer = writer  # pipeline thread only (see the module docstring)
+        self.spool_path = writer.path  # the same file across rebuilds: what other threads may read
+        self.durable = writer.durable
+        self.spool_damaged = threading.Event()  # set by a reader that found the spool corrupt
+        self.settings = settings
+        self.results = results
+        self.stats = stats
+        self.log_limiter = log_limiter
+        self.budget = budget or MemoryBudget()
+        self.environment = rules_from_environment(os.environ)  # the daemon's, fixed at start
+        self.by_url: dict[str, Outlet] = {}
+        self.by_id: dict[int, Outlet] = {}
+        self._filters: dict[str, tuple[Outlet, ...]] = {}  # event name -> outlets that want it
+        self._lock = threading.Lock()  # guards the dicts' replacement for queue_gauges' thread
+        self.stopping = threading.Event()
+        self._loop: DeliveryLoop | None = None
+        self._thread: DeliveryThread | None = None
+        self._nats: NatsLoop | None = None  # started with the first NATS sink
+        self._nats_thread: NatsThread | None = None
+        self._next_check = time.monotonic() + LOOP_CHECK_SECS
+        self._start_loop()
+
+    # -- the delivery loop ----------------------------------------------------------------
+    def _reader(self) -> SpoolReader | None:
+        """A new read-only view of the spool (None for ``spool memory``)."""
+        return SpoolReader(self.spool_path, self.spool_damaged) if self.durable else None
+
+    def _start_loop(self) -> None:
+        reader = self._reader()
+        loop = DeliveryLoop(self.results, self.stats, self.log_limiter, self.stopping, self.environment, reader)
+        self._configure(loop)
+        for outlet in self.by_id.values():
+            loop.add(outlet)
+        thread = DeliveryThread(loop)
+        thread.start()
+        self._loop, self._thread = loop, thread
+
+    def _start_nats(self) -> NatsLoop:
+        from glustereventsd.sinks.nats.driver import NatsLoop, NatsThread  # only a daemon with a NATS sink loads nats-py
+
+        reader = self._reader()
+        loop = NatsLoop(self.results, self.stats, self.log_limiter, self.stopping, reader, self.nodeid)
+        self._configure(loop)
+        for outlet in self.by_id.values():
+            if natsurl.is_nats(outlet.hook.url):
+                loop.add(outlet)
+        thread = NatsThread(loop)
+        thread.start()
+        self._nats, self._nats_thread = loop, thread
+        return loop
+
+    def _driver(self, url: str) -> DeliveryLoop | NatsLoop:
+        """The loop that drives the outlet of ``url``: the NATS loop for nats:// and tls://."""
+        if natsurl.is_nats(url):
+            return self._nats or self._start_nats()
+        assert self._loop is not None
+        return self._loop
+
+    def _configure(self, loop: DeliveryLoop | NatsLoop) -> None:
+        settings = self.settings
+        loop.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
+                                  settings.max_event_age_secs)
+        loop.concurrency = settings.webhook_concurrency if isinstance(loop, DeliveryLoop) else settings.nats_concurrency
+
+    def supervise(self) -> None:
+        """Replace a delivery thread that died (it logged why), so no webhook stalls silently."""
+        if time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + LOOP_CHECK_SECS
+        if self._thread is not None and not self._thread.is_alive() and not self.stopping.is_set():
+            log.error("The delivery thread stopped; starting a new one")
+            if self._loop is not None:
+                self._loop.close()
+            self._start_loop()
+        if self._nats_thread is not None and not self._nats_thread.is_alive() and not self.stopping.is_set():
+            log.error("The NATS thread stopped; starting a new one")
+            if self._nats is not None:
+                self._nats.close()
+            self._start_nats()
+
+    def use_spool(self, writer: SpoolWriter) -> None:
+        """Go on with ``writer``, of a spool rebuilt at the same path (pipeline thread only).
+
+        The delivery loop and the NATS loop are each handed a reader of the fresh file, which
+        they take before their next refill (the old ones stay on the file that was moved
+        aside), and every outlet looks in the spool again: rows beyond its window were
+        recovered with their row ids.
+        """
+        self.writer = writer
+        loops: list[DeliveryLoop | NatsLoop] = [loop for loop in (self._loop, self._nats) if loop is not None]
+        for loop in loops if self.durable else ():
+            try:
+                reader = SpoolReader(self.spool_path, self.spool_damaged)
+            except sqlite3.Error as err:
+                log.error("Cannot read the rebuilt spool %s (%s); events are read from the old file until the "
+                          "daemon restarts", self.spool_path, err)
+                break
+            loop.use_reader(reader)
+        for outlet in self.by_id.values():
+            outlet.mark_backlog()
+
+    # -- webhooks ------------------------------------------------------------------------
+    def apply(self, settings: Settings, webhooks: Sequence[Webhook]) -> None:
+        """Start, update or stop outlets for ``webhooks``; a removed webhook's spool is discarded."""
+        self.settings = settings
+        assert self._loop is not None
+        self._configure(self._loop)
+        if self._nats is not None:
+            self._configure(self._nats)
+        wanted = {hook.url: hook for hook in webhooks}
+        by_url, by_id = dict(self.by_url), dict(self.by_id)
+        try:
+            self._change(settings, wanted, by_url, by_id)
+        finally:  # a spool error part way: what changed is published, so no stopped outlet stays in
+            with self._lock:
+                self.by_url, self.by_id = by_url, by_id
+                self._filters = {}
+
+    def _change(self, settings: Settings, wanted: dict[str, Webhook], by_url: dict[str, Outlet],
+                by_id: dict[int, Outlet]) -> None:
+        """Stop, start and update outlets in ``by_url``/``by_id`` (copies) for ``wanted``."""
+        for url in list(by_url):
+            if url not in wanted:
+                outlet = by_url.pop(url)
+                by_id.pop(outlet.hook_id, None)
+                self._driver(url).remove(outlet)
+                self.writer.discard_hook(outlet.hook_id)
+                self.stats.forget(outlet.label)
+                log.info("Webhook removed, its queue discarded url=%s", outlet.label)
+        for url, hook_id in list(self.writer.known_hooks().items()):
+            if url not in wanted:  # left over from a webhook deleted while the daemon was down
+                self.writer.discard_hook(hook_id)
+        window, memory = self.budget.shares(len(wanted), settings.spool_max_events)
+        proxies = config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
+        for url, configured in wanted.items():
+            hook = dataclasses.replace(configured,
+                                       timeout_secs=configured.timeout_secs or settings.webhook_timeout_secs)
+            existing = by_url.get(url)
+            if existing is None:
+                hook_id = self.writer.hook_id(url)
+                outlet = Outlet(hook, hook_id, self.writer.durable, window, memory, proxies)
+                by_url[url], by_id[hook_id] = outlet, outlet
+                self._driver(url).add(outlet)
+                log.info("%s added url=%s auth=%s", "NATS sink" if natsurl.is_nats(url) else "Webhook",
+                         outlet.label, hook.describe_auth())
+            else:
+                existing.set_limits(window, memory)
+                existing.update(hook, proxies)
+
+    def wanting(self, name: str) -> tuple[Outlet, ...]:
+        """The outlets whose event filter admits ``name`` (cached per name until the next reload)."""
+        found = self._filters.get(name)
+        if found is None:
+            found = tuple(outlet for outlet in self.by_url.values() if _wants(outlet.hook, name))
+            self._filters[name] = found
+        return found
+
+    def stop(self, deadline: float) -> None:
+        """Stop the delivery loop: records in flight go back to their outlets (they stay spooled)."""
+        self.stopping.set()
+        for outlet in self.by_id.values():
+            outlet.close()
+        if self._nats is not None:
+            self._nats.wake_stop()
+        if self._thread is not None:
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._nats_thread is not None:
+            self._nats_thread.join(max(0.0, deadline - time.monotonic()))
+        if self._loop is not None:
+            if self._thread is None or not self._thread.is_alive():
+                self._loop.close()
+        if self._nats is not None:
+            if self._nats_thread is None or not self._nats_thread.is_alive():
+                self._nats.close()
+
+    def memory_only(self) -> dict[str, int]:
+        """Events each webhook holds only in memory, by URL (any thread)."""
+        with self._lock:
+            outlets = list(self.by_url.items())
+        return {url: outlet.memory_only() for url, outlet in outlets}
+
+    def queue_gauges(self) -> list[QueueGauge]:
+        """Backlog of every webhook, for the metrics endpoint (called from its thread)."""
+        with self._lock:
+            outlets = list(self.by_id.values())
+        now = time.time()
+        gauges = []
+        reader = None
+        try:
+            reader = self._reader()
+            for outlet in outlets:
+                memory_only = outlet.memory_only()
+                if reader is not None:
+                    depth = reader.count(outlet.hook_id) + memory_only
+                    oldest_values = [t for t in (reader.oldest_received(outlet.hook_id), outlet.oldest_received())
+                                     if t]
+                    oldest = min(oldest_values) if oldest_values else None
+                else:
+                    depth, oldest = outlet.waiting(), outlet.oldest_received()
+                gauges.append(QueueGauge(outlet.label, depth, now - oldest if oldest else 0.0, memory_only))
+        except sqlite3.Error as err:  # no file for a moment (being rebuilt): what memory holds
+            log.warning("Cannot read the spool for the queue gauges: %s", err)
+            return [QueueGauge(o.label, o.waiting(), now - (o.oldest_received() or now), o.memory_only())
+                    for o in outlets]
+        finally:
+            if reader is not None:
+                reader.close()
+        return gauges
+
+
+def _wants(hook: Webhook, name: str) -> bool:
+    """True when the webhook's event filter (glob patterns) admits ``name``."""
+    return not hook.events or any(fnmatch.fnmatchcase(name, pattern) for pattern in hook.events)

@@ -1,0 +1,164 @@
+"""The pipeline thread: turn after turn, intake -> ``Ingest`` -> ``Committer`` -> the outlets.
+
+Each turn takes what arrived (up to ``BATCH_MAX`` datagrams, waiting at most
+``COMMIT_WAIT_SECS`` for the first, ``IDLE_WAIT_SECS`` after a turn with nothing to do, so
+that a quiet daemon does not wake a hundred times a second) and the delivery results
+reported meanwhile, and
+commits both in one transaction. Reload requests are applied between turns, in this
+thread, so the webhooks, the spool and the settings change together; so is the rebuild of
+a spool that a read of the delivery loop or the metrics found corrupt
+(``Outlets.spool_damaged``, ``Committer.rebuild_spool``). ``daemon.py`` builds the parts
+and hands them in.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+
+from glustereventsd.pipeline.commit import Committer
+from glustereventsd.config.options import display_url
+from glustereventsd.ingest.batch import Ingest
+from glustereventsd.models import Settings, Webhook
+from glustereventsd.pipeline.supervisor import Outlets
+from glustereventsd.spool.acks import ResultChannel
+from glustereventsd.sources.udp import Datagram
+from glustereventsd.spool.store import is_corruption
+from glustereventsd.base.threadname import name_os_thread
+
+log = logging.getLogger("glustereventsd.pipeline")
+
+BATCH_MAX = 2000
+COMMIT_WAIT_SECS = 0.01
+IDLE_WAIT_SECS = 0.1  # the wait for the first datagram after a turn with nothing to do: a quiet daemon sleeps
+GATHER_SECS = 0.002  # added latency per turn, paid once per batch
+RESULTS_MAX = 100_000
+COUNTERS_FLUSH_SECS = 0.1  # counters of failed attempts (which carry no spool change) reach the spool this often
+STOP_DELIVERY_SECS = 0.8  # how long a stop waits for the delivery loop to hand its records back
+
+
+@dataclass
+class ReloadRequest:
+    """New settings and webhooks for the pipeline; ``done`` is set once it has put them in force,
+    or failed to: then ``error`` (set before ``done``) says why (the spool could not be written)."""
+
+    settings: Settings
+    webhooks: list[Webhook]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: str = ""
+
+    def wait(self, timeout: float) -> bool:
+        """True once the pipeline has handled the request (look at ``error``), False at the timeout."""
+        return self.done.wait(timeout)
+
+
+class Pipeline(threading.Thread):
+    """Runs the turns (see the module docstring)."""
+
+    def __init__(self, intake: queue.Queue[Datagram], ingest: Ingest, committer: Committer, outlets: Outlets,
+                 results: ResultChannel, settings: Settings) -> None:
+        super().__init__(name="pipeline", daemon=True)
+        self.intake = intake
+        self.ingest = ingest
+        self.committer = committer
+        self.outlets = outlets
+        self.results = results
+        self.settings = settings
+        self.stopping = threading.Event()  # the sources have stopped: drain and finish
+        self.control: queue.Queue[ReloadRequest] = queue.Queue(maxsize=64)
+        self.failed = threading.Event()  # an error we cannot go on from
+
+    def reload(self, settings: Settings, webhooks: list[Webhook]) -> ReloadRequest:
+        """Ask the pipeline to apply new settings and webhooks, and to look for re-queued events.
+
+        Returns the request: once done without an error, events received after that go to the
+        new webhooks. Raises queue.Full when the pipeline has not taken the previous requests for 5 s.
+        """
+        request = ReloadRequest(settings, webhooks)
+        self.control.put(request, timeout=5)
+        return request
+
+    def run(self) -> None:
+        """Turn after turn until the sources stopped and everything received was committed."""
+        name_os_thread("gev-pipeline")
+        next_flush = time.monotonic() + COUNTERS_FLUSH_SECS
+        busy = True
+        try:
+            while True:
+                self._apply_control()
+                self.outlets.supervise()
+                if self.outlets.spool_damaged.is_set():  # a read found the file corrupt (issue 10)
+                    self.outlets.spool_damaged.clear()
+                    self.committer.rebuild_spool("a read of the queue found the spool corrupt")
+                quick = busy or len(self.results) or self.stopping.is_set()
+                batch = self._next_batch(COMMIT_WAIT_SECS if quick else IDLE_WAIT_SECS)
+                results = self.results.drain(RESULTS_MAX)
+                busy = bool(batch or results)
+                if busy:
+                    self.committer.turn(self.ingest.publish(batch, self.settings), results)
+                    next_flush = time.monotonic() + COUNTERS_FLUSH_SECS
+                elif time.monotonic() >= next_flush:
+                    if self.committer.counters_pending():
+                        self.committer.turn([], [])
+                    next_flush = time.monotonic() + COUNTERS_FLUSH_SECS
+                if self.stopping.is_set() and self.intake.empty():
+                    break  # even while results keep coming: the backlog waits in the spool
+            self.outlets.stop(time.monotonic() + STOP_DELIVERY_SECS)
+            self.committer.final(self.results.drain(RESULTS_MAX))
+        except Exception:  # noqa: BLE001 - last line of defence: log, let the daemon exit and restart
+            log.exception("Pipeline stopped by an unexpected error; the daemon will exit (%d received "
+                          "datagrams not processed)", self.intake.qsize())
+            self.failed.set()
+
+    def _next_batch(self, wait_secs: float) -> list[Datagram]:
+        try:
+            first = self.intake.get(timeout=wait_secs)
+        except queue.Empty:
+            return []
+        # Let a few more arrive before committing: under load one turn then carries many events
+        # instead of one (a transaction, an events.log write and a hand-over per turn).
+        time.sleep(GATHER_SECS)
+        batch = [first]
+        get = self.intake.get_nowait
+        try:
+            while len(batch) < BATCH_MAX:
+                batch.append(get())
+        except queue.Empty:
+            pass
+        return batch
+
+    def start_with(self, webhooks: list[Webhook]) -> None:
+        """Put the first webhooks in force, then start the thread."""
+        self._apply(self.settings, webhooks)
+        self.start()
+
+    def _apply_control(self) -> None:
+        while True:
+            try:
+                item = self.control.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._apply(item.settings, item.webhooks)
+            except sqlite3.Error as err:  # a full or broken disk must not stop delivery
+                log.error("Could not apply the reload to the spool (%s); delivery goes on, reload again "
+                          "once the disk is fixed", err)
+                item.error = f"the spool could not be written ({err}); reload again once the disk is fixed"
+                if is_corruption(err):
+                    self.outlets.spool_damaged.set()  # rebuilt next turn
+            item.done.set()
+
+    def _apply(self, settings: Settings, webhooks: list[Webhook]) -> None:
+        self.settings = settings
+        self.outlets.apply(settings, webhooks)
+        # Re-queue here, in the only thread that hands records to the webhooks: the moved rows
+        # then lie beyond every window's cursor, where a refill finds them.
+        for url, moved in self.committer.writer.take_requeue_requests().items():
+            log.info("Re-queued dead letters url=%s events=%d", display_url(url), moved)
+        self.committer.refresh_usage()
+        for outlet in self.outlets.by_id.values():
+            outlet.mark_backlog()
