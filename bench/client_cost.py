@@ -15,6 +15,7 @@ import time
 
 from bench.daemon_bench import ReceiverProcess
 from glustereventsd.sinks.http import driver as delivery
+from glustereventsd.sinks.driver import DriverContext
 from glustereventsd.models import Webhook
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.sinks.http.proxies import ProxyRules
@@ -50,15 +51,15 @@ def with_http_client(port: int, count: int) -> float:
 
 
 def with_delivery_loop(url: str, count: int) -> float:
-    loop = delivery.DeliveryLoop(ResultChannel(count + 10), Stats(), RateLimitedLog(), threading.Event(),
-                                 ProxyRules())
+    loop = delivery.DeliveryLoop(DriverContext(ResultChannel(count + 10), Stats(), RateLimitedLog(),
+                                               threading.Event(), environment=ProxyRules()))
     outlet = Outlet(Webhook(url, concurrency=1, timeout_secs=5), 1, durable=False, window=count + 1,
                     memory_limit=count + 1)
     loop.add(outlet)
     records = [Record(0, 1, f"msg_{i}", i + 1, "VOLUME_CREATE", 1, time.time(), BODY) for i in range(count + 1)]
 
     def drained() -> bool:
-        return outlet.memory_only() == 0 and not outlet.flights
+        return outlet.memory_only() == 0 and not any(sink.flights for sink in loop.sinks.values())
 
     outlet.offer(records[:1])  # the first one opens the connection
     loop.run(until=drained, deadline=time.monotonic() + 10)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from glustereventsd.sinks.http.url import printable
+from glustereventsd.sinks.urltext import printable
 
 from gluster_eventsapi.errors import ExitStatus
 from gluster_eventsapi.results import (

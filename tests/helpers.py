@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from glustereventsd.base.fsutil import atomic_write_json
+from glustereventsd.base.fsutil import atomic_write_bytes, dump_json
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -273,10 +273,10 @@ class NodeFiles:
         return self.root / "var/log/glusterfs/glustereventsd.log"
 
     def write_webhooks(self, data: dict[str, Any]) -> None:
-        atomic_write_json(self.events_dir / "webhooks.json", data)
+        atomic_write_bytes(self.events_dir / "webhooks.json", dump_json(data), 0o600)
 
     def write_config(self, data: dict[str, Any]) -> None:
-        atomic_write_json(self.events_dir / "config.json", data, 0o644)
+        atomic_write_bytes(self.events_dir / "config.json", dump_json(data), 0o644)
 
     def log_text(self) -> str:
         if self.log_file.exists() and not self.log_file.is_file():

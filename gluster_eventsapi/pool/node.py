@@ -188,7 +188,7 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
     if natsurl.is_nats(url):
         return _nats_sink_test(hook, paths)
     from glustereventsd.sinks.http import proxies  # imported here: only this command needs HTTP
-    from glustereventsd.sinks.http import driver as delivery
+    from glustereventsd.sinks.http import probe
     from glustereventsd.config.options import load_settings
 
     try:
@@ -196,7 +196,7 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         layer = proxies.config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
     except ConfigError as err:
         return {"ok": False, "error": f"cannot read the proxy settings: {err}"}
-    outcome = delivery.send_test(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
+    outcome = probe.send_test(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
                                  proxy_config=layer, environment=service.daemon_environment(paths))
     if outcome.ok:
         return {"ok": True, "output": "OK"}

@@ -107,11 +107,6 @@ def dump_json(data: object) -> bytes:
     return (json.dumps(data, indent=4, sort_keys=True) + "\n").encode("utf-8")
 
 
-def atomic_write_json(path: Path, data: object, mode: int = 0o600) -> None:
-    """Atomically replace ``path`` with ``data`` as JSON (see ``atomic_write_bytes``)."""
-    atomic_write_bytes(path, dump_json(data), mode)
-
-
 def move_aside(path: Path, companions: Sequence[str] = (), tag: str = "corrupt") -> Path:
     """Rename ``path`` to ``<name>.<tag>-<UTC time>`` (kept as evidence); return the new path.
 

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from typing import Tuple, Union
 
 
@@ -130,3 +131,13 @@ class RateLimitedLog:
         held = self.allow(key)
         if held is not None:
             logger.log(level, message + "%s", *args, f" ({held} similar messages suppressed)" if held else "")
+
+
+@dataclass(frozen=True)
+class QueueGauge:
+    """One webhook's backlog at scrape time."""
+
+    webhook: str
+    depth: int
+    oldest_age_secs: float
+    memory_only: int = 0  # of ``depth``: events not in the spool (spool memory, or it could not be written)

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glustereventsd.sinks.nats import url as natsurl
+from glustereventsd.sinks import kinds
 from glustereventsd.sinks.http import proxies
-from glustereventsd.sinks.http import url as weburl
 
 # Re-exported: the daemon and the CLI import these from here.
 from glustereventsd.errors import ConfigError as ConfigError
@@ -115,7 +114,7 @@ def to_proxy(value: object) -> str:
         return text.lower()
     try:
         proxies.parse_proxy(text)
-    except weburl.UrlError as err:
+    except kinds.UrlError as err:
         raise ConfigError(str(err)) from None
     return text
 
@@ -343,14 +342,14 @@ def validate_url(url: str) -> str:
     they may hold secrets.
     """
     try:
-        return natsurl.parse(url).text if natsurl.is_nats(url) else weburl.parse(url).text
-    except weburl.UrlError as err:
+        return kinds.canonical(url)
+    except kinds.UrlError as err:
         raise ConfigError(str(err)) from None
 
 
 def display_url(url: str) -> str:
     """A webhook URL safe for logs, tables and metric labels: no credentials, query or fragment."""
-    return weburl.display(url)
+    return kinds.display(url)
 
 
 def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) -> Webhook:
@@ -380,7 +379,7 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
         name = fields.get(attribute)
         if isinstance(name, str) and base_dir is not None and not os.path.isabs(name):
             fields[attribute] = str(base_dir / name)
-    if natsurl.is_nats(url):
+    if kinds.is_nats(url):
         methods = [key for key in NATS_AUTH_KEYS if fields.get(WEBHOOK_KEYS[key][0])]
         if len(methods) > 1:
             raise ConfigError(f"{display_url(url)!r} sets {' and '.join(methods)}: a NATS sink authenticates "
@@ -388,18 +387,6 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
         if bool(fields.get("nats_user")) != bool(fields.get("nats_password")):
             raise ConfigError(f"{display_url(url)!r}: nats-user and nats-password go together")
     return Webhook(url=validate_url(url), **fields)  # type: ignore[arg-type]
-
-
-def webhook_to_entry(hook: Webhook) -> dict[str, object]:
-    """The webhooks.json entry of a webhook: only the keys that differ from the defaults."""
-    blank = Webhook(url=hook.url)
-    entry: dict[str, object] = {"token": hook.token, "secret": hook.secret}
-    for key, (attribute, _) in WEBHOOK_KEYS.items():
-        value = getattr(hook, attribute)
-        if key in ("token", "secret") or value == getattr(blank, attribute):
-            continue
-        entry[key] = list(value) if isinstance(value, tuple) else value
-    return entry
 
 
 def parse_webhooks(data: Mapping[str, object], path: Path, events_dir: Path | None = None) -> list[Webhook]:

@@ -1,16 +1,17 @@
-"""The webhooks in force: one ``Outlet`` each, their event filters, the memory budget, and the loops that drive them.
+"""The destinations in force: one ``Outlet`` each, their event filters, the memory budget, and their drivers.
 
 Owned by the pipeline thread: it adds, updates and removes outlets on reload, answers
-"which webhooks want this event", and restarts a driving thread if it ever dies. The
+"which destinations want this event", and replaces a driver whose thread died. The
 metrics endpoint reads the backlog through ``queue_gauges`` from its own thread.
 
-Two drivers share the outlets: the delivery loop posts to webhooks (http, https), the NATS
-loop publishes to NATS JetStream sinks (nats://, tls://); each outlet goes to the driver of
-its URL's scheme. The NATS loop (and nats-py) is started only once a NATS sink exists.
+There is one driver per kind of destination (``sinks.kinds``: webhooks, NATS sinks), made
+by that kind's factory (``sinks.driver``) when its first destination appears, so a daemon
+with no NATS sink never loads nats-py. Each outlet is handed to the driver of its own kind
+only, also when a dead driver is replaced (``Outlet.bind`` refuses any other).
 
 It holds the daemon's one reference to the spool writer (``writer``, the committer's too),
 replaced only by ``use_spool`` in the pipeline thread after a corrupt spool was rebuilt;
-each driving loop then gets a reader of the fresh file. Every reader it opens sets
+each driver then gets a reader of the fresh file. Every reader it opens sets
 ``spool_damaged`` when it finds the file corrupt, which the pipeline checks each turn.
 
 Memory is bounded per daemon, not only per webhook: ``MemoryBudget`` splits a fixed number
@@ -27,23 +28,17 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from glustereventsd.sinks.nats import url as natsurl
-from glustereventsd.sinks.http.driver import DeliveryLoop, DeliveryThread
-from glustereventsd.runtime.metrics import QueueGauge
+from glustereventsd.base.stats import QueueGauge, RateLimitedLog, Stats
 from glustereventsd.models import Settings, Webhook
-from glustereventsd.sinks.outcomes import RetryPolicy
-from glustereventsd.sinks.outlet import Limit, Outlet
+from glustereventsd.sinks import kinds
+from glustereventsd.sinks.driver import Driver, DriverContext, DriverFactory, factory
 from glustereventsd.sinks.http.proxies import config_rules, rules_from_environment
+from glustereventsd.sinks.outlet import Limit, Outlet
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.store import SpoolReader, SpoolWriter
-from glustereventsd.base.stats import RateLimitedLog, Stats
-
-if TYPE_CHECKING:
-    from glustereventsd.sinks.nats.driver import NatsLoop, NatsThread
 
 log = logging.getLogger("glustereventsd.outlets")
 
@@ -85,7 +80,9 @@ class Outlets:
     ``memory_only`` (metrics and main threads: they only read) and ``stop`` on a failed start."""
 
     def __init__(self, writer: SpoolWriter, settings: Settings, results: ResultChannel, stats: Stats,
-                 log_limiter: RateLimitedLog, budget: MemoryBudget | None = None, nodeid: str = "") -> None:
+                 log_limiter: RateLimitedLog, budget: MemoryBudget | None = None, nodeid: str = "",
+                 factories: Mapping[str, DriverFactory] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.nodeid = nodeid  # NATS subjects and headers name the node
         self.writer = writer  # pipeline thread only (see the module docstring)
         self.spool_path = writer.path  # the same file across rebuilds: what other threads may read
@@ -102,89 +99,66 @@ class Outlets:
         self._filters: dict[str, tuple[Outlet, ...]] = {}  # event name -> outlets that want it
         self._lock = threading.Lock()  # guards the dicts' replacement for queue_gauges' thread
         self.stopping = threading.Event()
-        self._loop: DeliveryLoop | None = None
-        self._thread: DeliveryThread | None = None
-        self._nats: NatsLoop | None = None  # started with the first NATS sink
-        self._nats_thread: NatsThread | None = None
-        self._next_check = time.monotonic() + LOOP_CHECK_SECS
-        self._start_loop()
+        self._factories = dict(factories or {})  # kind -> how its driver is made (tests pass their own)
+        self._drivers: dict[str, Driver] = {}  # kind -> its one driver, started with its first destination
+        self._clock = clock
+        self._next_check = clock() + LOOP_CHECK_SECS
 
-    # -- the delivery loop ----------------------------------------------------------------
+    # -- the drivers ----------------------------------------------------------------------
     def _reader(self) -> SpoolReader | None:
         """A new read-only view of the spool (None for ``spool memory``)."""
         return SpoolReader(self.spool_path, self.spool_damaged) if self.durable else None
 
-    def _start_loop(self) -> None:
-        reader = self._reader()
-        loop = DeliveryLoop(self.results, self.stats, self.log_limiter, self.stopping, self.environment, reader)
-        self._configure(loop)
+    def _start(self, kind: str) -> Driver:
+        """Start the driver of ``kind`` and hand it every outlet of that kind (and only those)."""
+        make = self._factories.get(kind) or factory(kind)
+        context = DriverContext(self.results, self.stats, self.log_limiter, self.stopping, self._reader(),
+                                self.environment, self.nodeid)
+        driver = make(context)
+        driver.configure(self.settings)
         for outlet in self.by_id.values():
-            loop.add(outlet)
-        thread = DeliveryThread(loop)
-        thread.start()
-        self._loop, self._thread = loop, thread
+            if outlet.kind == kind:
+                driver.add(outlet)
+        driver.start()
+        self._drivers[kind] = driver
+        return driver
 
-    def _start_nats(self) -> NatsLoop:
-        from glustereventsd.sinks.nats.driver import NatsLoop, NatsThread  # only a daemon with a NATS sink loads nats-py
+    def driver_of(self, kind: str) -> Driver | None:
+        """The driver of ``kind`` if one runs (for status and tests; the pipeline thread starts them)."""
+        return self._drivers.get(kind)
 
-        reader = self._reader()
-        loop = NatsLoop(self.results, self.stats, self.log_limiter, self.stopping, reader, self.nodeid)
-        self._configure(loop)
-        for outlet in self.by_id.values():
-            if natsurl.is_nats(outlet.hook.url):
-                loop.add(outlet)
-        thread = NatsThread(loop)
-        thread.start()
-        self._nats, self._nats_thread = loop, thread
-        return loop
-
-    def _driver(self, url: str) -> DeliveryLoop | NatsLoop:
-        """The loop that drives the outlet of ``url``: the NATS loop for nats:// and tls://."""
-        if natsurl.is_nats(url):
-            return self._nats or self._start_nats()
-        assert self._loop is not None
-        return self._loop
-
-    def _configure(self, loop: DeliveryLoop | NatsLoop) -> None:
-        settings = self.settings
-        loop.policy = RetryPolicy(settings.retry_min_backoff_secs, settings.retry_max_backoff_secs,
-                                  settings.max_event_age_secs)
-        loop.concurrency = settings.webhook_concurrency if isinstance(loop, DeliveryLoop) else settings.nats_concurrency
+    def _driver(self, kind: str) -> Driver:
+        """The driver of ``kind``, started when the first destination of that kind appears."""
+        return self._drivers.get(kind) or self._start(kind)
 
     def supervise(self) -> None:
-        """Replace a delivery thread that died (it logged why), so no webhook stalls silently."""
-        if time.monotonic() < self._next_check:
+        """Replace a driver whose thread died (it logged why), so no destination stalls silently."""
+        now = self._clock()
+        if now < self._next_check:
             return
-        self._next_check = time.monotonic() + LOOP_CHECK_SECS
-        if self._thread is not None and not self._thread.is_alive() and not self.stopping.is_set():
-            log.error("The delivery thread stopped; starting a new one")
-            if self._loop is not None:
-                self._loop.close()
-            self._start_loop()
-        if self._nats_thread is not None and not self._nats_thread.is_alive() and not self.stopping.is_set():
-            log.error("The NATS thread stopped; starting a new one")
-            if self._nats is not None:
-                self._nats.close()
-            self._start_nats()
+        self._next_check = now + LOOP_CHECK_SECS
+        for kind, driver in list(self._drivers.items()):
+            if not driver.alive() and not self.stopping.is_set():
+                log.error("The %s driver's thread stopped; starting a new one", kind)
+                driver.close()
+                self._start(kind)
 
     def use_spool(self, writer: SpoolWriter) -> None:
         """Go on with ``writer``, of a spool rebuilt at the same path (pipeline thread only).
 
-        The delivery loop and the NATS loop are each handed a reader of the fresh file, which
-        they take before their next refill (the old ones stay on the file that was moved
-        aside), and every outlet looks in the spool again: rows beyond its window were
-        recovered with their row ids.
+        Each driver is handed a reader of the fresh file, which it takes before its next
+        refill (the old ones stay on the file that was moved aside), and every outlet looks
+        in the spool again: rows beyond its window were recovered with their row ids.
         """
         self.writer = writer
-        loops: list[DeliveryLoop | NatsLoop] = [loop for loop in (self._loop, self._nats) if loop is not None]
-        for loop in loops if self.durable else ():
+        for driver in self._drivers.values() if self.durable else ():
             try:
                 reader = SpoolReader(self.spool_path, self.spool_damaged)
             except sqlite3.Error as err:
                 log.error("Cannot read the rebuilt spool %s (%s); events are read from the old file until the "
                           "daemon restarts", self.spool_path, err)
                 break
-            loop.use_reader(reader)
+            driver.use_reader(reader)
         for outlet in self.by_id.values():
             outlet.mark_backlog()
 
@@ -192,10 +166,8 @@ class Outlets:
     def apply(self, settings: Settings, webhooks: Sequence[Webhook]) -> None:
         """Start, update or stop outlets for ``webhooks``; a removed webhook's spool is discarded."""
         self.settings = settings
-        assert self._loop is not None
-        self._configure(self._loop)
-        if self._nats is not None:
-            self._configure(self._nats)
+        for driver in self._drivers.values():
+            driver.configure(settings)
         wanted = {hook.url: hook for hook in webhooks}
         by_url, by_id = dict(self.by_url), dict(self.by_id)
         try:
@@ -212,7 +184,7 @@ class Outlets:
             if url not in wanted:
                 outlet = by_url.pop(url)
                 by_id.pop(outlet.hook_id, None)
-                self._driver(url).remove(outlet)
+                self._driver(outlet.kind).remove(outlet)
                 self.writer.discard_hook(outlet.hook_id)
                 self.stats.forget(outlet.label)
                 log.info("Webhook removed, its queue discarded url=%s", outlet.label)
@@ -229,9 +201,8 @@ class Outlets:
                 hook_id = self.writer.hook_id(url)
                 outlet = Outlet(hook, hook_id, self.writer.durable, window, memory, proxies)
                 by_url[url], by_id[hook_id] = outlet, outlet
-                self._driver(url).add(outlet)
-                log.info("%s added url=%s auth=%s", "NATS sink" if natsurl.is_nats(url) else "Webhook",
-                         outlet.label, hook.describe_auth())
+                self._driver(outlet.kind).add(outlet)
+                log.info("%s added url=%s auth=%s", kinds.NOUNS[outlet.kind], outlet.label, hook.describe_auth())
             else:
                 existing.set_limits(window, memory)
                 existing.update(hook, proxies)
@@ -245,22 +216,17 @@ class Outlets:
         return found
 
     def stop(self, deadline: float) -> None:
-        """Stop the delivery loop: records in flight go back to their outlets (they stay spooled)."""
+        """Stop the drivers: records in flight go back to their outlets (they stay spooled)."""
         self.stopping.set()
         for outlet in self.by_id.values():
             outlet.close()
-        if self._nats is not None:
-            self._nats.wake_stop()
-        if self._thread is not None:
-            self._thread.join(max(0.0, deadline - time.monotonic()))
-        if self._nats_thread is not None:
-            self._nats_thread.join(max(0.0, deadline - time.monotonic()))
-        if self._loop is not None:
-            if self._thread is None or not self._thread.is_alive():
-                self._loop.close()
-        if self._nats is not None:
-            if self._nats_thread is None or not self._nats_thread.is_alive():
-                self._nats.close()
+        for driver in self._drivers.values():
+            driver.request_stop()
+        for driver in self._drivers.values():
+            driver.join(deadline - time.monotonic())
+        for driver in self._drivers.values():
+            if not driver.alive():
+                driver.close()
 
     def memory_only(self) -> dict[str, int]:
         """Events each webhook holds only in memory, by URL (any thread)."""

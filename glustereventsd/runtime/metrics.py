@@ -16,14 +16,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from glustereventsd.base.stats import Stats
+from glustereventsd.base.stats import QueueGauge, Stats
 
 log = logging.getLogger("glustereventsd.metrics")
 PREFIX = "gluster_events"
@@ -33,16 +32,6 @@ KNOWN_LABELS: dict[str, tuple[str, ...]] = {
     "spool_errors": ("write_failed",),
     "spool_recoveries": ("rebuilt", "failed"),  # at 0 from the start, so increase() sees the first one
 }
-
-
-@dataclass(frozen=True)
-class QueueGauge:
-    """One webhook's backlog at scrape time."""
-
-    webhook: str
-    depth: int
-    oldest_age_secs: float
-    memory_only: int = 0  # of ``depth``: events not in the spool (spool memory, or it could not be written)
 
 
 class DaemonCollector(Collector):

@@ -1,18 +1,23 @@
-"""One webhook's delivery state, in one object: its window over the spool, backoff, connections, counters.
+"""One destination's delivery state, whatever its kind: window over the spool, backoff, counters.
 
-Two threads touch a webhook, and each field says which:
+This is the core every kind of sink shares (``sinks/http``, ``sinks/nats``): what to send
+next, in order; what was delivered, retried or given up; how long to back off after a
+failure, with failures of attempts in flight together counted once. What a kind needs to
+talk to its receiver (connections, an endpoint, a client) lives in that kind's driver, not here.
 
-- **Shared, under ``_lock``** (the pipeline hands records over, the delivery loop takes them):
+Two threads touch an outlet, and each field says which:
+
+- **Shared, under ``_lock``** (the pipeline hands records over, the driver takes them):
   the settings in force, the in-memory window, the records only memory holds, the rows in
   flight, the counters, and ``closed``. Every write to these goes through the lock.
-- **Delivery loop only** (no lock; nothing else reads or writes them): the backoff
-  (``failures``, ``blocked_until``), the records waiting to be retried, the connections
-  and their requests, and the endpoint built from the settings.
+- **Driver only** (no lock; the one driver bound to the outlet, see ``bind``, reads and
+  writes them): the backoff (``failures``, ``blocked_until``, ``failed_at``), the records
+  waiting to be retried, and the outcome of the latest attempt.
 
 The window holds at most ``window`` records; the rest of a backlog stays in the spool and is
 paged in by row id (``cursor``), so memory does not grow with the backlog. Records the spool
 could not take (disk full) wait in memory only, bounded by ``memory_limit``; both bounds are
-shares of one daemon-wide budget (see ``outlets.MemoryBudget``).
+shares of one daemon-wide budget (see ``pipeline.supervisor.MemoryBudget``).
 """
 
 from __future__ import annotations
@@ -23,18 +28,15 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-from glustereventsd.sinks.http import url as weburl
+from glustereventsd.sinks import kinds
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
-from glustereventsd.sinks.outcomes import RetryPolicy
+from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
 from glustereventsd.spool.store import HookCounters, Record, SpoolReader
 from glustereventsd.base.stats import RateLimitedLog, Stats
-
-if TYPE_CHECKING:
-    from glustereventsd.sinks.http.connection import Connection
 
 log = logging.getLogger("glustereventsd.outlet")
 
@@ -91,25 +93,19 @@ class RecordQueue:
         self.size = sum(len(r.body) for r in kept) + RECORD_OVERHEAD_BYTES * len(kept)
 
 
-class Flight:
-    """One request in flight on one connection: which record, since when, until when."""
-
-    __slots__ = ("record", "started", "deadline", "resent")
-
-    def __init__(self, record: Record, started: float, deadline: float) -> None:
-        self.record = record
-        self.started = started
-        self.deadline = deadline
-        self.resent = False  # sent again after a stale keep-alive connection (once at most)
+class WrongDriver(RuntimeError):
+    """A driver tried to drive an outlet of another kind (a bug: the supervisor groups outlets by kind)."""
 
 
 class Outlet:
     """See the module docstring."""
 
     def __init__(self, hook: Webhook, hook_id: int, durable: bool, window: int | Limit, memory_limit: int | Limit,
-                 proxy_config: ProxyRules | None = None) -> None:
+                 proxy_config: ProxyRules | None = None, wall: Callable[[], float] = time.time) -> None:
         self.hook_id = hook_id
-        self.label = weburl.display(hook.url)  # for logs and metric labels: no credentials or query
+        self.kind = kinds.kind_of(hook.url)  # fixed: a URL of another kind is another outlet
+        self.label = kinds.label(hook.url, hook_id)  # for logs and metric labels: no credentials or query
+        self._wall = wall  # the time counters and latencies are stamped with (tests pass their own)
         self.durable = durable  # False: spool memory, the window is the whole queue
         self._lock = threading.Lock()
         # -- shared, under _lock ---------------------------------------------------------
@@ -127,16 +123,13 @@ class Outlet:
         self._orphans: set[int] = set()  # taken rows a full spool trimmed: they live only in memory now
         self._counters = HookCounters()
         self.closed = False
-        self._notify: Callable[[], None] = _nothing  # wakes the loop that drives this outlet
-        # -- delivery loop only ----------------------------------------------------------
+        self._notify: Callable[[], None] = _nothing  # wakes the driver of this outlet
+        self._driver: object | None = None  # the one driver bound (see bind)
+        # -- driver only -----------------------------------------------------------------
         self.failures = 0
-        self.blocked_until = 0.0  # time.monotonic() before which nothing is sent
+        self.blocked_until = 0.0  # the driver's monotonic time before which nothing is sent
         self.failed_at = float("-inf")  # when the last failure was counted (see finish)
         self.retry: list[Record] = []  # failed records waiting for the backoff, oldest first
-        self.flights: dict[Connection, Flight] = {}  # busy connections
-        self.idle: list[Connection] = []  # keep-alive connections ready for a request
-        self.endpoint: object | None = None  # the driver's view of the settings (delivery.Endpoint)
-        self.endpoint_generation = -1
         self.last_outcome: Outcome | None = None  # of the latest attempt (webhook-test reads it)
 
     # == the pipeline's side (any thread) ================================================
@@ -146,10 +139,23 @@ class Outlet:
         with self._lock:
             return self._hook
 
-    def driven_by(self, notify: Callable[[], None]) -> None:
-        """Set the function that wakes the delivery loop for new work."""
+    def bind(self, driver: object, kind: str, notify: Callable[[], None]) -> None:
+        """Make ``driver`` (of ``kind``) the one that drives this outlet; ``notify`` wakes it for new work.
+
+        Raises WrongDriver for a driver of another kind: a webhook's events must never be
+        taken by the NATS driver, nor the reverse. A driver that replaces one that died binds
+        again; from then on only the new one is woken.
+        """
+        if kind != self.kind:
+            raise WrongDriver(f"a {kind} driver cannot drive the {self.kind} destination {self.label}")
         with self._lock:
+            self._driver = driver
             self._notify = notify
+
+    def driven_by(self, driver: object) -> bool:
+        """True while ``driver`` is the one bound to this outlet."""
+        with self._lock:
+            return self._driver is driver
 
     def update(self, hook: Webhook, proxy_config: ProxyRules | None = None) -> None:
         """New settings for the same URL: connections are rebuilt and the backoff starts over."""
@@ -330,9 +336,23 @@ class Outlet:
                 else:
                     self._window.appendleft(record)
 
-    def held(self) -> list[Record]:
-        """Every record the loop holds: in flight and waiting for a retry."""
-        return [flight.record for flight in self.flights.values()] + self.retry
+    def release(self, taken: list[Record]) -> None:
+        """The driver lets go (the outlet is removed, its driver stops or failed): ``taken`` (in flight) and
+        the records waiting for a retry go back first in line, in order; they are still in the spool."""
+        held, self.retry = taken + self.retry, []
+        self.give_back(held)
+
+    def requeue(self, records: list[Record]) -> None:
+        """Records whose attempt was cut short by the driver (a connection dropped): sent again first, no failure."""
+        if records:
+            self.retry.extend(records)
+            self.retry.sort(key=lambda r: r.seq)
+
+    def back_off(self, policy: RetryPolicy, clock_now: float) -> None:
+        """Count one failure that no attempt's outcome reports (the driver failed unexpectedly) and wait."""
+        self.failures += 1
+        self.failed_at = clock_now
+        self.blocked_until = clock_now + policy.backoff(self.failures, None)
 
     def slot_limit(self, concurrency: int) -> int:
         """How many requests may be in flight now: one while the webhook is failing."""
@@ -343,14 +363,14 @@ class Outlet:
                stopping: threading.Event | None = None, started: float | None = None) -> None:
         """Account for one attempt: a delivery, a dead letter, or a retry after the backoff.
 
-        ``clock_now`` is the delivery loop's monotonic time (the backoff counts from it).
+        ``clock_now`` is the driver's monotonic time (the backoff counts from it).
         ``started``, when given, is when the attempt was sent: attempts sent before the last
         failure was counted fail with the same outage and count once, so eight requests in
         flight failing together back off like one failure, not like eight in a row.
         ``results`` None: a one-shot test request, nothing goes to the spool or is retried.
         """
         self.last_outcome = outcome
-        now = time.time()
+        now = self._wall()
         if results is None:
             return
         if outcome.kind is OutcomeKind.DELIVERED:
@@ -383,8 +403,7 @@ class Outlet:
             if outcome.retry_after_secs is not None:  # the server's own word still counts
                 self.blocked_until = max(self.blocked_until, clock_now + min(outcome.retry_after_secs,
                                                                              policy.max_backoff_secs))
-            self.retry.append(record)
-            self.retry.sort(key=lambda r: r.seq)
+            self.requeue([record])
             return
         self.failures += 1
         self.failed_at = clock_now
@@ -392,8 +411,7 @@ class Outlet:
         self.blocked_until = max(self.blocked_until, clock_now + delay)
         self._warn(log_limiter, outcome.reason, f"Webhook delivery failed, retrying url={self.label} "
                    f"reason={outcome.detail or outcome.reason} retry_in_secs={delay:.1f}")
-        self.retry.append(record)
-        self.retry.sort(key=lambda r: r.seq)
+        self.requeue([record])
 
     def _die(self, record: Record, reason: str, now: float, results: ResultChannel, stats: Stats,
              stopping: threading.Event | None) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from glustereventsd.base.fsutil import atomic_write_json
+from glustereventsd.base.fsutil import atomic_write_bytes, dump_json
 from tests import secrets
 from tests.browser import Browser, WebListener, save_for_readme
 from tests.helpers import send_raw, wait_for
@@ -50,8 +50,8 @@ def test_pool_page_highlights_the_failing_node(pool, browser: Browser, tmp_path:
         assert run.status == 0, run.out + run.err
         for daemon in daemons.values():
             wait_for(lambda: "Webhook added" in daemon.log_text(), 10, what="webhook added")
-        atomic_write_json(pool.events_dir("node2") / "webhooks.json",
-                          {registered: {"token": "stale-token-of-node2", "secret": ""}})
+        atomic_write_bytes(pool.events_dir("node2") / "webhooks.json",
+                           dump_json({registered: {"token": "stale-token-of-node2", "secret": ""}}), 0o600)
         daemons["node2"].reload()
 
         browser.open(listener.url())

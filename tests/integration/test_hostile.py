@@ -218,7 +218,7 @@ def test_unresolvable_webhook_name_is_a_retryable_dns_error() -> None:
     """Run in a network namespace with only loopback, so the lookup cannot leave the machine."""
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is not installed")
-    code = ("from glustereventsd.sinks.http.driver import send_test\n"
+    code = ("from glustereventsd.sinks.http.probe import send_test\n"
             "from glustereventsd.models import Webhook\n"
             "o = send_test(Webhook('http://webhook.invalid:9000/listen'), 0, 3)\n"
             "print(o.kind.value, o.reason)\n")

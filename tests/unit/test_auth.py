@@ -10,10 +10,16 @@ import pytest
 from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from glustereventsd.sinks.http import auth
-from glustereventsd.sinks.http.request import request_headers
+from glustereventsd.sinks.http.request import fixed_headers, varying_headers
 from glustereventsd.models import Webhook
 
 SECRET = "s3cr3t-jwt-key"
+
+
+def request_headers(hook: Webhook, subject: str, issued_at: int, now: int, body: bytes, message_id: str = "",
+                    sequence: int | None = None) -> list[tuple[str, str]]:
+    """All the headers of one POST, in the order the delivery engine sends them."""
+    return fixed_headers(hook, bool(body)) + varying_headers(hook, subject, issued_at, now, body, message_id, sequence)
 
 
 def test_bearer_only() -> None:

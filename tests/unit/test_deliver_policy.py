@@ -6,7 +6,8 @@ import email.utils
 
 import pytest
 
-from glustereventsd.sinks.outcomes import RetryPolicy, classify, parse_retry_after
+from glustereventsd.sinks.http.outcomes import classify, parse_retry_after
+from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.models import OutcomeKind
 
 

@@ -16,11 +16,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from glustereventsd.sinks.http import driver as delivery
 from glustereventsd.sinks.http.connection import Connection, Route
-from glustereventsd.sinks.http.driver import DeliveryLoop
+from glustereventsd.sinks.driver import DriverContext
+from glustereventsd.sinks.http.driver import DeliveryLoop, HttpSink
+from glustereventsd.sinks.http.request import Endpoint
 from glustereventsd.models import Webhook
-from glustereventsd.sinks.outcomes import RetryPolicy
+from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
@@ -50,9 +51,9 @@ class Harness:
         self.now = 1000.0
         self.results = ResultChannel(10_000)
         self.spool = FakeSpool()
-        self.loop = DeliveryLoop(self.results, Stats(), RateLimitedLog(), threading.Event(), ProxyRules(),
-                                 self.spool)  # type: ignore[arg-type]
-        self.loop.clock = lambda: self.now
+        self.loop = DeliveryLoop(DriverContext(self.results, Stats(), RateLimitedLog(), threading.Event(),
+                                               self.spool, ProxyRules(),  # type: ignore[arg-type]
+                                               clock=lambda: self.now))
         self.loop.policy = RetryPolicy(min_backoff_secs=1.0, max_backoff_secs=60.0)
         self.servers: list[socket.socket] = []
         self.loop.connect = self._connect
@@ -221,15 +222,15 @@ def test_a_reject_is_a_dead_letter_with_the_status(harness) -> None:  # type: ig
 def test_an_unforeseen_error_fails_one_step_and_keeps_the_events(harness, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     h = harness()
     calls = {"n": 0}
-    original = delivery.Endpoint.request
+    original = Endpoint.request
 
-    def flaky(self: delivery.Endpoint, record: Record) -> bytes:
+    def flaky(self: Endpoint, record: Record, now: int) -> bytes:
         calls["n"] += 1
         if calls["n"] == 1:
             raise RuntimeError("unforeseen")
-        return original(self, record)
+        return original(self, record, now)
 
-    monkeypatch.setattr(delivery.Endpoint, "request", flaky)
+    monkeypatch.setattr(Endpoint, "request", flaky)
     h.offer(1, 2)
     h.spin()
     assert h.all_requests() == [] and h.outlet.failures == 1  # backed off, the loop lives
@@ -247,9 +248,9 @@ def test_a_record_offered_while_the_loop_pumps_is_not_forgotten(harness) -> None
     original = h.loop._pump
     offered = {"done": False}
 
-    def pump(outlet: Outlet) -> None:
-        original(outlet)
-        if outlet is other and not offered["done"]:  # after the first outlet's turn in this same pass
+    def pump(sink: HttpSink) -> None:
+        original(sink)
+        if sink.outlet is other and not offered["done"]:  # after the first outlet's turn in this same pass
             offered["done"] = True
             h.offer(1)
 

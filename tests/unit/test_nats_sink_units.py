@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,13 +20,9 @@ from glustereventsd.sinks.nats import creds as natscreds
 from glustereventsd.sinks.nats import url as natsurl
 from glustereventsd.config.options import ConfigError, webhook_from_entry
 from glustereventsd.models import OutcomeKind, Webhook
-from glustereventsd.sinks.nats.driver import NatsLoop, Sink, outcome_of_ack
-from glustereventsd.sinks.outcomes import RetryPolicy
-from glustereventsd.sinks.outlet import Outlet
-from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import Record
-from glustereventsd.base.stats import RateLimitedLog, Stats
-from glustereventsd.sinks.http.url import UrlError
+from glustereventsd.sinks import kinds
+from glustereventsd.sinks.nats.ack import outcome_of_ack
+from glustereventsd.sinks.urltext import UrlError
 from gluster_eventsapi.files import tlsfiles
 from gluster_eventsapi.errors import CliError
 from tests import nats as natstest
@@ -76,9 +70,7 @@ def test_bad_urls_say_what_is_wrong(url: str, words: str) -> None:
 def test_shown_urls_hold_no_credentials_and_no_raw_control_characters() -> None:
     assert natsurl.display("nats://a:1,user:pw@b:2/g.e?x=1") == "nats://a:1,b:2/g.e"
     assert natsurl.display("nats://a/g\x1b[31m") == "nats://a/g\\x1b[31m"
-    from glustereventsd.sinks.http import url as weburl
-
-    assert weburl.display("nats://a:4222,b:4222/gluster.events") == "nats://a:4222,b:4222/gluster.events"
+    assert kinds.display("nats://a:4222,b:4222/gluster.events") == "nats://a:4222,b:4222/gluster.events"
 
 
 def test_subject_tokens_are_made_safe() -> None:
@@ -134,24 +126,6 @@ def test_puback_classification() -> None:
     assert outcome_of_ack(_msg(full), "s", "u")[0].kind is OutcomeKind.RETRY
     for junk in (b"not json", b"[1]", b'{"seq":1}'):
         assert outcome_of_ack(_msg(junk), "s", "u")[0].kind is OutcomeKind.RETRY
-
-
-def test_publications_failing_together_count_as_one_failure() -> None:
-    """Eight in flight when the stream vanishes: one step of backoff, not eight (minutes of waiting)."""
-    loop = NatsLoop(ResultChannel(100), Stats(), RateLimitedLog(), threading.Event())
-    loop.policy = RetryPolicy(1.0, 300.0, 86400.0)
-    try:
-        outlet = Outlet(Webhook(url="nats://h/g"), 1, durable=False, window=10, memory_limit=10)
-        sink = Sink(outlet)
-        retry = loop._timeout(sink)  # noqa: SLF001 - the outcome of an expired publication
-        records = [Record(0, 1, f"msg_{i}", i, "VOLUME_CREATE", 0, time.time(), b"{}") for i in range(8)]
-        for record in records:
-            loop._finish(sink, record, retry, epoch=0)  # noqa: SLF001 - all sent before the first failure
-        assert outlet.failures == 1 and len(outlet.retry) == 8
-        loop._finish(sink, records[0], retry, epoch=sink.epoch)  # noqa: SLF001 - sent after it: counts
-        assert outlet.failures == 2
-    finally:
-        loop.close()
 
 
 # -- credential files ----------------------------------------------------------------------------

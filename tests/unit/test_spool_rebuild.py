@@ -22,6 +22,7 @@ from glustereventsd.spool import store as spool
 from glustereventsd.pipeline.commit import Committer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.pipeline.supervisor import Outlets
+from glustereventsd.sinks import kinds
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.store import NewEvent, SpoolWriter
 from glustereventsd.base.stats import RateLimitedLog, Stats
@@ -85,7 +86,7 @@ def test_a_commit_that_finds_the_spool_corrupt_rebuilds_it_and_spools_the_turn(e
     engine.committer.turn(engine.events(100), [])
     before = engine.rows()
     old_writer = engine.committer.writer
-    loops = [engine.outlets._loop, engine.outlets._nats]  # the delivery loop and the NATS loop
+    loops = [engine.outlets.driver_of(kinds.HTTP), engine.outlets.driver_of(kinds.NATS)]
     old_readers = [loop.reader if loop is not None else None for loop in loops]
     assert all(old_readers)
 

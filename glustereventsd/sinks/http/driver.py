@@ -1,4 +1,4 @@
-"""The delivery loop: one thread that posts every webhook's events over non-blocking connections.
+"""The webhook driver: one thread that posts every webhook's events over non-blocking connections.
 
 Why one thread with ``selectors`` and no blocking call at all: measured on this project's
 2-core machine, four threads each posting on a blocking connection cost 74 to 100 us of CPU
@@ -8,100 +8,92 @@ connections cost 34 us. Nothing in the loop blocks: host names are looked up by
 ``connection.Connection``, and the spool is read a window at a time. So one webhook's slow
 DNS, unreachable address or hanging server never holds up another, and a stop request is
 acted on at once. The one wait is backpressure: when the pipeline has not taken 100,000
-results (``results.ResultChannel``, a stalled disk), the loop waits for it to catch up.
+results (``spool.acks.ResultChannel``, a stalled disk), the loop waits for it to catch up.
 
-Each webhook (an ``outlet.Outlet``) may have up to ``concurrency`` requests in flight, each
-on its own keep-alive connection; only as many are used as its backlog needs, so at a low
-event rate one is in flight at a time and events arrive in order without asking for it.
-After a failed attempt the webhook backs off (exponential with jitter, or the server's
-Retry-After), and until a request succeeds again only one is in flight, the oldest record
-first: a webhook that comes back gets its backlog in order and no burst of retries.
+Each webhook (a ``sinks.outlet.Outlet``, with this driver's ``HttpSink`` beside it) may have
+up to ``concurrency`` requests in flight, each on its own keep-alive connection; only as
+many are used as its backlog needs, so at a low event rate one is in flight at a time and
+events arrive in order without asking for it. After a failed attempt the outlet backs off
+(exponential with jitter, or the server's Retry-After), and until a request succeeds again
+only one is in flight, the oldest record first: a webhook that comes back gets its backlog
+in order and no burst of retries.
 
-``send_test`` runs the same loop in the caller's thread for one request: ``webhook-test``
-goes through exactly the code, proxy, TLS settings and signatures that deliver events.
+The loop's thread owns everything here but the control queue and the wake-up: other threads
+only call ``add``, ``remove``, ``use_reader``, ``configure``, ``request_stop`` and ``wake``.
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
-import os
 import selectors
 import socket
 import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from typing import Optional
 
-from glustereventsd.sinks.http import auth
-from glustereventsd.sinks.http import proxies
-from glustereventsd.sinks import tls as tlsconfig
-from glustereventsd.sinks.http import url as weburl
-from glustereventsd.sinks.http.connection import CLOSED, CONNECTING, HANDSHAKE, RESOLVING, TUNNEL, Connection, Route, StaleConnection
-from glustereventsd.sinks.http.request import fixed_headers, varying_headers
-from glustereventsd.sinks.http.wire import HttpError, RequestTimeout, Response, format_request, request_head
-from glustereventsd.models import Outcome, OutcomeKind, Webhook
-from glustereventsd.sinks.outcomes import RetryPolicy, failure, outcome_of
-from glustereventsd.sinks.outlet import Flight, Outlet
-from glustereventsd.sinks.http.proxies import ProxyRules
-from glustereventsd.sinks.http.resolver import Address, Resolver
-from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import ReaderHandoff, Record, SpoolReader
-from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.base.threadname import name_os_thread
+from glustereventsd.models import Outcome, OutcomeKind, Settings
+from glustereventsd.sinks import kinds
+from glustereventsd.sinks.driver import DriverContext
+from glustereventsd.sinks.http.connection import CLOSED, CONNECTING, HANDSHAKE, RESOLVING, TUNNEL, Connection, Route, StaleConnection
+from glustereventsd.sinks.http.request import DEFAULT_TIMEOUT_SECS, Endpoint
+from glustereventsd.sinks.http.resolver import Address, Resolver
+from glustereventsd.sinks.http.wire import HttpError, RequestTimeout, Response
+from glustereventsd.sinks.http.outcomes import failure, outcome_of
+from glustereventsd.sinks.retry import RetryPolicy
+from glustereventsd.sinks.outlet import Outlet
+from glustereventsd.spool.store import ReaderHandoff, Record, SpoolReader
 
 log = logging.getLogger("glustereventsd.delivery")
 
-DEFAULT_TIMEOUT_SECS = 10.0
 IDLE_WAIT_SECS = 0.5  # longest sleep when nothing is due
 EXPIRY_CHECK_SECS = 0.05  # how often in-flight requests are checked against their deadlines
 
 
-class Endpoint:
-    """One generation of a webhook's settings, made ready to send (formatted once per change)."""
+class Flight:
+    """One request in flight on one connection: which record, since when, until when."""
 
-    __slots__ = ("hook", "route", "timeout_secs", "head", "empty_head", "signing_key", "proxied_plain")
+    __slots__ = ("record", "started", "deadline", "resent")
 
-    def __init__(self, hook: Webhook, config: ProxyRules, environment: ProxyRules) -> None:
-        """Raises ValueError (bad URL, proxy or signing secret) or OSError (a TLS file)."""
-        url = weburl.parse(hook.url)
-        proxy = proxies.choose(url.scheme, url.host, url.port, hook.proxy, config, environment)
-        self.hook = hook
-        self.route = Route(url, proxy, tlsconfig.tls_context(hook))
-        self.timeout_secs = hook.timeout_secs or DEFAULT_TIMEOUT_SECS
-        base = [("Host", url.host_header), *self.route.proxy_headers()]
-        line = self.route.request_line()
-        self.head = request_head(line, base + fixed_headers(hook, with_body=True))
-        self.empty_head = request_head(line, base + fixed_headers(hook, with_body=False))
-        self.signing_key = auth.signing_key(hook.signing_secret) if hook.signing_secret else None
-        self.proxied_plain = proxy is not None and not url.is_https
+    def __init__(self, record: Record, started: float, deadline: float) -> None:
+        self.record = record
+        self.started = started
+        self.deadline = deadline
+        self.resent = False  # sent again after a stale keep-alive connection (once at most)
 
-    def request(self, record: Record) -> bytes:
-        """The bytes of the POST carrying ``record`` (an empty body: a test request, sub TEST)."""
-        headers = varying_headers(self.hook, record.name, record.ts, int(time.time()), record.body,
-                                  record.event_id, record.seq or None, self.signing_key)
-        return format_request(self.head if record.body else self.empty_head, headers, record.body)
+
+class HttpSink:
+    """What the webhook driver keeps for one outlet: its connections and its endpoint; loop thread only."""
+
+    __slots__ = ("outlet", "flights", "idle", "endpoint", "generation")
+
+    def __init__(self, outlet: Outlet) -> None:
+        self.outlet = outlet
+        self.flights: dict[Connection, Flight] = {}  # busy connections
+        self.idle: list[Connection] = []  # keep-alive connections ready for a request
+        self.endpoint: Optional[Endpoint] = None  # the settings in force, ready to send (None: unusable)
+        self.generation = -1  # of the outlet's settings the endpoint was made from
+
+    def taken(self) -> list[Record]:
+        """The records of the requests in flight."""
+        return [flight.record for flight in self.flights.values()]
 
 
 class DeliveryLoop:
-    """Drives every outlet's connections (see the module docstring); run by ``DeliveryThread``."""
+    """Drives every webhook outlet's connections (see the module docstring); a ``sinks.driver.Driver``."""
 
-    def __init__(
-        self,
-        results: ResultChannel | None,
-        stats: Stats,
-        log_limiter: RateLimitedLog,
-        stopping: threading.Event,
-        environment: ProxyRules,
-        reader: SpoolReader | None = None,
-    ) -> None:
-        self.results = results  # None: one-shot test requests only
-        self.stats = stats
-        self.log_limiter = log_limiter
-        self.stopping = stopping
-        self.environment = environment
-        self._readers = ReaderHandoff(reader)  # the loop's read-only view of the spool (None: spool memory)
-        self.clock: Callable[[], float] = time.monotonic  # tests drive a fake one (see ``step``)
+    kind = kinds.HTTP
+
+    def __init__(self, context: DriverContext) -> None:
+        self.results = context.results  # None: one-shot test requests only
+        self.stats = context.stats
+        self.log_limiter = context.log_limiter
+        self.stopping = context.stopping
+        self.environment = context.environment
+        self.clock = context.clock  # tests drive a fake one (see ``step``)
+        self.wall = context.wall
+        self._readers = ReaderHandoff(context.reader)  # the loop's read-only view of the spool (None: spool memory)
         self.connect: Callable[[Route], Connection] = Connection  # tests hand out socket pairs
         self.policy = RetryPolicy()  # swapped whole on reload
         self.concurrency = 8  # the daemon default, for webhooks that set none
@@ -114,12 +106,13 @@ class DeliveryLoop:
         self._wake_lock = threading.Lock()
         self._control: collections.deque[tuple[str, Outlet]] = collections.deque()
         self._ready: collections.deque[Outlet] = collections.deque()  # outlets that may have work
-        self.outlets: dict[int, Outlet] = {}  # loop thread only
+        self.sinks: dict[int, HttpSink] = {}  # loop thread only, by hook id
         self._watched: dict[socket.socket, int] = {}  # loop thread only: socket -> registered events
-        self._owner: dict[Connection, Outlet] = {}  # loop thread only
-        self._backing_off: set[Outlet] = set()
+        self._owner: dict[Connection, HttpSink] = {}  # loop thread only
+        self._backing_off: set[HttpSink] = set()
         self._next_expiry = 0.0
         self.resolver = Resolver(self.wake)
+        self._thread: Optional[threading.Thread] = None
 
     # -- from other threads --------------------------------------------------------------
     def wake(self) -> None:
@@ -134,14 +127,25 @@ class DeliveryLoop:
                 pass
 
     def add(self, outlet: Outlet) -> None:
-        """Start delivering for ``outlet`` (any thread)."""
+        """Start delivering for ``outlet`` (any thread); raises WrongDriver for a destination of another kind."""
         def notify() -> None:
             self._ready.append(outlet)
             self.wake()
 
-        outlet.driven_by(notify)
+        outlet.bind(self, self.kind, notify)
         self._control.append(("add", outlet))
         self.wake()
+
+    def remove(self, outlet: Outlet) -> None:
+        """Stop delivering for ``outlet`` and close its connections (any thread)."""
+        outlet.close()
+        self._control.append(("remove", outlet))
+        self.wake()
+
+    def configure(self, settings: Settings) -> None:
+        """The retry policy and default concurrency in force (any thread: each is replaced whole)."""
+        self.policy = RetryPolicy.of(settings)
+        self.concurrency = settings.webhook_concurrency
 
     def use_reader(self, reader: SpoolReader) -> None:
         """Read the spool through ``reader`` from the next refill on (any thread): the file was rebuilt."""
@@ -153,11 +157,23 @@ class DeliveryLoop:
         """The spool reader in use (loop thread): one handed over by ``use_reader`` from now on."""
         return self._readers.current()
 
-    def remove(self, outlet: Outlet) -> None:
-        """Stop delivering for ``outlet`` and close its connections (any thread)."""
-        outlet.close()
-        self._control.append(("remove", outlet))
+    def start(self) -> None:
+        """Run the loop in its own thread until ``stopping`` is set."""
+        self._thread = threading.Thread(target=self._serve, name="deliver", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        """False once the loop's thread has ended."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def request_stop(self) -> None:
+        """Look at ``stopping`` now."""
         self.wake()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the loop's thread to end."""
+        if self._thread is not None:
+            self._thread.join(max(0.0, timeout))
 
     def close(self) -> None:
         """Release the loop's sockets, lookup threads and spool readers, once it no longer runs."""
@@ -168,6 +184,17 @@ class DeliveryLoop:
         self._wake_writer.close()
 
     # -- the loop ------------------------------------------------------------------------
+    def _serve(self) -> None:
+        """The thread: serve; on stop (or an unforeseen error) give every record back and close every connection."""
+        name_os_thread("gev-deliver")
+        try:
+            self.run()
+        except Exception:  # noqa: BLE001 - logged; the supervisor starts a new driver
+            log.exception("The delivery loop stopped by an unexpected error; a new one starts within seconds "
+                          "and the events it held are kept")
+        finally:
+            self.release_all()
+
     def run(self, until: Callable[[], bool] | None = None, deadline: float | None = None) -> None:
         """Serve until ``stopping`` is set (or ``until()`` is true, or ``deadline`` passes)."""
         while not self.stopping.is_set():
@@ -198,17 +225,17 @@ class DeliveryLoop:
     def release_all(self) -> None:
         """Close every connection; records not finished go back first in line (they are in the spool)."""
         self._apply_control()
-        for outlet in list(self.outlets.values()):
-            self._drop_outlet(outlet)
+        for sink in list(self.sinks.values()):
+            self._drop(sink)
 
     def _wait_secs(self, now: float, deadline: float | None) -> float:
         if self._ready or self.resolver.answers or self._control:
             return 0.0
         wait = IDLE_WAIT_SECS
-        if any(outlet.flights for outlet in self.outlets.values()):
+        if any(sink.flights for sink in self.sinks.values()):
             wait = min(wait, EXPIRY_CHECK_SECS)
-        for outlet in self._backing_off:
-            wait = min(wait, outlet.blocked_until - now)
+        for sink in self._backing_off:
+            wait = min(wait, sink.outlet.blocked_until - now)
         if deadline is not None:
             wait = min(wait, deadline - now)
         return max(0.0, wait)
@@ -225,22 +252,30 @@ class DeliveryLoop:
     def _apply_control(self) -> None:
         while self._control:
             what, outlet = self._control.popleft()
+            current = self.sinks.get(outlet.hook_id)
             if what == "add":
-                self.outlets[outlet.hook_id] = outlet
+                if current is not None and current.outlet is not outlet:
+                    self._drop(current)
+                    current = None
+                if current is None:
+                    self.sinks[outlet.hook_id] = HttpSink(outlet)
                 self._ready.append(outlet)
-            elif self.outlets.get(outlet.hook_id) is outlet:
-                self._drop_outlet(outlet)
-                del self.outlets[outlet.hook_id]
+            elif current is not None and current.outlet is outlet:
+                self._drop(current)
+                del self.sinks[outlet.hook_id]
 
-    def _drop_outlet(self, outlet: Outlet) -> None:
-        held = outlet.held()
-        for connection in list(outlet.flights) + outlet.idle:
+    def _sink_of(self, outlet: Outlet) -> HttpSink | None:
+        sink = self.sinks.get(outlet.hook_id)
+        return sink if sink is not None and sink.outlet is outlet else None
+
+    def _drop(self, sink: HttpSink) -> None:
+        taken = sink.taken()
+        for connection in list(sink.flights) + sink.idle:
             self._close(connection)
-        outlet.flights.clear()
-        outlet.idle.clear()
-        outlet.retry = []
-        self._backing_off.discard(outlet)
-        outlet.give_back(held)
+        sink.flights.clear()
+        sink.idle.clear()
+        self._backing_off.discard(sink)
+        sink.outlet.release(taken)
 
     def _take_answers(self) -> None:
         answers = self.resolver.answers
@@ -248,98 +283,100 @@ class DeliveryLoop:
             answer = answers.popleft()
             connection = answer.token
             assert isinstance(connection, Connection)
-            outlet = self._owner.get(connection)
-            if outlet is None or connection.state != RESOLVING:
+            sink = self._owner.get(connection)
+            if sink is None or connection.state != RESOLVING:
                 continue  # timed out or dropped meanwhile
-            self._guarded(outlet, self._resolved, outlet, connection, answer.addresses, answer.error)
+            self._guarded(sink, self._resolved, sink, connection, answer.addresses, answer.error)
 
-    def _resolved(self, outlet: Outlet, connection: Connection, addresses: list[Address], error: str) -> None:
+    def _resolved(self, sink: HttpSink, connection: Connection, addresses: list[Address], error: str) -> None:
         connection.resolved(addresses, error)
-        self._after(outlet, connection)
+        self._after(sink, connection)
 
     def _pump_ready(self, now: float) -> None:
-        due = [outlet for outlet in self._backing_off if outlet.blocked_until <= now]
-        for outlet in due:
-            self._backing_off.discard(outlet)
-            self._ready.append(outlet)
+        due = [waiting for waiting in self._backing_off if waiting.outlet.blocked_until <= now]
+        for waiting in due:
+            self._backing_off.discard(waiting)
+            self._ready.append(waiting.outlet)
         # Only the outlets queued before this pass: one queued again meanwhile (a record offered
         # while it was pumped) stays queued for the next turn, which then does not wait.
         seen: set[int] = set()
         for _ in range(len(self._ready)):
             outlet = self._ready.popleft()
-            if id(outlet) in seen or self.outlets.get(outlet.hook_id) is not outlet:
+            sink = self._sink_of(outlet)
+            if sink is None or id(sink) in seen:
                 continue
-            seen.add(id(outlet))
-            self._guarded(outlet, self._pump, outlet)
+            seen.add(id(sink))
+            self._guarded(sink, self._pump, sink)
 
-    def _guarded(self, outlet: Outlet, step: Callable[..., None], *args: object) -> None:
-        """Run one step for an outlet; an error nobody foresaw fails that step, not the loop."""
+    def _guarded(self, sink: HttpSink, step: Callable[..., None], *args: object) -> None:
+        """Run one step for a webhook; an error nobody foresaw fails that step, not the loop."""
         try:
             step(*args)
         except Exception as err:  # noqa: BLE001 - the last line of defence of one webhook
             # Only the exception's type is shown: its text could quote a header value.
+            outlet = sink.outlet
             self.log_limiter.log(log, logging.ERROR, f"{outlet.hook_id}:internal",
                                  "Unexpected %s while delivering to url=%s; its events are kept and retried",
                                  type(err).__name__, outlet.label)
-            self._drop_outlet(outlet)
-            outlet.failures += 1
-            outlet.blocked_until = self.clock() + self.policy.backoff(outlet.failures, None)
-            self._backing_off.add(outlet)
+            self._drop(sink)
+            outlet.back_off(self.policy, self.clock())
+            self._backing_off.add(sink)
 
     # -- requests ------------------------------------------------------------------------
-    def _endpoint(self, outlet: Outlet) -> Endpoint | None:
+    def _endpoint(self, sink: HttpSink) -> Endpoint | None:
+        outlet = sink.outlet
         hook, config, generation = outlet.settings()
-        if generation != outlet.endpoint_generation:
-            outlet.endpoint_generation = generation
-            for connection in outlet.idle:
+        if generation != sink.generation:
+            sink.generation = generation
+            for connection in sink.idle:
                 self._close(connection)  # made with the old settings
-            outlet.idle = []
+            sink.idle = []
             try:
-                outlet.endpoint = Endpoint(hook, config, self.environment)
+                sink.endpoint = Endpoint(hook, config, self.environment)
             except (ValueError, OSError) as err:  # bad URL, proxy, TLS file or signing secret
-                outlet.endpoint = None
+                sink.endpoint = None
                 self.log_limiter.log(log, logging.ERROR, f"{outlet.hook_id}:config",
                                      "Cannot use the settings of webhook url=%s: %s; its events wait until "
                                      "they are fixed", outlet.label, err)
-        endpoint = outlet.endpoint
-        return endpoint if isinstance(endpoint, Endpoint) else None
+        return sink.endpoint
 
-    def _pump(self, outlet: Outlet) -> None:
+    def _pump(self, sink: HttpSink) -> None:
         """Start as many requests as the outlet's limit and backoff allow."""
+        outlet = sink.outlet
         if outlet.closed:
             return
         now = self.clock()
         if now < outlet.blocked_until:
-            self._backing_off.add(outlet)
+            self._backing_off.add(sink)
             return
-        endpoint = self._endpoint(outlet)
+        endpoint = self._endpoint(sink)
         concurrency = outlet.hook.concurrency or self.concurrency
-        while len(outlet.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
+        while len(sink.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
             record = outlet.take(self.reader)
             if record is None:
                 break
             if endpoint is None:
-                self._finish(outlet, record, Outcome(OutcomeKind.RETRY, "config", 0, None,
-                                                     "webhook settings unusable"))
+                self._finish(sink, record, Outcome(OutcomeKind.RETRY, "config", 0, None,
+                                                   "webhook settings unusable"))
                 continue
-            self._send(outlet, endpoint, record, None)
+            self._send(sink, endpoint, record, None)
         if outlet.blocked_until > self.clock():
-            self._backing_off.add(outlet)
-        while len(outlet.idle) + len(outlet.flights) > concurrency and outlet.idle:
-            self._close(outlet.idle.pop())  # concurrency was lowered
+            self._backing_off.add(sink)
+        while len(sink.idle) + len(sink.flights) > concurrency and sink.idle:
+            self._close(sink.idle.pop())  # concurrency was lowered
 
-    def _send(self, outlet: Outlet, endpoint: Endpoint, record: Record, resent_from: Flight | None) -> None:
+    def _send(self, sink: HttpSink, endpoint: Endpoint, record: Record, resent_from: Flight | None) -> None:
         started = self.clock()
-        if outlet.idle and resent_from is None:
-            connection = outlet.idle.pop()
+        if sink.idle and resent_from is None:
+            connection = sink.idle.pop()
         else:
             connection = self.connect(endpoint.route)
             connection.on_close = self._unwatch
         flight = Flight(record, started, resent_from.deadline if resent_from else started + endpoint.timeout_secs)
         flight.resent = resent_from is not None
-        outlet.flights[connection] = flight
-        self._owner[connection] = outlet
-        connection.request(endpoint.request(record))
+        sink.flights[connection] = flight
+        self._owner[connection] = sink
+        connection.request(endpoint.request(record, int(self.wall())))
         if connection.state == RESOLVING and not connection.start():
             host, port = endpoint.route.connect_to
             known = self.resolver.cached(host, port)
@@ -347,75 +384,74 @@ class DeliveryLoop:
                 connection.resolved(*known)
             elif not self.resolver.lookup(connection, host, port):
                 connection.resolved([], f"cannot resolve {host}: too many host names are being looked up")
-        self._after(outlet, connection)
+        self._after(sink, connection)
 
     def _on_io(self, connection: Connection, events: int) -> None:
-        outlet = self._owner.get(connection)
-        if outlet is None:
+        sink = self._owner.get(connection)
+        if sink is None:
             self._close(connection)
             return
-        self._guarded(outlet, self._ready_io, outlet, connection, events)
+        self._guarded(sink, self._ready_io, sink, connection, events)
 
-    def _ready_io(self, outlet: Outlet, connection: Connection, events: int) -> None:
+    def _ready_io(self, sink: HttpSink, connection: Connection, events: int) -> None:
         connection.on_ready(events)
-        self._after(outlet, connection)
+        self._after(sink, connection)
 
-    def _after(self, outlet: Outlet, connection: Connection) -> None:
+    def _after(self, sink: HttpSink, connection: Connection) -> None:
         """Look at a connection after it moved: finished request, closed idle one, or new interest."""
         result = connection.take_result()
-        flight = outlet.flights.get(connection)
+        flight = sink.flights.get(connection)
         if result is None:
             if connection.state == CLOSED:  # an idle connection the server closed
-                self._forget(outlet, connection)
+                self._forget(sink, connection)
             else:
                 self._watch(connection)
             return
         assert flight is not None
-        del outlet.flights[connection]
-        in_force = outlet.endpoint
-        current = in_force if isinstance(in_force, Endpoint) else None
+        del sink.flights[connection]
+        current = sink.endpoint
         if connection.idle and connection.sock is not None and current is not None and connection.route is current.route:
             self._watch(connection)
-            outlet.idle.append(connection)
+            sink.idle.append(connection)
         else:  # closed, or made with settings no longer in force
-            self._forget(outlet, connection)
+            self._forget(sink, connection)
         if isinstance(result, StaleConnection) and not flight.resent:
             # An idle keep-alive the server closed before reading the request: nothing was
             # delivered, so sending again on a new connection cannot duplicate the event.
-            endpoint = self._endpoint(outlet)
+            endpoint = self._endpoint(sink)
             if endpoint is not None:
-                self._send(outlet, endpoint, flight.record, flight)
+                self._send(sink, endpoint, flight.record, flight)
                 return
         proxied_plain = current is not None and current.proxied_plain
         outcome = outcome_of(result, proxied_plain) if isinstance(result, Response) else failure(result)
-        self._finish(outlet, flight.record, outcome, flight.started)
-        self._ready.append(outlet)
+        self._finish(sink, flight.record, outcome, flight.started)
+        self._ready.append(sink.outlet)
 
-    def _finish(self, outlet: Outlet, record: Record, outcome: Outcome, started: float | None = None) -> None:
-        outlet.finish(record, outcome, self.results, self.policy, self.stats, self.log_limiter, self.clock(),
-                      self.stopping, started)
+    def _finish(self, sink: HttpSink, record: Record, outcome: Outcome, started: float | None = None) -> None:
+        sink.outlet.finish(record, outcome, self.results, self.policy, self.stats, self.log_limiter, self.clock(),
+                           self.stopping, started)
 
     def _expire(self, now: float) -> None:
-        for connection, outlet in list(self._owner.items()):
-            flight = outlet.flights.get(connection)
+        for connection, sink in list(self._owner.items()):
+            flight = sink.flights.get(connection)
             if flight is None or now < flight.deadline:
                 continue
-            self._guarded(outlet, self._time_out, outlet, connection, flight)
+            self._guarded(sink, self._time_out, sink, connection, flight)
 
-    def _time_out(self, outlet: Outlet, connection: Connection, flight: Flight) -> None:
-        if outlet.flights.get(connection) is not flight:
+    def _time_out(self, sink: HttpSink, connection: Connection, flight: Flight) -> None:
+        if sink.flights.get(connection) is not flight:
             return
-        del outlet.flights[connection]
+        del sink.flights[connection]
         stage = _stage(connection)  # before the connection is closed
         answer = connection.accepted_answer()
-        self._forget(outlet, connection)
+        self._forget(sink, connection)
         if answer is not None:  # a whole 2xx head came, the body never ended: delivered, not resent
-            self._finish(outlet, flight.record, outcome_of(answer), flight.started)
+            self._finish(sink, flight.record, outcome_of(answer), flight.started)
         else:
-            timeout = outlet.endpoint.timeout_secs if isinstance(outlet.endpoint, Endpoint) else DEFAULT_TIMEOUT_SECS
+            timeout = sink.endpoint.timeout_secs if sink.endpoint is not None else DEFAULT_TIMEOUT_SECS
             err: HttpError = RequestTimeout(f"no answer within {timeout:g}s ({stage})")
-            self._finish(outlet, flight.record, failure(err), flight.started)
-        self._ready.append(outlet)
+            self._finish(sink, flight.record, failure(err), flight.started)
+        self._ready.append(sink.outlet)
 
     # -- sockets -------------------------------------------------------------------------
     def _watch(self, connection: Connection) -> None:
@@ -436,10 +472,10 @@ class DeliveryLoop:
             self._selector.register(sock, wanted, connection)
             self._watched[sock] = wanted
 
-    def _forget(self, outlet: Outlet, connection: Connection) -> None:
+    def _forget(self, sink: HttpSink, connection: Connection) -> None:
         self._close(connection)
-        if connection in outlet.idle:
-            outlet.idle.remove(connection)
+        if connection in sink.idle:
+            sink.idle.remove(connection)
         self._owner.pop(connection, None)
 
     def _unwatch(self, sock: socket.socket) -> None:
@@ -461,51 +497,6 @@ def _stage(connection: Connection) -> str:
     return _STAGES.get(connection.state, "waiting for the answer")
 
 
-class DeliveryThread(threading.Thread):
-    """Runs the daemon's ``DeliveryLoop`` until the daemon stops."""
-
-    def __init__(self, loop: DeliveryLoop) -> None:
-        super().__init__(name="deliver", daemon=True)
-        self.loop = loop
-
-    def run(self) -> None:
-        """Serve; on stop (or an unforeseen error) give every record back and close every connection."""
-        name_os_thread("gev-deliver")
-        try:
-            self.loop.run()
-        except Exception:  # noqa: BLE001 - logged; the pipeline starts a new loop
-            log.exception("The delivery loop stopped by an unexpected error; a new one starts within seconds "
-                          "and the events it held are kept")
-        finally:
-            self.loop.release_all()
-
-
-def send_test(hook: Webhook, now: int, timeout_secs: float | None = None,
-              proxy_config: ProxyRules | None = None, environment: Mapping[str, str] | None = None) -> Outcome:
-    """Send the webhook-test request through the delivery engine and classify the answer.
-
-    An empty POST, with a JWT whose sub is TEST and iat now; with a signing secret it is
-    signed like an event (over the empty body), so a receiver can check its secret with a
-    test too. Proxies come from ``proxy_config`` (the daemon's config keys) and
-    ``environment`` (the daemon's environment variables), as for delivery.
-    """
-    if timeout_secs:
-        hook = dataclasses.replace(hook, timeout_secs=timeout_secs)
-    env_rules = proxies.rules_from_environment(os.environ if environment is None else environment)
-    try:
-        Endpoint(hook, proxy_config or ProxyRules(), env_rules)
-    except (ValueError, OSError) as err:
-        return Outcome(OutcomeKind.REJECT, "config", 0, None, f"cannot use webhook settings: {err}")
-    stopping = threading.Event()
-    loop = DeliveryLoop(None, Stats(), RateLimitedLog(), stopping, env_rules)
-    outlet = Outlet(hook, 0, durable=False, window=1, memory_limit=1, proxy_config=proxy_config)
-    message_id = f"msg_test_{os.urandom(12).hex()}" if hook.signing_secret else ""
-    outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), b"")])
-    loop.add(outlet)
-    limit = (hook.timeout_secs or DEFAULT_TIMEOUT_SECS) + 1.0
-    try:
-        loop.run(until=lambda: outlet.last_outcome is not None, deadline=time.monotonic() + limit)
-    finally:
-        loop.release_all()
-        loop.close()
-    return outlet.last_outcome or failure(RequestTimeout(f"no answer within {limit:g}s"))
+def make_driver(context: DriverContext) -> DeliveryLoop:
+    """The webhook driver (``sinks.driver.DRIVERS``)."""
+    return DeliveryLoop(context)

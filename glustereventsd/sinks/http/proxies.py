@@ -23,7 +23,7 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from glustereventsd.sinks.http.url import UrlError, ascii_host, printable
+from glustereventsd.sinks.urltext import UrlError, ascii_host, printable
 
 NONE_WORDS = frozenset({"none", "direct"})
 

@@ -1,17 +1,24 @@
-"""The headers of a webhook POST: agent, content type, credentials and the event's identity.
+"""The bytes of a webhook POST: where it goes (``Endpoint``), its headers and its body.
 
-Split in two so the hot path formats as little as possible per event: ``fixed_headers``
-never change for a webhook's settings (formatted once per settings change), and
-``varying_headers`` are made per request (the JWT, ``webhook-id``, the timestamp, the
-sequence number and the Standard Webhooks signature).
+The headers are split in two so the hot path formats as little as possible per event:
+``fixed_headers`` never change for a webhook's settings (formatted once per settings
+change, into the ``Endpoint``), and ``varying_headers`` are made per request (the JWT,
+``webhook-id``, the timestamp, the sequence number and the Standard Webhooks signature).
 """
 
 from __future__ import annotations
 
-from glustereventsd.sinks.http import auth
 from glustereventsd.models import Webhook
+from glustereventsd.sinks import tls as tlsconfig
+from glustereventsd.sinks.http import auth, proxies
+from glustereventsd.sinks.http import url as weburl
+from glustereventsd.sinks.http.connection import Route
+from glustereventsd.sinks.http.proxies import ProxyRules
+from glustereventsd.sinks.http.wire import format_request, request_head
+from glustereventsd.spool.store import Record
 
 USER_AGENT = "glustereventsd/1.0"
+DEFAULT_TIMEOUT_SECS = 10.0
 
 
 def fixed_headers(hook: Webhook, with_body: bool = True) -> list[tuple[str, str]]:
@@ -57,14 +64,27 @@ def varying_headers(
     return headers
 
 
-def request_headers(
-    hook: Webhook,
-    subject: str,
-    issued_at: int,
-    now: int,
-    body: bytes,
-    message_id: str = "",
-    sequence: int | None = None,
-) -> list[tuple[str, str]]:
-    """All the headers of one POST: ``fixed_headers`` then ``varying_headers``."""
-    return fixed_headers(hook, bool(body)) + varying_headers(hook, subject, issued_at, now, body, message_id, sequence)
+class Endpoint:
+    """One generation of a webhook's settings, made ready to send (formatted once per change)."""
+
+    __slots__ = ("hook", "route", "timeout_secs", "head", "empty_head", "signing_key", "proxied_plain")
+
+    def __init__(self, hook: Webhook, config: ProxyRules, environment: ProxyRules) -> None:
+        """Raises ValueError (bad URL, proxy or signing secret) or OSError (a TLS file)."""
+        url = weburl.parse(hook.url)
+        proxy = proxies.choose(url.scheme, url.host, url.port, hook.proxy, config, environment)
+        self.hook = hook
+        self.route = Route(url, proxy, tlsconfig.tls_context(hook))
+        self.timeout_secs = hook.timeout_secs or DEFAULT_TIMEOUT_SECS
+        base = [("Host", url.host_header), *self.route.proxy_headers()]
+        line = self.route.request_line()
+        self.head = request_head(line, base + fixed_headers(hook, with_body=True))
+        self.empty_head = request_head(line, base + fixed_headers(hook, with_body=False))
+        self.signing_key = auth.signing_key(hook.signing_secret) if hook.signing_secret else None
+        self.proxied_plain = proxy is not None and not url.is_https
+
+    def request(self, record: Record, now: int) -> bytes:
+        """The bytes of the POST carrying ``record``, sent at ``now`` (an empty body: a test request, sub TEST)."""
+        headers = varying_headers(self.hook, record.name, record.ts, now, record.body,
+                                  record.event_id, record.seq or None, self.signing_key)
+        return format_request(self.head if record.body else self.empty_head, headers, record.body)

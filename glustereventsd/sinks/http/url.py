@@ -21,7 +21,7 @@ import re
 import urllib.parse
 from dataclasses import dataclass
 
-import idna
+from glustereventsd.sinks.urltext import UrlError, ascii_host, printable
 
 SCHEMES = {"http": 80, "https": 443}
 # RFC 3986: pchar = unreserved / pct-encoded / sub-delims / ":" / "@"; quote() never encodes
@@ -33,34 +33,9 @@ _HOST_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f<>\"{}|\\^`]")
 _BRACKETED = re.compile(r"^(?:[^@]*@)?\[([^\]]+)\](?::\d*)?$")  # userinfo@[v6%zone]:port, nothing after
 
 
-class UrlError(ValueError):
-    """A webhook URL that cannot be used; the message says what is wrong with it."""
-
-
 def _quote(text: str, safe: str) -> str:
     """Percent-encode ``text`` as UTF-8, keeping valid %XX escapes (a lone % becomes %25)."""
     return urllib.parse.quote(_LONE_PERCENT.sub("%25", text), safe=safe)
-
-
-def printable(text: str) -> str:
-    """``text`` with control and other non-printable characters escaped (\\n, \\x1b...)."""
-    if text.isprintable():
-        return text
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-
-
-def ascii_host(host: str) -> str:
-    """The host as it goes on the wire: lower-case ASCII, IDNA-encoded when international.
-
-    Raises UrlError for a name IDNA 2008 refuses. ASCII names are taken as they are (only
-    lower-cased), so names with ``_`` (container and cluster-internal names) keep working.
-    """
-    if host.isascii():
-        return host.lower()
-    try:
-        return idna.encode(host, uts46=True).decode("ascii")
-    except idna.IDNAError as err:
-        raise UrlError(f"host name {printable(host)!r} is not a valid international name: {err}") from None
 
 
 @dataclass(frozen=True)
@@ -159,11 +134,7 @@ def _ipv6_host(netloc: str, shown: str) -> tuple[str, str]:
 
 
 def display(url: str) -> str:
-    """A URL safe for logs, tables and metric labels: no credentials, query or fragment; printable."""
-    from glustereventsd.sinks.nats import url as natsurl  # here: natsurl builds on this module
-
-    if natsurl.is_nats(url):  # several servers: urlsplit would read only the first host
-        return natsurl.display(url)
+    """A webhook URL safe for logs, tables and metric labels: no credentials, query or fragment; printable."""
     text = url.strip()
     try:
         parts = urllib.parse.urlsplit(text)

@@ -1,10 +1,11 @@
-"""The NATS loop: one thread running asyncio and nats-py, publishing every NATS sink's events to JetStream.
+"""The NATS driver: one thread running asyncio and nats-py, publishing every NATS sink's events to JetStream.
 
-It drives ``outlet.Outlet`` objects exactly as ``delivery.DeliveryLoop`` drives webhooks: it
+It drives ``sinks.outlet.Outlet`` objects as the webhook driver does (``sinks.driver``): it
 takes an outlet's records in order, publishes them, and hands each attempt's ``Outcome`` to
 ``Outlet.finish`` (delivered: the spool deletes it; rejected: a dead letter; otherwise a
-retry after the backoff). Only this thread writes the outlets' loop-only fields (``retry``,
-``failures``, ``blocked_until``); the pipeline wakes it with ``loop.call_soon_threadsafe``.
+retry after the backoff). Only this thread writes the driver-only fields of its outlets
+(``retry``, ``failures``, ``blocked_until``) and its ``Sink`` objects (the connection and
+the publications awaiting their PubAck); the pipeline wakes it with ``loop.call_soon_threadsafe``.
 
 An event is delivered only when JetStream's PubAck says a stream stored it: each event is
 published with a reply subject, and the stream's answer comes back on it. A plain publish
@@ -27,23 +28,24 @@ import asyncio
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
+from typing import Optional
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.errors import MaxPayloadError
 
-from glustereventsd.sinks.nats import client as natsclient
-from glustereventsd.models import Outcome, OutcomeKind
-from glustereventsd.sinks.nats.client import NatsSettings
-from glustereventsd.sinks.outcomes import RetryPolicy
-from glustereventsd.sinks.outlet import Outlet
-from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import ReaderHandoff, Record, SpoolReader
-from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.base.threadname import name_os_thread
+from glustereventsd.models import Outcome, OutcomeKind, Settings
+from glustereventsd.sinks import kinds
+from glustereventsd.sinks.driver import DriverContext
+from glustereventsd.sinks.nats import client as natsclient
+from glustereventsd.sinks.nats.ack import outcome_of_ack
+from glustereventsd.sinks.nats.client import NatsSettings
+from glustereventsd.sinks.outlet import Outlet
+from glustereventsd.sinks.retry import RetryPolicy
+from glustereventsd.spool.store import ReaderHandoff, Record, SpoolReader
 
 log = logging.getLogger("glustereventsd.nats")
 
@@ -51,55 +53,17 @@ EXPIRY_CHECK_SECS = 0.05  # how often publications are checked against their dea
 IDLE_CHECK_SECS = 0.25  # the same with nothing in flight (a publication's deadline is at least 0.1 s away)
 CLOSE_WAIT_SECS = 0.5  # how long a stop waits for a connection to close
 CLIENT_NAME = "glustereventsd"
-# JetStream error codes (err_code) that no retry can fix: the message is larger than the stream allows.
-REJECT_ERR_CODES = frozenset({10054})
-_DELIVERED = Outcome(OutcomeKind.DELIVERED, "ok", 200)
-
-
-def no_stream_detail(subject: str, url: str) -> str:
-    """What to do when no stream answered for ``subject``."""
-    return (f"no JetStream stream answered for subject {subject} (none captures it, or its leader is being "
-            f"elected): create one with 'gluster-eventsapi nats-stream-add {url}'; events wait in the spool")
-
-
-def outcome_of_ack(msg: Msg, subject: str, url: str) -> tuple[Outcome, bool]:
-    """Classify JetStream's answer to one publication: (outcome, stored before: a duplicate)."""
-    headers = msg.headers or {}
-    status = headers.get("Status", "")
-    if status == "503":
-        return Outcome(OutcomeKind.RETRY, "no_stream", 503, None, no_stream_detail(subject, url)), False
-    if status:
-        description = headers.get("Description", "")
-        return Outcome(OutcomeKind.RETRY, f"nats_{status}"[:16], 0, None,
-                       f"JetStream answered status {status} {description}".strip()), False
-    try:
-        answer = json.loads(msg.data)
-    except ValueError:
-        return Outcome(OutcomeKind.RETRY, "bad_ack", 0, None, "JetStream's PubAck is not JSON"), False
-    if not isinstance(answer, dict):
-        return Outcome(OutcomeKind.RETRY, "bad_ack", 0, None, "JetStream's PubAck is not a JSON object"), False
-    error = answer.get("error")
-    if isinstance(error, dict):
-        code, err_code = error.get("code"), error.get("err_code")
-        text = f"JetStream refused the event: {error.get('description') or 'no description'} (code {code}" + (
-            f", err_code {err_code})" if err_code else ")")
-        if err_code in REJECT_ERR_CODES:
-            return Outcome(OutcomeKind.REJECT, "nats_rejected", 0, None, text), False
-        return Outcome(OutcomeKind.RETRY, "nats_error", 0, None, text), False
-    if "stream" not in answer or "seq" not in answer:
-        return Outcome(OutcomeKind.RETRY, "bad_ack", 0, None, "JetStream's PubAck names no stream"), False
-    return _DELIVERED, bool(answer.get("duplicate"))
 
 
 class Publication:
-    """One event awaiting its PubAck: which record, until when, and after which failures it was sent."""
+    """One event awaiting its PubAck: which record, when it was sent, until when."""
 
-    __slots__ = ("record", "deadline", "epoch")
+    __slots__ = ("record", "started", "deadline")
 
-    def __init__(self, record: Record, deadline: float, epoch: int) -> None:
+    def __init__(self, record: Record, started: float, deadline: float) -> None:
         self.record = record
+        self.started = started
         self.deadline = deadline
-        self.epoch = epoch
 
 
 class Sink:
@@ -120,27 +84,29 @@ class Sink:
         self.timer: asyncio.TimerHandle | None = None
         self.server_said = ""  # the latest error the client reported, in words
         self.subjects: dict[str, str] = {}  # event name -> subject
-        self.epoch = 0  # counted failures so far: publications sent before the last one fail as one
 
-    def held(self) -> list[Record]:
-        """Every record this sink took and has not finished: in flight, connecting, waiting to be retried."""
-        held = [flight.record for flight in self.flights.values()] + self.outlet.retry
+    def taken(self) -> list[Record]:
+        """The records this sink took and has not finished: in flight, or waiting for the connection."""
+        taken = [flight.record for flight in self.flights.values()]
         if self.probe is not None:
-            held.append(self.probe)
-        return held
+            taken.append(self.probe)
+        return taken
 
 
 class NatsLoop:
-    """Drives every NATS outlet (see the module docstring); run by ``NatsThread``."""
+    """Drives every NATS outlet (see the module docstring); a ``sinks.driver.Driver``."""
 
-    def __init__(self, results: ResultChannel | None, stats: Stats, log_limiter: RateLimitedLog,
-                 stopping: threading.Event, reader: SpoolReader | None = None, nodeid: str = "") -> None:
-        self.results = results
-        self.stats = stats
-        self.log_limiter = log_limiter
-        self.stopping = stopping
-        self._readers = ReaderHandoff(reader)  # the loop's read-only view of the spool (None: spool memory)
-        self.nodeid = nodeid
+    kind = kinds.NATS
+
+    def __init__(self, context: DriverContext) -> None:
+        self.results = context.results
+        self.stats = context.stats
+        self.log_limiter = context.log_limiter
+        self.stopping = context.stopping
+        self._readers = ReaderHandoff(context.reader)  # the loop's read-only view of the spool (None: spool memory)
+        self.nodeid = context.nodeid
+        self.clock = context.clock  # deadlines and backoff (tests drive a fake one)
+        self.connect = natsclient.connect  # tests hand out their own client
         self.policy = RetryPolicy()  # swapped whole on reload
         self.concurrency = 64  # the daemon default (nats-concurrency), for sinks that set none
         self.loop = asyncio.new_event_loop()
@@ -148,6 +114,7 @@ class NatsLoop:
         self.sinks: dict[int, Sink] = {}  # loop thread only
         self._stop = asyncio.Event()
         self._closing: set[asyncio.Task[None]] = set()
+        self._thread: Optional[threading.Thread] = None
 
     # -- from other threads --------------------------------------------------------------
     def _call(self, function: Callable[..., None], *args: object) -> None:
@@ -157,8 +124,8 @@ class NatsLoop:
             pass
 
     def add(self, outlet: Outlet) -> None:
-        """Start publishing for ``outlet`` (any thread)."""
-        outlet.driven_by(lambda: self._call(self._kick_outlet, outlet))
+        """Start publishing for ``outlet`` (any thread); raises WrongDriver for a destination of another kind."""
+        outlet.bind(self, self.kind, lambda: self._call(self._kick_outlet, outlet))
         self._call(self._add, outlet)
 
     def remove(self, outlet: Outlet) -> None:
@@ -166,9 +133,28 @@ class NatsLoop:
         outlet.close()
         self._call(self._remove, outlet)
 
-    def wake_stop(self) -> None:
+    def request_stop(self) -> None:
         """Make the loop look at ``stopping`` now (any thread)."""
         self._call(self._check_stop)
+
+    def configure(self, settings: Settings) -> None:
+        """The retry policy and default concurrency in force (any thread: each is replaced whole)."""
+        self.policy = RetryPolicy.of(settings)
+        self.concurrency = settings.nats_concurrency
+
+    def start(self) -> None:
+        """Run the loop in its own thread until ``stopping`` is set."""
+        self._thread = threading.Thread(target=self._serve_thread, name="nats", daemon=True)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        """False once the loop's thread has ended."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the loop's thread to end."""
+        if self._thread is not None:
+            self._thread.join(max(0.0, timeout))
 
     def use_reader(self, reader: SpoolReader) -> None:
         """Read the spool through ``reader`` from the next refill on (any thread): the file was rebuilt."""
@@ -186,6 +172,15 @@ class NatsLoop:
             self.loop.close()
 
     # -- the loop ------------------------------------------------------------------------
+    def _serve_thread(self) -> None:
+        """The thread: serve; an unforeseen error is logged (the supervisor starts a new driver, the events are kept)."""
+        name_os_thread("gev-nats")
+        try:
+            self.run()
+        except Exception:  # noqa: BLE001 - logged; the supervisor starts a new driver
+            log.exception("The NATS loop stopped by an unexpected error; a new one starts within seconds "
+                          "and the events it held are kept")
+
     def run(self) -> None:
         """Serve until ``stopping`` is set; then give every record back and close every connection."""
         asyncio.set_event_loop(self.loop)
@@ -226,12 +221,12 @@ class NatsLoop:
         if self._stop.is_set():
             return
         try:
-            now = time.monotonic()
+            now = self.clock()
             for sink in list(self.sinks.values()):
                 expired = [reply for reply, flight in sink.flights.items() if flight.deadline <= now]
                 for reply in expired:
                     flight = sink.flights.pop(reply)
-                    self._finish(sink, flight.record, self._timeout(sink), flight.epoch)
+                    self._finish(sink, flight.record, self._timeout(sink), flight.started)
                 if expired:
                     self._kick(sink)
         finally:  # whatever happened, publications keep being expired
@@ -261,10 +256,9 @@ class NatsLoop:
 
     def _drop(self, sink: Sink) -> None:
         """Stop a sink: its records go back to the outlet, first in line (they are in the spool)."""
-        held = sink.held()
+        taken = sink.taken()
         sink.flights.clear()
         sink.probe = None
-        sink.outlet.retry = []
         for task in (sink.connecting, sink.pumping):
             if task is not None:
                 task.cancel()
@@ -273,7 +267,7 @@ class NatsLoop:
             sink.timer.cancel()
             sink.timer = None
         self._disconnect(sink)
-        sink.outlet.give_back(held)
+        sink.outlet.release(taken)
 
     def _disconnect(self, sink: Sink) -> None:
         client, sink.client = sink.client, None
@@ -312,9 +306,7 @@ class NatsLoop:
                       type(err).__name__, sink.outlet.label, exc_info=log.isEnabledFor(logging.DEBUG))
             self._requeue_flights(sink)
             self._disconnect(sink)
-            outlet = sink.outlet
-            outlet.failures += 1
-            outlet.blocked_until = time.monotonic() + self.policy.backoff(outlet.failures, None)
+            sink.outlet.back_off(self.policy, self.clock())
             self._schedule(sink)
         finally:
             if sink.pumping is asyncio.current_task():
@@ -339,15 +331,14 @@ class NatsLoop:
     def _requeue_flights(self, sink: Sink) -> None:
         """Publications on a connection being dropped: sent again on the next (a retry, not a failure)."""
         if sink.flights:
-            sink.outlet.retry.extend(flight.record for flight in sink.flights.values())
-            sink.outlet.retry.sort(key=lambda record: record.seq)
+            sink.outlet.requeue([flight.record for flight in sink.flights.values()])
             sink.flights.clear()
 
     async def _pump(self, sink: Sink) -> None:
         outlet = sink.outlet
         if outlet.closed or sink.connecting is not None:
             return
-        if time.monotonic() < outlet.blocked_until:
+        if self.clock() < outlet.blocked_until:
             self._schedule(sink)
             return
         settings = self._settings(sink)
@@ -365,7 +356,7 @@ class NatsLoop:
                 sink.connecting = self.loop.create_task(self._connect(sink, settings))
             return
         concurrency = outlet.hook.concurrency or self.concurrency
-        while len(sink.flights) < outlet.slot_limit(concurrency) and time.monotonic() >= outlet.blocked_until:
+        while len(sink.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
             if outlet.closed or sink.client is not client:
                 return
             record = outlet.take(self.reader)
@@ -375,7 +366,7 @@ class NatsLoop:
                 self._finish(sink, record, Outcome(OutcomeKind.RETRY, "config", 0, None, "NATS sink settings unusable"))
                 continue
             await self._publish(sink, settings, client, record)
-        if outlet.blocked_until > time.monotonic():
+        if outlet.blocked_until > self.clock():
             self._schedule(sink)
 
     async def _connect(self, sink: Sink, settings: NatsSettings) -> None:
@@ -388,7 +379,7 @@ class NatsLoop:
 
         try:
             try:
-                client = await natsclient.connect(settings, CLIENT_NAME, heard, changed)
+                client = await self.connect(settings, CLIENT_NAME, heard, changed)
             except natsclient.ConnectError as err:
                 record, sink.probe = sink.probe, None
                 if record is not None:
@@ -443,7 +434,8 @@ class NatsLoop:
     async def _publish(self, sink: Sink, settings: NatsSettings, client: Client, record: Record) -> None:
         reply = f"{sink.inbox}.{sink.next_reply}"
         sink.next_reply += 1
-        sink.flights[reply] = Publication(record, time.monotonic() + settings.timeout_secs, sink.epoch)
+        started = self.clock()
+        sink.flights[reply] = Publication(record, started, started + settings.timeout_secs)
         headers = {"Nats-Msg-Id": record.event_id, "Gluster-Event-Seq": str(record.seq),
                    "Gluster-Node-Id": self._nodeid(record)}
         try:
@@ -452,7 +444,7 @@ class NatsLoop:
             flight = sink.flights.pop(reply, None)
             if flight is not None and not client.is_connected:  # the limit of a server we are no longer on
                 self._finish(sink, record, Outcome(OutcomeKind.RETRY, "publish", 0, None,
-                                                   "disconnected from the server, reconnecting"), flight.epoch)
+                                                   "disconnected from the server, reconnecting"), flight.started)
             elif flight is not None:
                 self._finish(sink, record, Outcome(OutcomeKind.REJECT, "too_large", 0, None,
                                                    f"over the server's max_payload ({len(record.body)} > "
@@ -463,7 +455,7 @@ class NatsLoop:
             if flight is not None:
                 self._finish(sink, record, Outcome(OutcomeKind.RETRY, "publish", 0, None,
                                                    f"cannot publish: {natsclient.describe(err, settings)}"),
-                             flight.epoch)
+                             flight.started)
 
     def _on_ack(self, sink: Sink, client: Client, msg: Msg) -> None:
         flight = sink.flights.pop(msg.subject, None)
@@ -475,7 +467,7 @@ class NatsLoop:
         if duplicate:
             sink.outlet.count_duplicate()
             self.stats.add("duplicates", sink.outlet.label)
-        self._finish(sink, flight.record, outcome, flight.epoch)
+        self._finish(sink, flight.record, outcome, flight.started)
         self._kick(sink)
 
     def _timeout(self, sink: Sink) -> Outcome:
@@ -489,43 +481,20 @@ class NatsLoop:
             state += f"; the client last reported: {sink.server_said}"
         return Outcome(OutcomeKind.RETRY, "timeout", 0, None, f"no PubAck within {secs:g}s{state}")
 
-    def _finish(self, sink: Sink, record: Record, outcome: Outcome, epoch: int | None = None) -> None:
-        """Account for one attempt (``Outlet.finish``), counting one failure per burst.
-
-        Publications in flight together on one connection fail together (the stream is
-        missing, the server went away): only the first failure among those sent before it
-        counts towards the backoff, else eight at once would mean a wait of minutes.
-        """
-        outlet = sink.outlet
-        failures, blocked_until = outlet.failures, outlet.blocked_until
-        outlet.finish(record, outcome, self.results, self.policy, self.stats, self.log_limiter,
-                      time.monotonic(), self.stopping)
-        if outlet.failures > failures:  # counted as a failure
-            if epoch is not None and epoch < sink.epoch:
-                outlet.failures, outlet.blocked_until = failures, blocked_until  # the same burst
-            else:
-                sink.epoch += 1
+    def _finish(self, sink: Sink, record: Record, outcome: Outcome, started: float | None = None) -> None:
+        """Account for one attempt (``Outlet.finish``: publications sent before the last counted
+        failure fail with it and count once, so eight in flight when the stream vanishes are one failure)."""
+        sink.outlet.finish(record, outcome, self.results, self.policy, self.stats, self.log_limiter,
+                           self.clock(), self.stopping, started)
 
     def _schedule(self, sink: Sink) -> None:
         """Pump the sink again when its backoff ends."""
         if sink.timer is not None:
             sink.timer.cancel()
-        delay = max(0.0, sink.outlet.blocked_until - time.monotonic())
+        delay = max(0.0, sink.outlet.blocked_until - self.clock())
         sink.timer = self.loop.call_later(delay, self._kick, sink)
 
 
-class NatsThread(threading.Thread):
-    """Runs the daemon's ``NatsLoop`` until the daemon stops."""
-
-    def __init__(self, loop: NatsLoop) -> None:
-        super().__init__(name="nats", daemon=True)
-        self.loop = loop
-
-    def run(self) -> None:
-        """Serve; an unforeseen error is logged (the pipeline starts a new loop, and the events are kept)."""
-        name_os_thread("gev-nats")
-        try:
-            self.loop.run()
-        except Exception:  # noqa: BLE001 - logged; the pipeline starts a new loop
-            log.exception("The NATS loop stopped by an unexpected error; a new one starts within seconds "
-                          "and the events it held are kept")
+def make_driver(context: DriverContext) -> NatsLoop:
+    """The NATS driver (``sinks.driver.DRIVERS``)."""
+    return NatsLoop(context)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from glustereventsd.sinks.http.url import UrlError, ascii_host, printable
+from glustereventsd.sinks.urltext import UrlError, ascii_host, printable
 
 SCHEMES = {"nats": False, "tls": True}  # scheme -> TLS required
 DEFAULT_PORT = 4222
@@ -66,10 +66,6 @@ class NatsUrl:
         """The subject of one event: ``<prefix>.<nodeid>.<EVENT_NAME>``."""
         return f"{self.prefix}.{subject_token(nodeid)}.{subject_token(event)}"
 
-    @property
-    def capture_all(self) -> str:
-        """The subject pattern a stream needs to capture every event of every node."""
-        return f"{self.prefix}.>"
 
 
 def _bracketed(host: str) -> str:

@@ -1,4 +1,4 @@
-"""How one delivery attempt ended, and when to try again: classification and the retry policy.
+"""How one webhook request ended: an HTTP answer, or none, classified as an ``Outcome``.
 
 Every result becomes an ``Outcome``: DELIVERED (2xx), RETRY (no usable answer, a timeout,
 5xx, 408, 425, 429, or a proxy error: worth trying again later) or REJECT (any other answer:
@@ -9,9 +9,7 @@ become a GET elsewhere).
 from __future__ import annotations
 
 import email.utils
-import random
 import time
-from dataclasses import dataclass
 
 from glustereventsd.sinks.http.wire import HttpError, Response
 from glustereventsd.models import Outcome, OutcomeKind
@@ -70,20 +68,3 @@ def outcome_of(response: Response, proxied_plain_http: bool = False) -> Outcome:
 def failure(err: HttpError) -> Outcome:
     """The outcome of a request that got no usable answer: always worth retrying."""
     return Outcome(OutcomeKind.RETRY, err.reason, 0, None, str(err))
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When to try again and when to give up."""
-
-    min_backoff_secs: float = 1.0
-    max_backoff_secs: float = 300.0
-    max_age_secs: float = 86_400.0
-
-    def backoff(self, failures: int, retry_after: float | None) -> float:
-        """Seconds to wait after ``failures`` consecutive failures (full jitter on the upper half)."""
-        ceiling = min(self.max_backoff_secs, self.min_backoff_secs * (2 ** min(failures - 1, 30)))
-        delay = random.uniform(ceiling / 2, ceiling)
-        if retry_after is not None:
-            delay = max(delay, min(retry_after, self.max_backoff_secs))
-        return delay

@@ -1,0 +1,55 @@
+"""``webhook-test``: one test request through the webhook driver, run in the caller's thread.
+
+It goes through exactly the code, proxy, TLS settings and signatures that deliver events,
+so a test that passes means events will get through the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from collections.abc import Mapping
+
+from glustereventsd.base.stats import RateLimitedLog, Stats
+from glustereventsd.models import Outcome, OutcomeKind, Webhook
+from glustereventsd.sinks.driver import DriverContext
+from glustereventsd.sinks.http import proxies
+from glustereventsd.sinks.http.driver import DeliveryLoop
+from glustereventsd.sinks.http.outcomes import failure
+from glustereventsd.sinks.http.proxies import ProxyRules
+from glustereventsd.sinks.http.request import DEFAULT_TIMEOUT_SECS, Endpoint
+from glustereventsd.sinks.http.wire import RequestTimeout
+from glustereventsd.sinks.outlet import Outlet
+from glustereventsd.spool.store import Record
+
+
+def send_test(hook: Webhook, now: int, timeout_secs: float | None = None,
+              proxy_config: ProxyRules | None = None, environment: Mapping[str, str] | None = None) -> Outcome:
+    """Send the webhook-test request through the delivery engine and classify the answer.
+
+    An empty POST, with a JWT whose sub is TEST and iat now; with a signing secret it is
+    signed like an event (over the empty body), so a receiver can check its secret with a
+    test too. Proxies come from ``proxy_config`` (the daemon's config keys) and
+    ``environment`` (the daemon's environment variables), as for delivery.
+    """
+    if timeout_secs:
+        hook = dataclasses.replace(hook, timeout_secs=timeout_secs)
+    env_rules = proxies.rules_from_environment(os.environ if environment is None else environment)
+    try:
+        Endpoint(hook, proxy_config or ProxyRules(), env_rules)
+    except (ValueError, OSError) as err:
+        return Outcome(OutcomeKind.REJECT, "config", 0, None, f"cannot use webhook settings: {err}")
+    loop = DeliveryLoop(DriverContext(None, Stats(), RateLimitedLog(), threading.Event(), environment=env_rules))
+    outlet = Outlet(hook, 0, durable=False, window=1, memory_limit=1, proxy_config=proxy_config)
+    message_id = f"msg_test_{os.urandom(12).hex()}" if hook.signing_secret else ""
+    outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), b"")])
+    loop.add(outlet)
+    limit = (hook.timeout_secs or DEFAULT_TIMEOUT_SECS) + 1.0
+    try:
+        loop.run(until=lambda: outlet.last_outcome is not None, deadline=time.monotonic() + limit)
+    finally:
+        loop.release_all()
+        loop.close()
+    return outlet.last_outcome or failure(RequestTimeout(f"no answer within {limit:g}s"))
