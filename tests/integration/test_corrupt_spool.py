@@ -109,7 +109,7 @@ def test_damaged_spool_at_start_is_moved_aside_recovered_and_delivered(daemon: D
     daemon.start()
     assert daemon.proc is not None
     recovered, method, lost = recovery(daemon)
-    assert "ERROR [glustereventsd.spool.store] The spool" in daemon.log_text()
+    assert "ERROR [glustereventsd.spool] The spool" in daemon.log_text()
     if damage == "garbage over the header":
         assert recovered == 3000 and lost == 0
     elif damage == "truncated to half":

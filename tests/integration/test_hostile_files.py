@@ -109,7 +109,7 @@ def test_hostile_file_without_a_last_good_copy_refuses_start_in_the_log_too(daem
     stderr = daemon.stderr_text()
     expected = f"{daemon.events_dir / 'config.json'}: {REASONS[name]}"
     assert expected in stderr and "gluster-eventsapi sync" in stderr and "Traceback" not in stderr
-    assert f"ERROR [glustereventsd.runtime.daemon] Cannot start: {expected}" in daemon.log_text()
+    assert f"ERROR [glustereventsd.daemon] Cannot start: {expected}" in daemon.log_text()
 
 
 def test_every_start_up_failure_reaches_the_daemon_log(daemon: DaemonProcess) -> None:
