@@ -34,7 +34,7 @@ class Ingest:
         self.event_log = event_log
         self.log_limiter = log_limiter
 
-    def publish(self, batch: list[Datagram], settings: Settings) -> list[NewEvent]:
+    def events_of(self, batch: list[Datagram], settings: Settings) -> list[NewEvent]:
         """The events of ``batch``, in order; malformed datagrams are counted and logged (rate-limited)."""
         names = eventtypes.names_for(settings.event_numbering)
         events = []

@@ -99,7 +99,7 @@ class Pipeline(threading.Thread):
                 results = self.results.drain(RESULTS_MAX)
                 busy = bool(batch or results)
                 if busy:
-                    self.committer.turn(self.ingest.publish(batch, self.settings), results)
+                    self.committer.turn(self.ingest.events_of(batch, self.settings), results)
                     next_flush = time.monotonic() + COUNTERS_FLUSH_SECS
                 elif time.monotonic() >= next_flush:
                     if self.committer.counters_pending():

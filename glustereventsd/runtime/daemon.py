@@ -1,9 +1,10 @@
 """The daemon's life: start-up, reload and shutdown, in that order, from one thread.
 
 ``Daemon.run()`` binds the sockets, holds the pid file, starts the sources, the pipeline and
-the file watcher, then blocks on the control queue until told to stop. Signal handlers and
-the watcher only put a request on that queue; reload builds new settings and webhooks and
-swaps them in whole, or keeps the old ones and logs why. Files byte for byte those in force
+the file watcher, then waits on the control queue until told to stop. The file watcher puts
+reload requests on that queue; signal handlers only set a flag (taking the queue's lock in a
+handler could deadlock), which the main loop looks at every ``SIGNAL_POLL_SECS``. A reload
+builds new settings and webhooks and swaps them in whole, or keeps the old ones and logs why. Files byte for byte those in force
 are not applied twice. The outcome of every request goes to the status file (``runstate``),
 which is how ``glustereventsd --reload`` and the CLI know that a reload was applied.
 """
