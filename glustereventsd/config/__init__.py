@@ -1,0 +1,1 @@
+"""Settings and destinations from files: the option table (``options``), last good copies (``lastgood``), the node id (``nodeid``)."""

@@ -1,0 +1,1 @@
+"""Delivery to destinations: the kind-neutral ``outlet`` and ``driver`` protocol, ``kinds`` (which kind a URL is), ``retry``, ``tls``, ``urltext``; one package per kind (``http``, ``nats``), which never import each other."""

@@ -1,0 +1,1 @@
+"""Where datagrams come from: the UDP sockets Gluster sends to (``udp``)."""

@@ -1,0 +1,1 @@
+"""Webhooks: URLs (``url``), proxies, credentials (``auth``), the request (``request``), HTTP/1.1 on the wire (``wire``, ``connection``), host lookups (``resolver``), answers (``outcomes``), the driver (``driver``) and ``webhook-test`` (``probe``)."""
