@@ -26,7 +26,7 @@ def test_wheel_installs_the_web_page_and_serves_it(tmp_path: Path) -> None:
     (wheel,) = wheels.glob("gluster_eventsapi-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in PAGE_FILES:
-        assert f"gluster_eventsapi/webpage/{name}" in names, sorted(names)
+        assert f"gluster_eventsapi/listen/webpage/{name}" in names, sorted(names)
     assert any(n.endswith("etc/prometheus/glustereventsd-alerts.yml") for n in names), sorted(names)
 
     target = tmp_path / "installed"
