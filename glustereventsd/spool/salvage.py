@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from glustereventsd.base import filereader
-from glustereventsd.spool import pagescan
+from glustereventsd.spool import pagescan, schema
 from glustereventsd.base import sdnotify
 from glustereventsd.spool import store as spool
 from glustereventsd.base.fsutil import move_aside
@@ -63,31 +63,16 @@ FS_APPEND_FL = 0x20
 SQLITE_MAGIC = b"SQLite format 3\0"
 MEMORY = ":memory:"
 
-# What is copied from the damaged file: (table, columns); the first column is the row id.
-TABLES = {
-    "hooks": ("hook_id", "url", "delivered", "retried", "dropped", "dead", "last_error", "last_error_at",
-              "last_success_at", "duplicates"),
-    "queue": ("id", "hook_id", "event_id", "seq", "name", "ts", "received", "body"),
-    "dead": ("id", "hook_id", "event_id", "seq", "name", "ts", "received", "body", "reason", "died"),
-    "meta": ("rowid", "key", "value"),
-    "sqlite_sequence": ("rowid", "name", "seq"),
-    "requeue_requests": ("rowid", "url", "at"),
-}
-# Columns added to a table after spools already existed: (column, its default), last in TABLES.
-# An older file lacks them (SQLite reads such rows, and stores their records, without them).
-ADDED_COLUMNS: dict[str, tuple[tuple[str, Any], ...]] = {"hooks": (("duplicates", 0),)}
-NUMBER = (int, float)
+# What is copied from the damaged file (table -> columns, the row id first), the Python types
+# of each value (by which a page scan tells the tables' rows apart), and the columns added after
+# spools already existed (older files lack them): all from the schema's one description.
+TABLES = schema.ROW_COLUMNS
+SHAPES = schema.ROW_SHAPES
+ADDED_COLUMNS = schema.ADDED_COLUMNS
+NUMBER = schema.NUMBER
 # What reading a damaged file may raise: SQLite's errors, and Python's when SQLite's message
 # or a text value is not UTF-8 (garbage in the schema or a row).
 DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
-SHAPES: dict[str, tuple[tuple[type, ...], ...]] = {
-    "hooks": ((int,), (str,), (int,), (int,), (int,), (int,), (str,), NUMBER, NUMBER, (int,)),
-    "queue": ((int,), (int,), (str,), (int,), (str,), (int,), NUMBER, (bytes,)),
-    "dead": ((int,), (int,), (str,), (int,), (str,), (int,), NUMBER, (bytes,), (str,), NUMBER),
-    "meta": ((int,), (str,), (int,)),
-    "sqlite_sequence": ((int,), (str,), (int,)),
-    "requeue_requests": ((int,), (str,), NUMBER),
-}
 
 
 @dataclass(frozen=True)
@@ -492,7 +477,7 @@ def _build(source: _Source | None, target_path: Path, floor: Floor | None, repor
         os.unlink(target_path)
     target = sqlite3.connect(target_path, isolation_level=None)
     try:
-        target.executescript(spool.SCHEMA)
+        target.executescript(schema.SCHEMA)
         target.execute("CREATE UNIQUE INDEX recovery_dedupe ON queue (hook_id, event_id)")
         read = _Read()
         target.execute("BEGIN")
@@ -576,7 +561,7 @@ def _copy_tables(source: sqlite3.Connection, target: sqlite3.Connection, read: _
 
 META_KEYS = frozenset({"next_seq", "retired"})
 URL_SCHEMES = ("http://", "https://", "nats://", "tls://")  # a requeue request's webhook or NATS sink
-SEQUENCES = frozenset({"hooks", "queue", "dead"})
+SEQUENCES = frozenset(table.name for table in schema.TABLES if table.autoincrement)  # in sqlite_sequence
 
 
 def _scan_pages(copy: Path, target: sqlite3.Connection, read: _Read) -> None:
@@ -644,8 +629,8 @@ def _set_counters(target: sqlite3.Connection, read: _Read, floor: Floor | None, 
         target.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('retired', ?)", (read.meta["retired"],))
     lowest = {"queue": (floor.next_row_id - 1) if floor else 0,
               "hooks": max(floor.hooks.values(), default=0) if floor else 0}
-    for table in ("hooks", "queue", "dead"):
-        key = "hook_id" if table == "hooks" else "id"
+    for table in sorted(SEQUENCES):
+        key = schema.BY_NAME[table].row_id
         present = int(target.execute(f"SELECT coalesce(max({key}), 0) FROM {table}").fetchone()[0])
         value = max(read.sequence.get(table, 0), present, lowest.get(table, 0))
         if not target.execute("UPDATE sqlite_sequence SET seq=max(seq, ?) WHERE name=?", (value, table)).rowcount:

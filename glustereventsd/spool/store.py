@@ -25,46 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS hooks (
-    hook_id INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: late results of a removed webhook
-    url TEXT NOT NULL UNIQUE,
-    delivered INTEGER NOT NULL DEFAULT 0,
-    retried INTEGER NOT NULL DEFAULT 0,
-    dropped INTEGER NOT NULL DEFAULT 0,
-    dead INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT '',
-    last_error_at REAL NOT NULL DEFAULT 0,
-    last_success_at REAL NOT NULL DEFAULT 0,
-    duplicates INTEGER NOT NULL DEFAULT 0  -- deliveries the receiver already had (NATS PubAck duplicate)
-);
-CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    hook_id INTEGER NOT NULL,
-    event_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    received REAL NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS queue_by_hook ON queue (hook_id, id);
-CREATE TABLE IF NOT EXISTS dead (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    hook_id INTEGER NOT NULL,
-    event_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    received REAL NOT NULL,
-    body BLOB NOT NULL,
-    reason TEXT NOT NULL,
-    died REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS dead_by_hook ON dead (hook_id, id);
-CREATE TABLE IF NOT EXISTS requeue_requests (url TEXT PRIMARY KEY, at REAL NOT NULL);
-"""
+from glustereventsd.spool import schema
+
 
 BUSY_TIMEOUT_MS = 10_000
 READER_CACHE_KIB = 256
@@ -220,9 +182,7 @@ class SpoolWriter:
         self.path = path
         self.durable = durable
         self.db = connect(path)
-        self.db.executescript(SCHEMA)
-        if not _has_column(self.db, "hooks", "duplicates"):  # a spool made before NATS sinks
-            self.db.execute("ALTER TABLE hooks ADD COLUMN duplicates INTEGER NOT NULL DEFAULT 0")
+        schema.create(self.db)  # and the columns added since an older spool was made (hooks.duplicates)
         if not durable:  # memory mode keeps no events on disk
             with transaction(self.db):
                 discarded = self.db.execute("DELETE FROM queue").rowcount
@@ -485,10 +445,6 @@ class HookStatus:
     duplicates: int = 0  # of ``delivered``: already in the NATS stream (PubAck duplicate)
 
 
-def _has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
-    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
-
-
 def read_status(path: Path, now: float | None = None) -> list[HookStatus]:
     """Status of every webhook in a spool file; [] when the daemon never ran here."""
     if not path.exists():
@@ -496,7 +452,7 @@ def read_status(path: Path, now: float | None = None) -> list[HookStatus]:
     now = time.time() if now is None else now
     db = connect(path, readonly=True)
     try:
-        duplicates = "h.duplicates" if _has_column(db, "hooks", "duplicates") else "0"
+        duplicates = "h.duplicates" if schema.has_column(db, "hooks", "duplicates") else "0"
         rows = db.execute(
             "SELECT h.url, h.delivered, h.retried, h.dropped, h.last_error, h.last_error_at, h.last_success_at, "
             "(SELECT count(*) FROM queue q WHERE q.hook_id=h.hook_id), "
@@ -618,7 +574,7 @@ def request_requeue(path: Path, url: str) -> int:
     db = connect(path)
     try:
         with transaction(db):
-            db.execute("CREATE TABLE IF NOT EXISTS requeue_requests (url TEXT PRIMARY KEY, at REAL NOT NULL)")
+            db.execute(schema.REQUEUE_REQUESTS.statements()[0])  # a spool made before it lacks it
             count = db.execute("SELECT count(*) FROM dead d JOIN hooks h ON h.hook_id=d.hook_id WHERE h.url=?",
                                (url,)).fetchone()[0]
             if count:
