@@ -46,9 +46,10 @@ from typing import Any
 from glustereventsd.base import filereader
 from glustereventsd.spool import pagescan, schema
 from glustereventsd.base import sdnotify
-from glustereventsd.spool import store as spool
 from glustereventsd.base.fsutil import move_aside
 from glustereventsd.base.stats import Stats
+from glustereventsd.spool.db import DAMAGED_TEXT, is_corruption, odd_file, transaction
+from glustereventsd.spool.writer import SpoolWriter
 
 log = logging.getLogger("glustereventsd.spool")
 Row = tuple[Any, ...]  # one row as read, its types checked against SHAPES
@@ -120,9 +121,6 @@ class RecoveryReport:
         return text + "".join(f"; {note}" for note in self.notes)
 
 
-is_corruption = spool.is_corruption  # the test for a damaged file, where the daemon needs it
-
-
 def _is_transient(err: BaseException) -> bool:
     name = str(getattr(err, "sqlite_errorname", "") or "")
     return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(err)
@@ -137,7 +135,7 @@ def is_full(err: BaseException) -> bool:
 def classify(err: BaseException) -> Problem:
     """The Problem an error opening or writing the spool means."""
     if is_corruption(err) or isinstance(err, UnicodeDecodeError):
-        return Problem("corrupt", spool.DAMAGED_TEXT if isinstance(err, UnicodeDecodeError) else str(err))
+        return Problem("corrupt", DAMAGED_TEXT if isinstance(err, UnicodeDecodeError) else str(err))
     if isinstance(err, OSError):
         return Problem("unwritable", err.strerror or str(err))
     return Problem("unwritable", str(err))
@@ -170,7 +168,7 @@ def diagnose(path: Path) -> Problem | None:
         return Problem("not_a_file", "a folder is in its place")
     if not stat.S_ISREG(info.st_mode):
         return Problem("not_a_file", "it is not a regular file")
-    odd = spool.odd_file(path)  # a FIFO as its -wal or -shm: SQLite's open would wait for ever
+    odd = odd_file(path)  # a FIFO as its -wal or -shm: SQLite's open would wait for ever
     if odd:
         return Problem("not_a_file", odd)
     if info.st_size == 0:
@@ -191,7 +189,7 @@ def diagnose(path: Path) -> Problem | None:
     try:
         found = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
     except UnicodeDecodeError:  # SQLite's own message quotes garbage from the schema
-        return Problem("corrupt", spool.DAMAGED_TEXT)
+        return Problem("corrupt", DAMAGED_TEXT)
     except sqlite3.Error as err:
         if is_corruption(err):
             return Problem("corrupt", str(err))
@@ -205,9 +203,9 @@ def diagnose(path: Path) -> Problem | None:
     return None
 
 
-def probe_write(writer: spool.SpoolWriter) -> None:
+def probe_write(writer: SpoolWriter) -> None:
     """Write one row and commit: raise sqlite3.Error when the spool cannot take writes."""
-    with spool.transaction(writer.db):
+    with transaction(writer.db):
         writer.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', ?)", (int(time.time()),))
 
 
@@ -712,7 +710,7 @@ def _unrecovered(report: RecoveryReport, stats: Stats | None) -> RecoveryReport:
 class OpenedSpool:
     """The spool writer the daemon runs with, and what was done to get it."""
 
-    writer: spool.SpoolWriter
+    writer: SpoolWriter
     report: RecoveryReport | None = None
     memory_only: bool = False  # the real spool could not be used: events wait in memory only
 
@@ -730,7 +728,7 @@ def open_spool(path: Path, durable: bool, stats: Stats | None = None) -> OpenedS
     problem = diagnose(path)
     if problem is None:
         try:
-            writer = spool.SpoolWriter(path, durable=durable)
+            writer = SpoolWriter(path, durable=durable)
         except (*DB_ERRORS, OSError) as err:
             if _is_transient(err):
                 raise
@@ -751,7 +749,7 @@ def open_spool(path: Path, durable: bool, stats: Stats | None = None) -> OpenedS
     report = recover(path, problem, stats=stats)
     if report.replaced:
         try:
-            writer = spool.SpoolWriter(path, durable=durable)
+            writer = SpoolWriter(path, durable=durable)
             probe_write(writer)
             return OpenedSpool(writer, report)
         except (sqlite3.Error, OSError) as err:
@@ -762,7 +760,7 @@ def open_spool(path: Path, durable: bool, stats: Stats | None = None) -> OpenedS
 
 def _memory_only(report: RecoveryReport) -> OpenedSpool:
     """A spool of counters only, in memory: events wait in memory (as with ``spool memory``)."""
-    writer = spool.SpoolWriter(Path(MEMORY), durable=False)
+    writer = SpoolWriter(Path(MEMORY), durable=False)
     log.error("Running with events held in memory only: events that arrive now are lost if glustereventsd stops "
               "before delivering them (webhook-status shows them as waiting in memory only); fix %s and restart",
               report.path)

@@ -21,9 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glustereventsd.spool import store as spool
 from glustereventsd.spool import salvage as spool_recovery
-from glustereventsd.spool.store import NewEvent, SpoolWriter
+from glustereventsd.spool.db import connect
+from glustereventsd.spool.records import NewEvent
+from glustereventsd.spool.writer import SpoolWriter
 from glustereventsd.base.stats import Stats
 
 URL = "http://127.0.0.1:9/hook"
@@ -55,7 +56,7 @@ def make_spool(path: Path, count: int, body_bytes: int = 200) -> list[tuple[str,
 
 
 def rows_of(path: Path) -> list[tuple[str, int, int]]:
-    db = spool.connect(path, readonly=True)
+    db = connect(path, readonly=True)
     try:
         return db.execute("SELECT q.event_id, q.seq, q.id FROM queue q JOIN hooks h ON h.hook_id=q.hook_id "
                           "WHERE h.url=? ORDER BY q.id", (URL,)).fetchall()
@@ -130,7 +131,7 @@ def test_garbage_in_the_middle_skips_only_the_damaged_rows(tmp_path: Path) -> No
 
 
 def hooks_of(path: Path) -> list[tuple[str, int, int]]:
-    db = spool.connect(path, readonly=True)
+    db = connect(path, readonly=True)
     try:
         return db.execute("SELECT url, delivered, duplicates FROM hooks ORDER BY hook_id").fetchall()
     finally:

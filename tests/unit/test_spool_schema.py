@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from glustereventsd.spool import pagescan, salvage, schema
-from glustereventsd.spool.store import NewEvent, Record, SpoolWriter, request_requeue
+from glustereventsd.spool.admin import request_requeue
+from glustereventsd.spool.records import NewEvent, Record
+from glustereventsd.spool.writer import SpoolWriter
 
 URL = "http://127.0.0.1:9/hook"
 
