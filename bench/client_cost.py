@@ -20,7 +20,7 @@ from glustereventsd.models import Webhook
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import Record
+from glustereventsd.spool.records import Record
 from glustereventsd.base.stats import RateLimitedLog, Stats
 
 BODY = b'{"event": "VOLUME_CREATE", "message": {"name": "v1"}, "nodeid": "n", "ts": 1}'

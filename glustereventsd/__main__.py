@@ -11,7 +11,7 @@ from pathlib import Path
 from glustereventsd import __version__
 from glustereventsd.config import options as config
 from glustereventsd.runtime import reloader
-from glustereventsd.spool import salvage as spool_recovery
+from glustereventsd.spool import startup as spool_startup
 from glustereventsd.runtime.daemon import Daemon, Options, StartupError, load_configuration, load_or_last_good
 from glustereventsd.config.lastgood import LastGood
 from glustereventsd.base.paths import Paths, resolve_paths
@@ -104,7 +104,7 @@ def check_config(paths: Paths, options: Options) -> int:
     else:
         for warning in warnings:
             print(f"glustereventsd: warning: {warning}", file=sys.stderr)
-    problem = spool_recovery.diagnose(paths.spool_file)
+    problem = spool_startup.diagnose(paths.spool_file)
     if problem is not None:
         print(f"glustereventsd: error: the spool {paths.spool_file} is unusable ({problem.cause}: {problem.detail}); "
               "glustereventsd moves it aside and recovers what it can when it starts (or fix it, e.g. chattr -i)",

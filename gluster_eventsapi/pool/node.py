@@ -248,7 +248,7 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         return {"ok": False, "error": "bad request: no webhook URLs"}
     from glustereventsd.sinks.nats import url as natsurl
-    from glustereventsd.spool import store as spool
+    from glustereventsd.spool import admin as spool
 
     try:
         found = {s.url: s for s in spool.read_status(paths.spool_file, now)}
@@ -302,7 +302,7 @@ def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float)
     url = request.get("url")
     if not isinstance(url, str) or not url:
         return {"ok": False, "error": "bad request: no webhook URL"}
-    from glustereventsd.spool import store as spool
+    from glustereventsd.spool import admin as spool
 
     try:
         if request.get("list"):

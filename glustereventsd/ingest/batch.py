@@ -17,7 +17,7 @@ from glustereventsd.ingest import parse
 from glustereventsd.ingest.eventlog import EventLog
 from glustereventsd.models import Settings
 from glustereventsd.sources.udp import Datagram
-from glustereventsd.spool.store import NewEvent
+from glustereventsd.spool.records import NewEvent
 from glustereventsd.base.stats import RateLimitedLog, Stats
 
 log = logging.getLogger("glustereventsd.ingest")

@@ -28,7 +28,9 @@ from glustereventsd.spool import salvage as spool_recovery
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.spool.acks import Dead, Delivered, Result
-from glustereventsd.spool.store import Committed, NewEvent, Record, SpoolWriter, is_corruption
+from glustereventsd.spool.db import is_corruption
+from glustereventsd.spool.records import NewEvent, Record
+from glustereventsd.spool.writer import Committed, SpoolWriter
 from glustereventsd.base.stats import RateLimitedLog, Stats
 
 log = logging.getLogger("glustereventsd.committer")

@@ -38,7 +38,8 @@ from glustereventsd.sinks.driver import Driver, DriverContext, DriverFactory, fa
 from glustereventsd.sinks.http.proxies import config_rules, rules_from_environment
 from glustereventsd.sinks.outlet import Limit, Outlet
 from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import SpoolReader, SpoolWriter
+from glustereventsd.spool.reader import SpoolReader
+from glustereventsd.spool.writer import SpoolWriter
 
 log = logging.getLogger("glustereventsd.outlets")
 

@@ -27,7 +27,7 @@ from glustereventsd.models import Settings, Webhook
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.sources.udp import Datagram
-from glustereventsd.spool.store import is_corruption
+from glustereventsd.spool.db import is_corruption
 from glustereventsd.base.threadname import name_os_thread
 
 log = logging.getLogger("glustereventsd.pipeline")

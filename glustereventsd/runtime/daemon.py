@@ -28,7 +28,7 @@ from glustereventsd.base import logsetup
 from glustereventsd.config import nodeid
 from glustereventsd.runtime import runstate
 from glustereventsd.base import sdnotify
-from glustereventsd.spool import salvage as spool_recovery
+from glustereventsd.spool.startup import open_spool
 from glustereventsd.ingest.eventlog import EventLog
 from glustereventsd.base.fsutil import NotRegularFile, PidFile, PidFileBusy
 from glustereventsd.config.lastgood import LastGood
@@ -258,8 +258,8 @@ class Daemon:
                                "make the folder writable or install glusterd") from None
         sockets = open_sockets(settings.port, self.options.listen)
         self.bound_ports = [sock.getsockname()[1] for sock in sockets]
-        try:  # an unusable spool is moved aside and recovered, or replaced by memory (spool_recovery)
-            opened = spool_recovery.open_spool(self.paths.spool_file, settings.spool == "disk", self.stats)
+        try:  # an unusable spool is moved aside and recovered, or replaced by memory (spool/startup)
+            opened = open_spool(self.paths.spool_file, settings.spool == "disk", self.stats)
         except Exception as err:  # noqa: BLE001 - sqlite3.Error (locked) or OSError: say which file
             for sock in sockets:
                 sock.close()

@@ -25,7 +25,7 @@ from glustereventsd.sinks import kinds
 from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import SpoolReader
+from glustereventsd.spool.reader import SpoolReader
 
 DRIVERS = {kinds.HTTP: "glustereventsd.sinks.http.driver", kinds.NATS: "glustereventsd.sinks.nats.driver"}
 

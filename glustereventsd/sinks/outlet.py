@@ -35,7 +35,8 @@ from glustereventsd.models import Outcome, OutcomeKind, Webhook
 from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
-from glustereventsd.spool.store import HookCounters, Record, SpoolReader
+from glustereventsd.spool.reader import SpoolReader
+from glustereventsd.spool.records import HookCounters, Record
 from glustereventsd.base.stats import RateLimitedLog, Stats
 
 log = logging.getLogger("glustereventsd.outlet")

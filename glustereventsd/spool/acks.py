@@ -11,7 +11,7 @@ import threading
 import time
 from typing import NamedTuple, Union
 
-from glustereventsd.spool.store import Record
+from glustereventsd.spool.records import Record
 
 
 class Delivered(NamedTuple):

@@ -1,15 +1,17 @@
-"""A spool that cannot be used never stops the daemon: diagnose it, move it aside, recover it.
+"""Recovering an unusable spool: move it aside, keep what can be read of it in a fresh one.
 
-``open_spool`` is the daemon's way in at start. It checks the file (``diagnose``: a folder in
-its place, a header that is not SQLite's, ``PRAGMA quick_check``), opens it and proves it can
-be written (a write probe: an immutable or read-only file opens, then fails on the first
-write). A spool that fails any of these goes to ``recover``:
+``startup.open_spool`` calls ``recover`` when the spool fails its checks at start, and the
+running pipeline (``Committer.rebuild_spool``) when a commit, or a read of the delivery loop
+or the metrics, finds the file corrupt (``db.is_corruption``), passing what it knows
+(``Floor``) so row ids and sequence numbers never go back:
 
 1. The damaged file (with its ``-wal``/``-shm``) is copied to a scratch folder and read from
    the copy, so the evidence stays as it was: with the sqlite3 CLI's ``.recover`` when it
    works (Debian 12's lacks the sqlite_dbpage table it needs), else row by row, skipping
    damaged ranges of row ids, with ``writable_schema`` on (a truncated file is then read up
-   to its end instead of refused) and a rebuilt header when garbage covers SQLite's.
+   to its end instead of refused) and a rebuilt header when garbage covers SQLite's; rows
+   SQLite cannot reach are looked for page by page (``pagescan``), told apart by their
+   shape (``schema.ROW_SHAPES``).
 2. What was read (webhooks and their counters, queued events with their row ids, event ids
    and sequence numbers, dead letters, the next sequence number) goes into a fresh spool,
    ``spool.sqlite3.recovered``, without duplicates.
@@ -18,18 +20,12 @@ write). A spool that fails any of these goes to ``recover``:
    next start (``finish_interrupted``).
 
 When the damaged file cannot be moved (immutable, read-only folder) it is left untouched,
-with its events, and the daemon runs with events in memory only until it is fixed: taking
-its events into another spool would send them again after every restart.
-
-The running pipeline calls ``recover`` too (``Committer.rebuild_spool``) when a commit, or a
-read of the delivery loop or the metrics, finds the file corrupt (``is_corruption``), passing
-what it knows (``Floor``) so row ids and sequence numbers never go back. Everything is logged at ERROR and counted in ``Stats``.
+with its events (``replaced`` False). Everything is logged at ERROR and counted in ``Stats``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import shutil
@@ -44,9 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from glustereventsd.base import filereader
-from glustereventsd.spool import pagescan
+from glustereventsd.spool import pagescan, schema
 from glustereventsd.base import sdnotify
-from glustereventsd.spool import store as spool
 from glustereventsd.base.fsutil import move_aside
 from glustereventsd.base.stats import Stats
 
@@ -57,37 +52,18 @@ COMPANIONS = ("-wal", "-shm", "-journal")
 RECOVER_TIMEOUT_SECS = 600
 MAX_ROWID = 1 << 62
 MAX_PROBES = 20_000  # per table: about 150 damaged ranges skipped
-FS_IOC_GETFLAGS = 0x80086601
-FS_IMMUTABLE_FL = 0x10
-FS_APPEND_FL = 0x20
 SQLITE_MAGIC = b"SQLite format 3\0"
-MEMORY = ":memory:"
 
-# What is copied from the damaged file: (table, columns); the first column is the row id.
-TABLES = {
-    "hooks": ("hook_id", "url", "delivered", "retried", "dropped", "dead", "last_error", "last_error_at",
-              "last_success_at", "duplicates"),
-    "queue": ("id", "hook_id", "event_id", "seq", "name", "ts", "received", "body"),
-    "dead": ("id", "hook_id", "event_id", "seq", "name", "ts", "received", "body", "reason", "died"),
-    "meta": ("rowid", "key", "value"),
-    "sqlite_sequence": ("rowid", "name", "seq"),
-    "requeue_requests": ("rowid", "url", "at"),
-}
-# Columns added to a table after spools already existed: (column, its default), last in TABLES.
-# An older file lacks them (SQLite reads such rows, and stores their records, without them).
-ADDED_COLUMNS: dict[str, tuple[tuple[str, Any], ...]] = {"hooks": (("duplicates", 0),)}
-NUMBER = (int, float)
+# What is copied from the damaged file (table -> columns, the row id first), the Python types
+# of each value (by which a page scan tells the tables' rows apart), and the columns added after
+# spools already existed (older files lack them): all from the schema's one description.
+TABLES = schema.ROW_COLUMNS
+SHAPES = schema.ROW_SHAPES
+ADDED_COLUMNS = schema.ADDED_COLUMNS
+NUMBER = schema.NUMBER
 # What reading a damaged file may raise: SQLite's errors, and Python's when SQLite's message
 # or a text value is not UTF-8 (garbage in the schema or a row).
 DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
-SHAPES: dict[str, tuple[tuple[type, ...], ...]] = {
-    "hooks": ((int,), (str,), (int,), (int,), (int,), (int,), (str,), NUMBER, NUMBER, (int,)),
-    "queue": ((int,), (int,), (str,), (int,), (str,), (int,), NUMBER, (bytes,)),
-    "dead": ((int,), (int,), (str,), (int,), (str,), (int,), NUMBER, (bytes,), (str,), NUMBER),
-    "meta": ((int,), (str,), (int,)),
-    "sqlite_sequence": ((int,), (str,), (int,)),
-    "requeue_requests": ((int,), (str,), NUMBER),
-}
 
 
 @dataclass(frozen=True)
@@ -133,97 +109,6 @@ class RecoveryReport:
                 f"events of {self.webhooks} webhooks and {self.dead_letters} dead letters ({self.method}), {lost}; "
                 "the recovered events are delivered now")
         return text + "".join(f"; {note}" for note in self.notes)
-
-
-is_corruption = spool.is_corruption  # the test for a damaged file, where the daemon needs it
-
-
-def _is_transient(err: BaseException) -> bool:
-    name = str(getattr(err, "sqlite_errorname", "") or "")
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "database is locked" in str(err)
-
-
-def is_full(err: BaseException) -> bool:
-    """True for a full disk (the daemon then delivers from memory, as while running)."""
-    name = str(getattr(err, "sqlite_errorname", "") or "")
-    return name.startswith("SQLITE_FULL") or "disk is full" in str(err) or getattr(err, "errno", 0) == 28
-
-
-def classify(err: BaseException) -> Problem:
-    """The Problem an error opening or writing the spool means."""
-    if is_corruption(err) or isinstance(err, UnicodeDecodeError):
-        return Problem("corrupt", spool.DAMAGED_TEXT if isinstance(err, UnicodeDecodeError) else str(err))
-    if isinstance(err, OSError):
-        return Problem("unwritable", err.strerror or str(err))
-    return Problem("unwritable", str(err))
-
-
-def _immutable(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        buffer = bytearray(8)
-        fcntl.ioctl(fd, FS_IOC_GETFLAGS, buffer)
-        return bool(struct.unpack_from("=i", buffer)[0] & (FS_IMMUTABLE_FL | FS_APPEND_FL))
-    except OSError:  # a file system without attributes
-        return False
-    finally:
-        os.close(fd)
-
-
-def diagnose(path: Path) -> Problem | None:
-    """Why the spool at ``path`` cannot be used, or None (also when there is none yet). Read-only."""
-    if not os.path.lexists(path):
-        return None
-    try:
-        info = os.stat(path)
-    except OSError as err:
-        return Problem("unreadable", err.strerror or str(err))
-    if stat.S_ISDIR(info.st_mode):
-        return Problem("not_a_file", "a folder is in its place")
-    if not stat.S_ISREG(info.st_mode):
-        return Problem("not_a_file", "it is not a regular file")
-    odd = spool.odd_file(path)  # a FIFO as its -wal or -shm: SQLite's open would wait for ever
-    if odd:
-        return Problem("not_a_file", odd)
-    if info.st_size == 0:
-        return None  # SQLite makes an empty file a new database
-    if _immutable(path):
-        return Problem("unwritable", "the file is immutable or append-only (chattr +i / +a)")
-    try:
-        with open(path, "rb") as handle:
-            if handle.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-                return Problem("corrupt", "its header is not an SQLite header (file is not a database)")
-    except OSError as err:
-        return Problem("unreadable", err.strerror or str(err))
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, isolation_level=None)
-    except sqlite3.Error as err:
-        return Problem("unreadable", str(err))
-    db.text_factory = lambda data: data.decode("utf-8", "replace")  # quick_check may quote damaged names
-    try:
-        found = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
-    except UnicodeDecodeError:  # SQLite's own message quotes garbage from the schema
-        return Problem("corrupt", spool.DAMAGED_TEXT)
-    except sqlite3.Error as err:
-        if is_corruption(err):
-            return Problem("corrupt", str(err))
-        if _is_transient(err) or "unable to open" in str(err):
-            return None  # cannot tell from here (locked, or no access to -shm): opening will
-        return Problem("unreadable", str(err))
-    finally:
-        db.close()
-    if found != ["ok"]:
-        return Problem("corrupt", "quick_check: " + "; ".join(str(item) for item in found)[:300])
-    return None
-
-
-def probe_write(writer: spool.SpoolWriter) -> None:
-    """Write one row and commit: raise sqlite3.Error when the spool cannot take writes."""
-    with spool.transaction(writer.db):
-        writer.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', ?)", (int(time.time()),))
 
 
 def _done_path(path: Path) -> Path:
@@ -492,7 +377,7 @@ def _build(source: _Source | None, target_path: Path, floor: Floor | None, repor
         os.unlink(target_path)
     target = sqlite3.connect(target_path, isolation_level=None)
     try:
-        target.executescript(spool.SCHEMA)
+        target.executescript(schema.SCHEMA)
         target.execute("CREATE UNIQUE INDEX recovery_dedupe ON queue (hook_id, event_id)")
         read = _Read()
         target.execute("BEGIN")
@@ -576,7 +461,7 @@ def _copy_tables(source: sqlite3.Connection, target: sqlite3.Connection, read: _
 
 META_KEYS = frozenset({"next_seq", "retired"})
 URL_SCHEMES = ("http://", "https://", "nats://", "tls://")  # a requeue request's webhook or NATS sink
-SEQUENCES = frozenset({"hooks", "queue", "dead"})
+SEQUENCES = frozenset(table.name for table in schema.TABLES if table.autoincrement)  # in sqlite_sequence
 
 
 def _scan_pages(copy: Path, target: sqlite3.Connection, read: _Read) -> None:
@@ -644,8 +529,8 @@ def _set_counters(target: sqlite3.Connection, read: _Read, floor: Floor | None, 
         target.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('retired', ?)", (read.meta["retired"],))
     lowest = {"queue": (floor.next_row_id - 1) if floor else 0,
               "hooks": max(floor.hooks.values(), default=0) if floor else 0}
-    for table in ("hooks", "queue", "dead"):
-        key = "hook_id" if table == "hooks" else "id"
+    for table in sorted(SEQUENCES):
+        key = schema.BY_NAME[table].row_id
         present = int(target.execute(f"SELECT coalesce(max({key}), 0) FROM {table}").fetchone()[0])
         value = max(read.sequence.get(table, 0), present, lowest.get(table, 0))
         if not target.execute("UPDATE sqlite_sequence SET seq=max(seq, ?) WHERE name=?", (value, table)).rowcount:
@@ -721,64 +606,3 @@ def _unrecovered(report: RecoveryReport, stats: Stats | None) -> RecoveryReport:
               "restart glustereventsd", report.path, report.problem.cause, report.problem.detail,
               "; ".join(report.notes))
     return report
-
-
-@dataclass
-class OpenedSpool:
-    """The spool writer the daemon runs with, and what was done to get it."""
-
-    writer: spool.SpoolWriter
-    report: RecoveryReport | None = None
-    memory_only: bool = False  # the real spool could not be used: events wait in memory only
-
-
-def open_spool(path: Path, durable: bool, stats: Stats | None = None) -> OpenedSpool:
-    """Open the daemon's spool at start, recovering or replacing it when it is unusable.
-
-    Raises sqlite3.Error only for a spool that is locked by another process for longer than
-    the busy timeout (a transient state: the service manager's restart will find it free).
-    """
-    try:
-        finish_interrupted(path)
-    except OSError as err:
-        log.error("Cannot finish an interrupted spool recovery next to %s: %s", path, err.strerror or err)
-    problem = diagnose(path)
-    if problem is None:
-        try:
-            writer = spool.SpoolWriter(path, durable=durable)
-        except (*DB_ERRORS, OSError) as err:
-            if _is_transient(err):
-                raise
-            problem = classify(err)
-        else:
-            try:
-                probe_write(writer)
-                return OpenedSpool(writer)
-            except sqlite3.Error as err:  # the transaction turns a UnicodeDecodeError into one
-                if is_full(err):
-                    log.error("The spool %s cannot be written: the disk is full (%s); events are delivered from "
-                              "memory until space is freed", path, err)
-                    return OpenedSpool(writer)
-                writer.close()
-                if _is_transient(err):
-                    raise
-                problem = classify(err)
-    report = recover(path, problem, stats=stats)
-    if report.replaced:
-        try:
-            writer = spool.SpoolWriter(path, durable=durable)
-            probe_write(writer)
-            return OpenedSpool(writer, report)
-        except (sqlite3.Error, OSError) as err:
-            report.notes.append(f"the fresh spool fails too ({err})")
-            log.error("The fresh spool %s cannot be used either: %s", path, err)
-    return _memory_only(report)
-
-
-def _memory_only(report: RecoveryReport) -> OpenedSpool:
-    """A spool of counters only, in memory: events wait in memory (as with ``spool memory``)."""
-    writer = spool.SpoolWriter(Path(MEMORY), durable=False)
-    log.error("Running with events held in memory only: events that arrive now are lost if glustereventsd stops "
-              "before delivering them (webhook-status shows them as waiting in memory only); fix %s and restart",
-              report.path)
-    return OpenedSpool(writer, report, memory_only=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd.spool import store as spool
+from glustereventsd.spool import admin as spool
 from tests.helpers import REPO, DaemonProcess, Receiver, emit_many, send_raw, wait_for
 
 

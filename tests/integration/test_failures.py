@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from glustereventsd.spool import store as spool
+from glustereventsd.spool import admin as spool
 from tests.helpers import HANG, DaemonProcess, Receiver, send_lines, wait_for
 
 FAST_RETRY = {"retry-min-backoff-secs": 0.05, "retry-max-backoff-secs": 0.5}

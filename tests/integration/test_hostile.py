@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd.spool import store as spool
+from glustereventsd.spool import admin as spool
 from tests.helpers import REPO, DaemonProcess, Receiver, free_udp_port, send_raw, wait_for
 from tests.secrets import KEPT_TOKEN
 from tests.tls import HttpsReceiver, make_certificates

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from glustereventsd.spool import store as spool
+from glustereventsd.spool import admin as spool
 from gluster_eventsapi.__main__ import main as cli_main
 from gluster_eventsapi.context import Context
 from tests import nats as natstest

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd.spool import store as spool
+from glustereventsd.spool import admin as spool
 from gluster_eventsapi.__main__ import main as cli_main
 from gluster_eventsapi.context import Context
 from tests.helpers import DaemonProcess, Receiver, free_udp_port, send_raw, wait_for

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd.spool import store as spool
+from glustereventsd.spool import admin as spool
 from gluster_eventsapi.__main__ import main
 from gluster_eventsapi.context import Context
 from tests.integration.test_metrics import free_tcp_port, scrape

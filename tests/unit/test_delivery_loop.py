@@ -25,7 +25,7 @@ from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
-from glustereventsd.spool.store import Record
+from glustereventsd.spool.records import Record
 from glustereventsd.base.stats import RateLimitedLog, Stats
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"

@@ -26,7 +26,7 @@ from glustereventsd.sinks.driver import DriverContext, factory
 from glustereventsd.sinks.nats.client import NatsSettings
 from glustereventsd.sinks.outlet import Outlet, WrongDriver
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
-from glustereventsd.spool.store import Record
+from glustereventsd.spool.records import Record
 
 WAIT_SECS = 5.0
 

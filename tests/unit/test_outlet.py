@@ -7,7 +7,7 @@ import time
 from glustereventsd.models import Webhook
 from glustereventsd.sinks.outlet import RECORD_OVERHEAD_BYTES, Limit, Outlet
 from glustereventsd.pipeline.supervisor import MemoryBudget
-from glustereventsd.spool.store import Record
+from glustereventsd.spool.records import Record
 
 BIG = b"x" * 8000
 

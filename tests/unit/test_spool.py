@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from glustereventsd.models import Webhook
-from glustereventsd.spool.store import NewEvent, SpoolReader, SpoolWriter, id_runs
+from glustereventsd.spool.reader import SpoolReader
+from glustereventsd.spool.records import NewEvent
+from glustereventsd.spool.writer import SpoolWriter, id_runs
 from glustereventsd.sinks.outlet import Outlet
 
 

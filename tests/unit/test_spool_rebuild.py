@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd.spool import store as spool
 from glustereventsd.pipeline.commit import Committer
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.sinks import kinds
 from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import NewEvent, SpoolWriter
+from glustereventsd.spool.db import connect, is_corruption
+from glustereventsd.spool.reader import SpoolReader
+from glustereventsd.spool.records import NewEvent
+from glustereventsd.spool.writer import SpoolWriter
 from glustereventsd.base.stats import RateLimitedLog, Stats
 
 URL = "http://127.0.0.1:9/hook"  # the discard port: refused, so the records wait
@@ -59,7 +61,7 @@ class Engine:
         return made
 
     def rows(self) -> list[tuple[int, str, int]]:
-        db = spool.connect(self.path, readonly=True)
+        db = connect(self.path, readonly=True)
         try:
             return db.execute("SELECT id, event_id, seq FROM queue ORDER BY id").fetchall()
         finally:
@@ -148,11 +150,11 @@ def test_text_that_is_no_longer_utf8_is_read_as_corruption(tmp_path: Path) -> No
     writer.commit([(hook, NewEvent("msg_1", writer.take_seq(), "VOLUME_CREATE", 1, time.time(), b"{}"))], [], [], [])
     writer.db.execute("UPDATE queue SET event_id = CAST(x'ff00' AS TEXT)")  # what a damaged page can hold
     damaged = threading.Event()
-    reader = spool.SpoolReader(writer.path, damaged)
+    reader = SpoolReader(writer.path, damaged)
     try:
         with pytest.raises(sqlite3.DatabaseError) as caught:
             reader.load(hook, 0, 10)
-        assert spool.is_corruption(caught.value) and damaged.is_set()
+        assert is_corruption(caught.value) and damaged.is_set()
     finally:
         reader.close()
         writer.close()

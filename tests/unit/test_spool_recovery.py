@@ -21,9 +21,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from glustereventsd.spool import store as spool
 from glustereventsd.spool import salvage as spool_recovery
-from glustereventsd.spool.store import NewEvent, SpoolWriter
+from glustereventsd.spool import startup
+from glustereventsd.spool.db import connect
+from glustereventsd.spool.records import NewEvent
+from glustereventsd.spool.writer import SpoolWriter
 from glustereventsd.base.stats import Stats
 
 URL = "http://127.0.0.1:9/hook"
@@ -55,7 +57,7 @@ def make_spool(path: Path, count: int, body_bytes: int = 200) -> list[tuple[str,
 
 
 def rows_of(path: Path) -> list[tuple[str, int, int]]:
-    db = spool.connect(path, readonly=True)
+    db = connect(path, readonly=True)
     try:
         return db.execute("SELECT q.event_id, q.seq, q.id FROM queue q JOIN hooks h ON h.hook_id=q.hook_id "
                           "WHERE h.url=? ORDER BY q.id", (URL,)).fetchall()
@@ -71,7 +73,7 @@ def evidence(path: Path) -> list[Path]:
 def test_a_healthy_spool_is_opened_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "spool.sqlite3"
     make_spool(path, 50)
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     opened.writer.close()
     assert opened.report is None and not evidence(path)
     assert len(rows_of(path)) == 50
@@ -83,7 +85,7 @@ def test_truncated_spool_recovers_the_readable_half_and_counts_the_rest(tmp_path
     os.truncate(path, path.stat().st_size // 2)
     damaged = path.read_bytes()
     stats = Stats()
-    opened = spool_recovery.open_spool(path, durable=True, stats=stats)
+    opened = startup.open_spool(path, durable=True, stats=stats)
     report = opened.report
     assert report is not None and report.replaced and report.method in ("row by row and page scan", "sqlite3 .recover")
     rows = rows_of(path)
@@ -105,9 +107,9 @@ def test_garbage_over_the_header_recovers_everything(tmp_path: Path) -> None:
     queued = make_spool(path, 500)
     with open(path, "r+b") as handle:
         handle.write(os.urandom(100))
-    assert spool_recovery.diagnose(path) == spool_recovery.Problem(
+    assert startup.diagnose(path) == spool_recovery.Problem(
         "corrupt", "its header is not an SQLite header (file is not a database)")
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     opened.writer.close()
     assert opened.report is not None and opened.report.lost == 0
     assert [(e, s) for e, s, _ in rows_of(path)] == queued
@@ -120,7 +122,7 @@ def test_garbage_in_the_middle_skips_only_the_damaged_rows(tmp_path: Path) -> No
     with open(path, "r+b") as handle:
         handle.seek((size // 2) // 4096 * 4096)
         handle.write(os.urandom(3 * 4096))  # three pages of the queue's b-tree
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     opened.writer.close()
     rows = rows_of(path)
     assert opened.report is not None and len(rows) > len(queued) // 2
@@ -130,7 +132,7 @@ def test_garbage_in_the_middle_skips_only_the_damaged_rows(tmp_path: Path) -> No
 
 
 def hooks_of(path: Path) -> list[tuple[str, int, int]]:
-    db = spool.connect(path, readonly=True)
+    db = connect(path, readonly=True)
     try:
         return db.execute("SELECT url, delivered, duplicates FROM hooks ORDER BY hook_id").fetchall()
     finally:
@@ -149,7 +151,7 @@ def test_a_spool_made_before_the_duplicates_column_is_recovered_with_its_counter
     db.close()
     with open(path, "r+b") as handle:
         handle.write(os.urandom(100) if damage == "garbage over the header" else bytes(4096))
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     opened.writer.close()
     assert opened.report is not None and opened.report.replaced
     assert [(e, s) for e, s, _ in rows_of(path)] == queued
@@ -165,9 +167,9 @@ def test_a_schema_of_non_utf8_garbage_is_corruption_not_a_crash(tmp_path: Path) 
     assert 0 < where < 4096
     data[where + 7:where + 12] = b"\xb7\x86\x83\xd8\xff"  # inside the CREATE TABLE text of page 1
     path.write_bytes(bytes(data))
-    problem = spool_recovery.diagnose(path)
+    problem = startup.diagnose(path)
     assert problem is not None and problem.cause == "corrupt"
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     try:
         assert opened.report is not None and opened.report.replaced and not opened.memory_only
         hook = opened.writer.hook_id(URL)
@@ -181,7 +183,7 @@ def test_a_folder_in_place_of_the_spool_is_moved_aside(tmp_path: Path) -> None:
     path = tmp_path / "spool.sqlite3"
     path.mkdir()
     (path / "keep").write_text("evidence")
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     opened.writer.close()
     assert opened.report is not None and opened.report.problem.cause == "not_a_file"
     (moved,) = evidence(path)
@@ -202,10 +204,10 @@ def immutable_spool(tmp_path: Path) -> Iterator[Path]:
 def test_an_immutable_spool_is_left_untouched_and_events_wait_in_memory(immutable_spool: Path) -> None:
     path = immutable_spool
     before = path.read_bytes()
-    assert spool_recovery.diagnose(path) == spool_recovery.Problem(
+    assert startup.diagnose(path) == spool_recovery.Problem(
         "unwritable", "the file is immutable or append-only (chattr +i / +a)")
     stats = Stats()
-    opened = spool_recovery.open_spool(path, durable=True, stats=stats)
+    opened = startup.open_spool(path, durable=True, stats=stats)
     assert opened.memory_only and not opened.writer.durable
     opened.writer.commit([], [], [], [])  # works: counters only, in memory
     opened.writer.close()
@@ -219,7 +221,7 @@ def test_a_recovery_interrupted_by_a_crash_is_finished_at_the_next_start(tmp_pat
     queued = make_spool(path, 30)
     shutil.copyfile(path, path.with_name("spool.sqlite3.recovered"))  # built, then the crash before the renames
     os.rename(path, path.with_name("spool.sqlite3.corrupt-x"))
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     opened.writer.close()
     assert opened.report is None and [(e, s) for e, s, _ in rows_of(path)] == queued
     assert not path.with_name("spool.sqlite3.recovered").exists()
@@ -254,7 +256,7 @@ def test_sqlite3_recover_is_used_where_it_works(tmp_path: Path) -> None:
     queued = make_spool(path, 300)
     with open(path, "r+b") as handle:
         handle.write(os.urandom(100))
-    opened = spool_recovery.open_spool(path, durable=True)
+    opened = startup.open_spool(path, durable=True)
     opened.writer.close()
     assert opened.report is not None and opened.report.method == "sqlite3 .recover"
     assert [(e, s) for e, s, _ in rows_of(path)] == queued
@@ -296,7 +298,7 @@ def test_any_damage_gives_a_working_spool(template: Path, damage: object) -> Non
                 else:
                     data[where:where + length] = os.urandom(length) if kind == "garbage" else bytes(length)
         path.write_bytes(bytes(data))
-        opened = spool_recovery.open_spool(path, durable=True)
+        opened = startup.open_spool(path, durable=True)
         assert opened.report is None or not any("stopped" in note for note in opened.report.notes)
         try:
             hook = opened.writer.hook_id(URL)

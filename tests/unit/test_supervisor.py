@@ -22,7 +22,8 @@ from glustereventsd.sinks.driver import DriverContext
 from glustereventsd.sinks.http.driver import DeliveryLoop
 from glustereventsd.sinks.nats.driver import NatsLoop
 from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.spool.store import Record, SpoolWriter
+from glustereventsd.spool.records import Record
+from glustereventsd.spool.writer import SpoolWriter
 from tests.unit.test_nats_loop import FakeClient
 
 WEBHOOK = "http://127.0.0.1:9/hook"  # the discard port: refused, so each attempt is a retry

@@ -43,7 +43,8 @@ from glustereventsd.sinks.http.wire import HttpError, RequestTimeout, Response
 from glustereventsd.sinks.http.outcomes import failure, outcome_of
 from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.outlet import Outlet
-from glustereventsd.spool.store import ReaderHandoff, Record, SpoolReader
+from glustereventsd.spool.reader import ReaderHandoff, SpoolReader
+from glustereventsd.spool.records import Record
 
 log = logging.getLogger("glustereventsd.delivery")
 

@@ -22,7 +22,7 @@ from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.sinks.http.request import DEFAULT_TIMEOUT_SECS, Endpoint
 from glustereventsd.sinks.http.wire import RequestTimeout
 from glustereventsd.sinks.outlet import Outlet
-from glustereventsd.spool.store import Record
+from glustereventsd.spool.records import Record
 
 
 def send_test(hook: Webhook, now: int, timeout_secs: float | None = None,

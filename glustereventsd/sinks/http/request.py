@@ -15,7 +15,7 @@ from glustereventsd.sinks.http import url as weburl
 from glustereventsd.sinks.http.connection import Route
 from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.sinks.http.wire import format_request, request_head
-from glustereventsd.spool.store import Record
+from glustereventsd.spool.records import Record
 
 USER_AGENT = "glustereventsd/1.0"
 DEFAULT_TIMEOUT_SECS = 10.0

@@ -45,7 +45,8 @@ from glustereventsd.sinks.nats.ack import outcome_of_ack
 from glustereventsd.sinks.nats.client import NatsSettings
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.sinks.retry import RetryPolicy
-from glustereventsd.spool.store import ReaderHandoff, Record, SpoolReader
+from glustereventsd.spool.reader import ReaderHandoff, SpoolReader
+from glustereventsd.spool.records import Record
 
 log = logging.getLogger("glustereventsd.nats")
 
