@@ -134,3 +134,22 @@ class Outcome(NamedTuple):
     def ok(self) -> bool:
         """True when the webhook accepted the request (2xx)."""
         return self.kind is OutcomeKind.DELIVERED
+
+
+class Datagram(NamedTuple):
+    """Bytes as received, where from and when."""
+
+    data: bytes
+    sender: str
+    received: float
+
+
+class NewEvent(NamedTuple):
+    """An accepted event before it is spooled: the fields every webhook's record shares."""
+
+    event_id: str
+    seq: int
+    name: str
+    ts: int
+    received: float
+    body: bytes

@@ -16,8 +16,8 @@ from glustereventsd.ingest import enrich
 from glustereventsd.ingest import parse
 from glustereventsd.ingest.eventlog import EventLog
 from glustereventsd.models import Settings
-from glustereventsd.sources.udp import Datagram
-from glustereventsd.spool.records import NewEvent
+from glustereventsd.models import Datagram
+from glustereventsd.models import NewEvent
 from glustereventsd.base.stats import RateLimitedLog, Stats
 
 log = logging.getLogger("glustereventsd.ingest")

@@ -29,7 +29,8 @@ from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.spool.acks import Dead, Delivered, Result
 from glustereventsd.spool.db import is_corruption
-from glustereventsd.spool.records import NewEvent, Record
+from glustereventsd.models import NewEvent
+from glustereventsd.spool.records import Record
 from glustereventsd.spool.writer import Committed, SpoolWriter
 from glustereventsd.base.stats import RateLimitedLog, Stats
 

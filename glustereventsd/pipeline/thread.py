@@ -26,7 +26,7 @@ from glustereventsd.ingest.batch import Ingest
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.sources.udp import Datagram
+from glustereventsd.models import Datagram
 from glustereventsd.spool.db import is_corruption
 from glustereventsd.base.threadname import name_os_thread
 

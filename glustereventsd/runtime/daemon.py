@@ -40,7 +40,8 @@ from glustereventsd.ingest.batch import Ingest
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.pipeline.thread import RESULTS_MAX, Pipeline, ReloadRequest
 from glustereventsd.spool.acks import ResultChannel
-from glustereventsd.sources.udp import BindError, Datagram, SenderPolicy, UdpSource, debug_enabled, open_sockets
+from glustereventsd.models import Datagram
+from glustereventsd.sources.udp import BindError, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.runtime.watch import FileWatcher, put_reload
 

@@ -18,8 +18,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import NamedTuple
 
+from glustereventsd.models import Datagram
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.base.threadname import name_os_thread
 
@@ -31,14 +31,6 @@ RECEIVE_BUFFER_BYTES = 16 * 1024 * 1024
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform.startswith("linux") else None)
 MAX_UDP_BYTES = 65535
 SENDER_CACHE_SIZE = 4096
-
-
-class Datagram(NamedTuple):
-    """Bytes as received, where from and when."""
-
-    data: bytes
-    sender: str
-    received: float
 
 
 class BindError(OSError):

@@ -21,7 +21,6 @@ from typing import List, Tuple, Union
 
 MAGIC = b"SQLite format 3\0"
 TABLE_LEAF = 0x0D
-PAGE_TYPES = (0x02, 0x05, 0x0A, 0x0D)
 PAGE_SIZES = (4096, 1024, 2048, 8192, 16384, 32768, 65536)
 MAX_OVERFLOW_PAGES = 1 << 16  # a longer chain is a loop in damaged pages
 

@@ -1,9 +1,9 @@
-"""The spool's records: what the stages hand each other about spooled events and counters.
+"""The spool's records: what the sinks get from the spool and give back to it.
 
-``NewEvent`` is an accepted event before it is spooled (ingest makes it), ``Record`` one
-event waiting for one webhook (its columns are the ``queue`` table's, ``schema.QUEUE``),
-``HookCounters`` a webhook's counters on their way to the ``hooks`` table. Types only: no
-SQL here, so the sinks and ingest use them without the spool's file.
+``Record`` is one event waiting for one destination (its columns are the ``queue`` table's,
+``schema.QUEUE``), ``HookCounters`` a destination's counters on their way to the ``hooks``
+table. Types only: no SQL here, so the sinks use them without the spool's file. What ingest
+hands the spool (``models.NewEvent``) is in ``models``: the stages never import each other.
 """
 
 from __future__ import annotations
@@ -19,17 +19,6 @@ class Record(NamedTuple):
     hook_id: int
     event_id: str  # the webhook-id header: the same on every retry
     seq: int  # per-node sequence number
-    name: str
-    ts: int
-    received: float
-    body: bytes
-
-
-class NewEvent(NamedTuple):
-    """An accepted event before it is spooled: the fields every webhook's record shares."""
-
-    event_id: str
-    seq: int
     name: str
     ts: int
     received: float

@@ -22,7 +22,8 @@ from typing import NamedTuple
 
 from glustereventsd.spool import schema
 from glustereventsd.spool.db import connect, transaction
-from glustereventsd.spool.records import HookCounters, NewEvent, Record
+from glustereventsd.models import NewEvent
+from glustereventsd.spool.records import HookCounters, Record
 
 log = logging.getLogger("glustereventsd.spool")
 

@@ -9,7 +9,7 @@ import pytest
 
 from glustereventsd.models import Webhook
 from glustereventsd.spool.reader import SpoolReader
-from glustereventsd.spool.records import NewEvent
+from glustereventsd.models import NewEvent
 from glustereventsd.spool.writer import SpoolWriter, id_runs
 from glustereventsd.sinks.outlet import Outlet
 

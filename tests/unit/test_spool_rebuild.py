@@ -25,7 +25,7 @@ from glustereventsd.sinks import kinds
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.db import connect, is_corruption
 from glustereventsd.spool.reader import SpoolReader
-from glustereventsd.spool.records import NewEvent
+from glustereventsd.models import NewEvent
 from glustereventsd.spool.writer import SpoolWriter
 from glustereventsd.base.stats import RateLimitedLog, Stats
 

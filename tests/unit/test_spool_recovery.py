@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from glustereventsd.spool import salvage as spool_recovery
 from glustereventsd.spool import startup
 from glustereventsd.spool.db import connect
-from glustereventsd.spool.records import NewEvent
+from glustereventsd.models import NewEvent
 from glustereventsd.spool.writer import SpoolWriter
 from glustereventsd.base.stats import Stats
 

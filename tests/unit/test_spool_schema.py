@@ -15,7 +15,8 @@ from typing import Any
 
 from glustereventsd.spool import pagescan, salvage, schema
 from glustereventsd.spool.admin import request_requeue
-from glustereventsd.spool.records import NewEvent, Record
+from glustereventsd.models import NewEvent
+from glustereventsd.spool.records import Record
 from glustereventsd.spool.writer import SpoolWriter
 
 URL = "http://127.0.0.1:9/hook"
