@@ -18,7 +18,6 @@ from glustereventsd.sinks.http import driver as delivery
 from glustereventsd.sinks.driver import DriverContext
 from glustereventsd.models import Webhook
 from glustereventsd.sinks.outlet import Outlet
-from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.records import Record
 from glustereventsd.base.stats import RateLimitedLog, Stats
@@ -52,7 +51,7 @@ def with_http_client(port: int, count: int) -> float:
 
 def with_delivery_loop(url: str, count: int) -> float:
     loop = delivery.DeliveryLoop(DriverContext(ResultChannel(count + 10), Stats(), RateLimitedLog(),
-                                               threading.Event(), environment=ProxyRules()))
+                                               threading.Event()))
     outlet = Outlet(Webhook(url, concurrency=1, timeout_secs=5), 1, durable=False, window=count + 1,
                     memory_limit=count + 1)
     loop.add(outlet)

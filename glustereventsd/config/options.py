@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from glustereventsd.sinks import kinds
+from glustereventsd.sinks import kinds, urls
 from glustereventsd.sinks.http import proxies
 
 # Re-exported: the daemon and the CLI import these from here.
@@ -114,7 +114,7 @@ def to_proxy(value: object) -> str:
         return text.lower()
     try:
         proxies.parse_proxy(text)
-    except kinds.UrlError as err:
+    except urls.UrlError as err:
         raise ConfigError(str(err)) from None
     return text
 
@@ -342,14 +342,14 @@ def validate_url(url: str) -> str:
     they may hold secrets.
     """
     try:
-        return kinds.canonical(url)
-    except kinds.UrlError as err:
+        return urls.canonical(url)
+    except urls.UrlError as err:
         raise ConfigError(str(err)) from None
 
 
 def display_url(url: str) -> str:
     """A webhook URL safe for logs, tables and metric labels: no credentials, query or fragment."""
-    return kinds.display(url)
+    return urls.display(url)
 
 
 def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) -> Webhook:

@@ -35,7 +35,7 @@ from glustereventsd.base.stats import QueueGauge, RateLimitedLog, Stats
 from glustereventsd.models import Settings, Webhook
 from glustereventsd.sinks import kinds
 from glustereventsd.sinks.driver import Driver, DriverContext, DriverFactory, factory
-from glustereventsd.sinks.http.proxies import config_rules, rules_from_environment
+from glustereventsd.sinks.http.proxies import config_rules
 from glustereventsd.sinks.outlet import Limit, Outlet
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.reader import SpoolReader
@@ -94,7 +94,7 @@ class Outlets:
         self.stats = stats
         self.log_limiter = log_limiter
         self.budget = budget or MemoryBudget()
-        self.environment = rules_from_environment(os.environ)  # the daemon's, fixed at start
+        self.environment = dict(os.environ)  # the daemon's (proxy variables), fixed at start
         self.by_url: dict[str, Outlet] = {}
         self.by_id: dict[int, Outlet] = {}
         self._filters: dict[str, tuple[Outlet, ...]] = {}  # event name -> outlets that want it

@@ -15,14 +15,13 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.models import Settings
 from glustereventsd.sinks import kinds
-from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.reader import SpoolReader
@@ -39,7 +38,7 @@ class DriverContext:
     log_limiter: RateLimitedLog
     stopping: threading.Event
     reader: Optional[SpoolReader] = None  # None: spool memory
-    environment: ProxyRules = field(default_factory=ProxyRules)  # the daemon's proxy variables
+    environment: Mapping[str, str] = field(default_factory=dict)  # the daemon's environment (proxy variables)
     nodeid: str = ""
     clock: Callable[[], float] = time.monotonic  # backoff, deadlines
     wall: Callable[[], float] = time.time  # counters, latencies

@@ -4,14 +4,10 @@ A destination is registered by URL, and its scheme alone says what it is: ``http
 ``https://`` are webhooks, ``nats://`` and ``tls://`` are NATS JetStream sinks. Everything that
 must treat the kinds differently (the supervisor choosing a driver, the CLI checking a URL,
 the settings a kind accepts) asks ``kind_of`` here, so a new kind is added in this table
-and in its own package under ``sinks/``.
+and in its own package under ``sinks/``. No imports: every kind's driver may use this.
 """
 
 from __future__ import annotations
-
-from glustereventsd.sinks.http import url as weburl
-from glustereventsd.sinks.nats import url as natsurl
-from glustereventsd.sinks.urltext import UrlError
 
 HTTP = "http"
 NATS = "nats"
@@ -29,31 +25,3 @@ def kind_of(url: str) -> str:
 def is_nats(url: str) -> bool:
     """True for a NATS sink URL (``nats://`` or ``tls://``), False for a webhook."""
     return kind_of(url) == NATS
-
-
-def canonical(url: str) -> str:
-    """Check a destination URL with its kind's parser; return it as configured (stripped). Raises UrlError."""
-    return natsurl.parse(url).text if is_nats(url) else weburl.parse(url).text
-
-
-def display(url: str) -> str:
-    """A destination URL safe for logs, tables and messages: no credentials, query or fragment; printable."""
-    return natsurl.display(url) if is_nats(url) else weburl.display(url)
-
-
-def label(url: str, hook_id: int) -> str:
-    """The name of one destination in logs and metric labels: ``display(url)``, made unique.
-
-    Two URLs that differ only in what ``display`` hides (``?token=A`` and ``?token=B``, user
-    info, a fragment) would otherwise share one label, their counters merging; such a URL's
-    label adds its spool id, which stays the same across restarts and says nothing of the
-    hidden part.
-    """
-    shown = display(url)
-    text = url.strip()
-    authority = text.partition("://")[2].split("/", 1)[0]
-    hides = "?" in text or "#" in text or "@" in authority
-    return f"{shown} (#{hook_id})" if hides else shown
-
-
-__all__ = ["HTTP", "KINDS", "NATS", "NOUNS", "UrlError", "canonical", "display", "is_nats", "kind_of", "label"]

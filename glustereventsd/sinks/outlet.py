@@ -30,10 +30,9 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple
 
-from glustereventsd.sinks import kinds
+from glustereventsd.sinks import kinds, urls
 from glustereventsd.models import Outcome, OutcomeKind, Webhook
 from glustereventsd.sinks.retry import RetryPolicy
-from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
 from glustereventsd.spool.reader import SpoolReader
 from glustereventsd.spool.records import HookCounters, Record
@@ -102,16 +101,18 @@ class Outlet:
     """See the module docstring."""
 
     def __init__(self, hook: Webhook, hook_id: int, durable: bool, window: int | Limit, memory_limit: int | Limit,
-                 proxy_config: ProxyRules | None = None, wall: Callable[[], float] = time.time) -> None:
+                 options: object = None, wall: Callable[[], float] = time.time) -> None:
         self.hook_id = hook_id
         self.kind = kinds.kind_of(hook.url)  # fixed: a URL of another kind is another outlet
-        self.label = kinds.label(hook.url, hook_id)  # for logs and metric labels: no credentials or query
+        self.label = urls.label(hook.url, hook_id)  # for logs and metric labels: no credentials or query
         self._wall = wall  # the time counters and latencies are stamped with (tests pass their own)
         self.durable = durable  # False: spool memory, the window is the whole queue
         self._lock = threading.Lock()
         # -- shared, under _lock ---------------------------------------------------------
         self._hook = hook
-        self._proxy_config = proxy_config or ProxyRules()
+        # What the daemon's settings add for this destination's kind (the webhook driver: its proxy
+        # rules); the outlet only compares it, so a change rebuilds the driver's view of it.
+        self._options = options
         self._generation = 0  # bumped when the settings change: connections are rebuilt
         self._reset_backoff = False  # the settings changed: the loop clears its backoff
         self._window = RecordQueue()
@@ -158,13 +159,14 @@ class Outlet:
         with self._lock:
             return self._driver is driver
 
-    def update(self, hook: Webhook, proxy_config: ProxyRules | None = None) -> None:
-        """New settings for the same URL: connections are rebuilt and the backoff starts over."""
+    def update(self, hook: Webhook, options: object = None) -> None:
+        """New settings for the same URL (``options``: see ``__init__``; None keeps them): the driver
+        rebuilds its view of them (connections, clients) and the backoff starts over."""
         with self._lock:
-            config = proxy_config or self._proxy_config
-            if hook != self._hook or config != self._proxy_config:
+            options = self._options if options is None else options
+            if hook != self._hook or options != self._options:
                 self._hook = hook
-                self._proxy_config = config
+                self._options = options
                 self._generation += 1
                 self._reset_backoff = True
             notify = self._notify
@@ -289,14 +291,14 @@ class Outlet:
         notify()
 
     # == the delivery loop's side =======================================================
-    def settings(self) -> tuple[Webhook, ProxyRules, int]:
-        """(settings, proxy config, generation); clears the backoff when they changed."""
+    def settings(self) -> tuple[Webhook, object, int]:
+        """(settings, the kind's options, generation); clears the backoff when they changed."""
         with self._lock:
             if self._reset_backoff:
                 self._reset_backoff = False
                 self.failures = 0
                 self.blocked_until = 0.0
-            return self._hook, self._proxy_config, self._generation
+            return self._hook, self._options, self._generation
 
     def take(self, reader: SpoolReader | None) -> Record | None:
         """The oldest record not yet taken (retries first), or None when there is none; never waits."""

@@ -41,6 +41,7 @@ from glustereventsd.sinks.http.request import DEFAULT_TIMEOUT_SECS, Endpoint
 from glustereventsd.sinks.http.resolver import Address, Resolver
 from glustereventsd.sinks.http.wire import HttpError, RequestTimeout, Response
 from glustereventsd.sinks.http.outcomes import failure, outcome_of
+from glustereventsd.sinks.http.proxies import ProxyRules, rules_from_environment
 from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.reader import ReaderHandoff, SpoolReader
@@ -91,7 +92,7 @@ class DeliveryLoop:
         self.stats = context.stats
         self.log_limiter = context.log_limiter
         self.stopping = context.stopping
-        self.environment = context.environment
+        self.environment = rules_from_environment(context.environment)  # fixed for the driver's life
         self.clock = context.clock  # tests drive a fake one (see ``step``)
         self.wall = context.wall
         self._readers = ReaderHandoff(context.reader)  # the loop's read-only view of the spool (None: spool memory)
@@ -326,7 +327,8 @@ class DeliveryLoop:
     # -- requests ------------------------------------------------------------------------
     def _endpoint(self, sink: HttpSink) -> Endpoint | None:
         outlet = sink.outlet
-        hook, config, generation = outlet.settings()
+        hook, options, generation = outlet.settings()
+        config = options if isinstance(options, ProxyRules) else ProxyRules()
         if generation != sink.generation:
             sink.generation = generation
             for connection in sink.idle:

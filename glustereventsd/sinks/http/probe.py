@@ -36,13 +36,13 @@ def send_test(hook: Webhook, now: int, timeout_secs: float | None = None,
     """
     if timeout_secs:
         hook = dataclasses.replace(hook, timeout_secs=timeout_secs)
-    env_rules = proxies.rules_from_environment(os.environ if environment is None else environment)
+    environment = os.environ if environment is None else environment
     try:
-        Endpoint(hook, proxy_config or ProxyRules(), env_rules)
+        Endpoint(hook, proxy_config or ProxyRules(), proxies.rules_from_environment(environment))
     except (ValueError, OSError) as err:
         return Outcome(OutcomeKind.REJECT, "config", 0, None, f"cannot use webhook settings: {err}")
-    loop = DeliveryLoop(DriverContext(None, Stats(), RateLimitedLog(), threading.Event(), environment=env_rules))
-    outlet = Outlet(hook, 0, durable=False, window=1, memory_limit=1, proxy_config=proxy_config)
+    loop = DeliveryLoop(DriverContext(None, Stats(), RateLimitedLog(), threading.Event(), environment=environment))
+    outlet = Outlet(hook, 0, durable=False, window=1, memory_limit=1, options=proxy_config)
     message_id = f"msg_test_{os.urandom(12).hex()}" if hook.signing_secret else ""
     outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), b"")])
     loop.add(outlet)

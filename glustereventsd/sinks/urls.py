@@ -1,0 +1,41 @@
+"""Destination URLs of every kind: checked and shown by their own kind's parser (``http/url``, ``nats/url``).
+
+The one module that knows every kind's URL parser (the independence contract of
+``.importlinter`` allows it exactly this), so that config, the supervisor and the CLI check
+and show any destination without asking which kind it is.
+"""
+
+from __future__ import annotations
+
+from glustereventsd.sinks.http import url as weburl
+from glustereventsd.sinks.kinds import is_nats
+from glustereventsd.sinks.nats import url as natsurl
+from glustereventsd.sinks.urltext import UrlError
+
+
+def canonical(url: str) -> str:
+    """Check a destination URL with its kind's parser; return it as configured (stripped). Raises UrlError."""
+    return natsurl.parse(url).text if is_nats(url) else weburl.parse(url).text
+
+
+def display(url: str) -> str:
+    """A destination URL safe for logs, tables and messages: no credentials, query or fragment; printable."""
+    return natsurl.display(url) if is_nats(url) else weburl.display(url)
+
+
+def label(url: str, hook_id: int) -> str:
+    """The name of one destination in logs and metric labels: ``display(url)``, made unique.
+
+    Two URLs that differ only in what ``display`` hides (``?token=A`` and ``?token=B``, user
+    info, a fragment) would otherwise share one label, their counters merging; such a URL's
+    label adds its spool id, which stays the same across restarts and says nothing of the
+    hidden part.
+    """
+    shown = display(url)
+    text = url.strip()
+    authority = text.partition("://")[2].split("/", 1)[0]
+    hides = "?" in text or "#" in text or "@" in authority
+    return f"{shown} (#{hook_id})" if hides else shown
+
+
+__all__ = ["UrlError", "canonical", "display", "label"]
