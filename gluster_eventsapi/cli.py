@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import NoReturn
 from dataclasses import dataclass
 
-from gluster_eventsapi.commands import handlers as commands
+from gluster_eventsapi.commands import config, pool, tools, webhooks
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.results import Result
@@ -198,39 +198,39 @@ def _peer_del(parser: argparse.ArgumentParser) -> None:
 
 COMMANDS: Mapping[str, Command] = {
     "status": Command("Show webhooks and glustereventsd status of every node", _no_args,
-                      commands.cmd_status),
-    "reload": Command("Reload glustereventsd on every node", _no_args, commands.cmd_reload),
+                      pool.cmd_status),
+    "reload": Command("Reload glustereventsd on every node", _no_args, pool.cmd_reload),
     "webhook-add": Command("Add a webhook and sync it to every node", _webhook_change,
-                           commands.cmd_webhook_add),
+                           webhooks.cmd_webhook_add),
     "webhook-mod": Command("Change a webhook's credentials or delivery settings",
-                           _webhook_change, commands.cmd_webhook_mod),
-    "webhook-del": Command("Delete a webhook", _url, commands.cmd_webhook_del),
+                           _webhook_change, webhooks.cmd_webhook_mod),
+    "webhook-del": Command("Delete a webhook", _url, webhooks.cmd_webhook_del),
     "webhook-test": Command("Send a test request to a webhook from every node (a NATS sink: connect, "
                             "authenticate and check that a stream captures its subjects)", _url_and_auth,
-                            commands.cmd_webhook_test),
+                            webhooks.cmd_webhook_test),
     "webhook-status": Command("Show each node's delivery state of every webhook (queued, "
                               "delivered, retried, dead letters, last error)",
-                              _webhook_status, commands.cmd_webhook_status),
+                              _webhook_status, webhooks.cmd_webhook_status),
     "webhook-redeliver": Command("Re-queue a webhook's dead letters on every node "
                                  "(--list: show them)", _webhook_redeliver,
-                                 commands.cmd_webhook_redeliver),
+                                 webhooks.cmd_webhook_redeliver),
     "nats-stream-add": Command("Create the JetStream stream a NATS sink publishes into (from this node)",
-                               _nats_stream_add, commands.cmd_nats_stream_add),
+                               _nats_stream_add, webhooks.cmd_nats_stream_add),
     "listen": Command("Receive events like a webhook and print each one (a test receiver)",
-                      _listen, commands.cmd_listen),
+                      _listen, tools.cmd_listen),
     "emit": Command("Send one event through this node's glustereventsd (to test the path)",
-                    _emit, commands.cmd_emit),
-    "config-get": Command("Show the configuration", _config_get, commands.cmd_config_get),
+                    _emit, tools.cmd_emit),
+    "config-get": Command("Show the configuration", _config_get, config.cmd_config_get),
     "config-set": Command("Set a configuration value on every node", _config_set,
-                          commands.cmd_config_set),
+                          config.cmd_config_set),
     "config-reset": Command("Reset a configuration value (or all) to its default",
-                            _config_reset, commands.cmd_config_reset),
+                            _config_reset, config.cmd_config_reset),
     "sync": Command("Copy webhooks and configuration to every node and reload",
-                    _no_args, commands.cmd_sync),
+                    _no_args, pool.cmd_sync),
     "peer-add": Command("Add a node to the peers file (pools without the gluster command)",
-                        _peer_add, commands.cmd_peer_add),
-    "peer-del": Command("Remove a node from the peers file", _peer_del, commands.cmd_peer_del),
-    "peer-list": Command("List the nodes commands run on", _no_args, commands.cmd_peer_list),
+                        _peer_add, pool.cmd_peer_add),
+    "peer-del": Command("Remove a node from the peers file", _peer_del, pool.cmd_peer_del),
+    "peer-list": Command("List the nodes commands run on", _no_args, pool.cmd_peer_list),
 }
 
 

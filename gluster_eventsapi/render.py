@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from glustereventsd.sinks.urltext import printable
 
@@ -225,17 +225,25 @@ def _num(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def hook_status_rows(result: HookStatusTable) -> list[dict[str, Any]]:
+    """The rows of ``webhook-status --json``, as data: one per node, its webhooks in each.
+
+    New objects, so callers may add to them (the page of ``listen --web --pool`` does).
+    """
+    rows = []
+    for row in result.rows:
+        data = _json_row("WEBHOOK STATUS", row, "OK" if row.ok else "NOT OK")
+        data["webhooks"] = [{**hook, "insecure_tls": hook.get("url") in result.insecure_tls}
+                            for hook in _hooks_of(row)]
+        rows.append(data)
+    return rows
+
+
 def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
     """``webhook-status``: one row per node and webhook."""
     status = exit_status(result.rows)
     if as_json:
-        rows = []
-        for row in result.rows:
-            data = _json_row("WEBHOOK STATUS", row, "OK" if row.ok else "NOT OK")
-            data["webhooks"] = [{**hook, "insecure_tls": hook.get("url") in result.insecure_tls}
-                                for hook in _hooks_of(row)]
-            rows.append(data)
-        return Rendered(envelope(rows), "", status)
+        return Rendered(envelope(hook_status_rows(result)), "", status)
     table = _table(HOOK_COLUMNS)
     table.align = "l"
     for column in ("QUEUED", "DELIVERED", "RETRIED", "DEAD LETTERS", "OLDEST"):

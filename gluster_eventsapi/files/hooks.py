@@ -1,8 +1,9 @@
-"""Per-webhook settings given as ``webhook-add`` / ``webhook-mod`` flags, and event names.
+"""Per-webhook settings: ``webhook-add`` / ``webhook-mod`` flags, entry checks and notes, event names.
 
 Turns the flags into changes of a webhooks.json entry (a value to set, or None to remove
 the key and fall back to the daemon's default), validating each the way the daemon will use
-it. Nothing here prints, and no message ever contains a secret.
+it, and reads back what the entries mean for the user (the notes after a change, which URLs
+skip certificate checks). Nothing here prints, and no message ever contains a secret.
 """
 
 from __future__ import annotations
@@ -259,6 +260,18 @@ def check_entry(url: str, entry: Mapping[str, Any]) -> None:
         if "nats-user and nats-password go together" in message:
             message += " (give --nats-user NAME with --nats-password - or FILE)"
         raise CliError(message, ExitStatus.INVALID_CONFIG) from None
+
+
+def insecure_urls(webhooks: Mapping[str, object]) -> tuple[str, ...]:
+    """The registered URLs whose HTTPS certificates are not verified (``insecure-tls``)."""
+    found = []
+    for url, entry in webhooks.items():
+        try:
+            if webhook_from_entry(url, entry).insecure_tls:
+                found.append(url)
+        except ConfigError:
+            continue  # read_webhooks already checked the file; be lenient here
+    return tuple(found)
 
 
 def apply_changes(entry: dict[str, Any], changes: Mapping[str, object | None]) -> None:

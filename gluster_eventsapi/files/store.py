@@ -103,6 +103,13 @@ def read_webhooks(paths: Paths) -> Data:
     return data
 
 
+def not_registered(url: str) -> CliError:
+    """The error of a command given a webhook URL that webhooks.json does not hold (exit 6)."""
+    return CliError(f"Webhook does not exist: {url} is not registered (see "
+                    "'gluster-eventsapi status'; URLs must match exactly)",
+                    ExitStatus.WEBHOOK_NOT_EXISTS)
+
+
 def modify_webhooks(paths: Paths, change: Callable[[Data], None]) -> Data:
     """Apply ``change`` to webhooks.json in place, under its lock; return the new content.
 

@@ -1,27 +1,30 @@
 """``listen --web --pool``: every few seconds, ``webhook-status`` of the whole pool, for the page.
 
-The fan-out is the CLI's own (``commands.cmd_webhook_status``: SSH to every peer, the local
-node in-process), run in a background thread with a deadline, so the receiver never waits
-for the pool. Only one fan-out runs at a time: when one is late, the page is told so and
-the next starts only after it has finished.
+The fan-out is the CLI's own (``pool.hookstatus.webhook_status``: SSH to every peer, the
+local node in-process), handed in by ``listen`` as a callable that returns the rows as data
+(``listen/`` never imports the pool, the files or the commands). It runs in a background
+thread with a deadline, so the receiver never waits for the pool. Only one fan-out runs at a
+time: when one is late, the page is told so and the next starts only after it has finished.
 
-Each webhook of each node gets a ``health``, worst first:
-``unreachable`` (the node did not answer), ``failing`` (its last error, a retried failure
-or a dead letter, is newer than its last success), ``behind`` (events waiting longer than
-``BEHIND_SECS``), ``ok``.
+The page gets the rows of ``webhook-status --json`` (``render.hook_status_rows``), with each
+node's id and the URLs shown without their credentials. Each webhook of each node gets a
+``health``, worst first: ``unreachable`` (the node did not answer), ``failing`` (its last
+error, a retried failure or a dead letter, is newer than its last success), ``behind``
+(events waiting longer than ``BEHIND_SECS``), ``ok``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Union
 
-from gluster_eventsapi.context import Context
+from glustereventsd.config.options import display_url
+
+from gluster_eventsapi import render
 from gluster_eventsapi.errors import CliError
+from gluster_eventsapi.results import HookStatusTable, Message
 
 REFRESH_SECS = 5.0
 #: Events waiting longer than this make a webhook stand out as behind.
@@ -29,6 +32,8 @@ BEHIND_SECS = 60.0
 HEALTH_ORDER = ("unreachable", "failing", "behind", "ok")
 
 Fetch = Callable[[], dict[str, Any]]
+#: The pool's delivery state as data; a ``Message`` when no webhook is registered.
+StatusSource = Callable[[], Union[HookStatusTable, Message]]
 Publish = Callable[[dict[str, Any]], None]
 
 
@@ -65,22 +70,17 @@ def annotate(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"health": worst, "failing_nodes": failing}
 
 
-def fetch_webhook_status(ctx: Context) -> dict[str, Any]:
+def page_state(status: StatusSource) -> dict[str, Any]:
     """One fan-out of ``webhook-status`` as the page shows it (same data as ``--json``)."""
-    from gluster_eventsapi import render
-    from gluster_eventsapi.commands import handlers as commands
-    from glustereventsd.config.options import display_url
-    from gluster_eventsapi.results import HookStatusTable
-
     try:
-        result = commands.cmd_webhook_status(argparse.Namespace(url=None), ctx)
+        result = status()
     except CliError as err:
         return {"ok": False, "error": err.message, "nodes": [], "health": "unreachable",
                 "failing_nodes": []}
     if not isinstance(result, HookStatusTable):  # no webhooks registered: a message says so
         return {"ok": True, "error": "", "message": result.text, "nodes": [], "health": "ok",
                 "failing_nodes": []}
-    rows = json.loads(render.render_hook_status(result, True).stdout)["output"]
+    rows = render.hook_status_rows(result)
     for row, node in zip(rows, result.rows):
         row["nodeid"] = node.nodeid  # lets the page name the node an event came from
         for hook in row.get("webhooks") or []:
@@ -89,6 +89,11 @@ def fetch_webhook_status(ctx: Context) -> dict[str, Any]:
             if isinstance(hook, dict) and isinstance(hook.get("url"), str):
                 hook["url"] = display_url(hook["url"])
     return {"ok": True, "error": "", "nodes": rows, **annotate(rows)}
+
+
+def page_fetch(status: StatusSource) -> Fetch:
+    """The ``fetch`` of a ``PoolWatch`` that shows ``status()`` on the page."""
+    return lambda: page_state(status)
 
 
 class PoolWatch:

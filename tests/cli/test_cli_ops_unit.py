@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from glustereventsd.config.options import OPTIONS
-from gluster_eventsapi.commands.handlers import SHIPPED_DEFAULTS
+from gluster_eventsapi.commands.config import SHIPPED_DEFAULTS
 from tests.cli.conftest import local_cli
 from tests.cli.sshpool import REPO
 
