@@ -39,12 +39,11 @@ the shell history.
 
 @dataclass(frozen=True)
 class Command:
-    """One subcommand: its help, how to add its arguments, its handler, and visibility."""
+    """One subcommand: its help, how to add its arguments, and its handler."""
 
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace, Context], Result]
-    hidden: bool = False
 
 
 def _no_args(parser: argparse.ArgumentParser) -> None:
@@ -261,14 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "of glustereventsd on every node of the pool.",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="JSON output")
-    visible = [name for name, spec in COMMANDS.items() if not spec.hidden]
-    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(visible) + "}",
+    sub = parser.add_subparsers(dest="command", metavar="{" + ",".join(COMMANDS) + "}",
                                 parser_class=_Parser)
     sub.required = True
     for name, spec in COMMANDS.items():
-        options: dict[str, object] = {} if spec.hidden else {"help": spec.help,
-                                                               "description": spec.help}
-        child = sub.add_parser(name, **options)  # type: ignore[arg-type]
+        child = sub.add_parser(name, help=spec.help, description=spec.help)
         spec.add_arguments(child)
         child.add_argument("--json", action="store_true", dest="sub_json", help="JSON output")
     return parser

@@ -5,8 +5,8 @@ Webhooks signature) with the standard library only, answers 401 to a request tha
 and says why on stderr, answers test requests (empty body) with 200, and prints one line per
 event (``--json``: the raw body, one per line). Runs until Ctrl-C or SIGTERM.
 
-With ``--web`` it also serves a live page of what it receives (``webserve``, fed by a
-``livefeed.Feed``): every POST, accepted or refused, is published there too.
+With ``--web`` it also serves a live page of what it receives (``listen.web``, fed by a
+``listen.feed.Feed``): every POST, accepted or refused, is published there too.
 """
 
 from __future__ import annotations
