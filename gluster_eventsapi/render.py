@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from glustereventsd.sinks.urltext import printable
 
 from gluster_eventsapi.errors import ExitStatus
+from gluster_eventsapi.jsonform import hook_status_rows, hooks_of, node_row
 from gluster_eventsapi.results import (
     DeadLetterReport,
     HookStatusTable,
@@ -91,22 +92,6 @@ def _cell(row: NodeResult) -> str:
     return row.value if row.ok else f"NOT OK: {row.error}"
 
 
-def _json_key(column: str) -> str:
-    return column.lower().replace(" ", "_")
-
-
-def _json_row(column: str, row: NodeResult, status_value: object) -> dict[str, object]:
-    data: dict[str, object] = {
-        "node": row.node,
-        "node_status": "UP" if row.up else "DOWN",
-        _json_key(column): status_value,
-        "error": "" if row.ok else row.error,
-    }
-    if row.warning:
-        data["warning"] = row.warning
-    return data
-
-
 def _warnings(rows: Sequence[NodeResult]) -> list[str]:
     return [f"Note: {row.node}: {row.warning}" for row in rows if row.warning]
 
@@ -124,7 +109,7 @@ def render_node_table(result: NodeTable, as_json: bool) -> Rendered:
     status = exit_status(result.rows)
     notes = list(result.notes)
     if as_json:
-        rows = [_json_row(result.column, row, _json_value(result, row)) for row in result.rows]
+        rows = [node_row(result.column, row, _json_value(result, row)) for row in result.rows]
         return Rendered(envelope(rows), "".join(f"{n}\n" for n in notes), status)
     text = node_table(result.column, result.rows, [_cell(row) for row in result.rows])
     tail = "".join(f"{line}\n" for line in _warnings(result.rows) + notes)
@@ -144,7 +129,7 @@ def render_status(result: StatusReport, as_json: bool) -> Rendered:
     status = exit_status(result.rows)
     column = "GLUSTEREVENTSD STATUS"
     if as_json:
-        rows = [_json_row(column, row, row.value if row.ok else "NOT OK") for row in result.rows]
+        rows = [node_row(column, row, row.value if row.ok else "NOT OK") for row in result.rows]
         # SPEC fixes this shape ({"webhooks", "data"}); insecure TLS is noted on stderr instead.
         note = "".join(f"Note: {url} has insecure TLS: its certificate is not verified\n"
                        for url in result.webhooks if url in result.insecure_tls)
@@ -216,27 +201,8 @@ HOOK_COLUMNS = ["NODE", "WEBHOOK", "QUEUED", "DELIVERED", "RETRIED", "DEAD LETTE
                 "LAST ERROR", "LAST SUCCESS"]
 
 
-def _hooks_of(row: NodeResult) -> list[dict[str, object]]:
-    data = row.data if isinstance(row.data, list) else []
-    return [hook for hook in data if isinstance(hook, dict)]
-
-
 def _num(value: object) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
-
-
-def hook_status_rows(result: HookStatusTable) -> list[dict[str, Any]]:
-    """The rows of ``webhook-status --json``, as data: one per node, its webhooks in each.
-
-    New objects, so callers may add to them (the page of ``listen --web --pool`` does).
-    """
-    rows = []
-    for row in result.rows:
-        data = _json_row("WEBHOOK STATUS", row, "OK" if row.ok else "NOT OK")
-        data["webhooks"] = [{**hook, "insecure_tls": hook.get("url") in result.insecure_tls}
-                            for hook in _hooks_of(row)]
-        rows.append(data)
-    return rows
 
 
 def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
@@ -252,7 +218,7 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
         if not row.ok:
             table.add_row([row.node, f"NOT OK: {row.error}"] + [""] * 7)
             continue
-        for hook in _hooks_of(row):
+        for hook in hooks_of(row):
             url = str(hook.get("url", ""))
             error = str(hook.get("last_error") or "")
             queued = int(str(hook.get("queued", 0)))
@@ -287,7 +253,7 @@ def render_dead_letters(result: DeadLetterReport, as_json: bool) -> Rendered:
     if as_json:
         rows = []
         for row in result.rows:
-            data = _json_row("DEAD LETTERS", row, "OK" if row.ok else "NOT OK")
+            data = node_row("DEAD LETTERS", row, "OK" if row.ok else "NOT OK")
             found = row.data if isinstance(row.data, dict) else {}
             data["dead_letters"] = found.get("count", 0)
             data["newest"] = found.get("newest", [])

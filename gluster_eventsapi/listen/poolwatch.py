@@ -6,7 +6,7 @@ local node in-process), handed in by ``listen`` as a callable that returns the r
 thread with a deadline, so the receiver never waits for the pool. Only one fan-out runs at a
 time: when one is late, the page is told so and the next starts only after it has finished.
 
-The page gets the rows of ``webhook-status --json`` (``render.hook_status_rows``), with each
+The page gets the rows of ``webhook-status --json`` (``jsonform.hook_status_rows``), with each
 node's id and the URLs shown without their credentials. Each webhook of each node gets a
 ``health``, worst first: ``unreachable`` (the node did not answer), ``failing`` (its last
 error, a retried failure or a dead letter, is newer than its last success), ``behind``
@@ -22,7 +22,7 @@ from typing import Any, Union
 
 from glustereventsd.config.options import display_url
 
-from gluster_eventsapi import render
+from gluster_eventsapi.jsonform import hook_status_rows
 from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.results import HookStatusTable, Message
 
@@ -80,7 +80,7 @@ def page_state(status: StatusSource) -> dict[str, Any]:
     if not isinstance(result, HookStatusTable):  # no webhooks registered: a message says so
         return {"ok": True, "error": "", "message": result.text, "nodes": [], "health": "ok",
                 "failing_nodes": []}
-    rows = render.hook_status_rows(result)
+    rows = hook_status_rows(result)
     for row, node in zip(rows, result.rows):
         row["nodeid"] = node.nodeid  # lets the page name the node an event came from
         for hook in row.get("webhooks") or []:
