@@ -35,7 +35,7 @@ def test_wheel_installs_the_web_page_and_serves_it(tmp_path: Path) -> None:
                                capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stdout + installed.stderr
     # Run from elsewhere with only the installed copy importable: the files come from it.
-    check = ("import gluster_eventsapi, sys; from gluster_eventsapi import webserve; "
+    check = ("import gluster_eventsapi, sys; from gluster_eventsapi.listen import web as webserve; "
              "assets = webserve.load_assets(); "
              "print(gluster_eventsapi.__path__[0]); print(sorted(assets)); "
              "print(b'app.js' in assets['index.html'] and b'EventSource' in assets['app.js'])")
