@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from glustereventsd.sinks import kinds
 from glustereventsd.config.options import ConfigError, validate_url, webhook_from_entry
 
 from gluster_eventsapi.context import Context
@@ -146,7 +147,7 @@ def cmd_nats_stream_add(args: argparse.Namespace, ctx: Context) -> Message:
     from glustereventsd.sinks.nats import url as natsurl
 
     url = _url(args.url)
-    if not natsurl.is_nats(url):
+    if not kinds.is_nats(url):
         raise CliError(f"{url} is not a NATS sink: give its nats:// or tls:// URL", ExitStatus.INVALID_CONFIG)
     paths = ctx.get_paths()
     registered = store.read_webhooks(paths).get(url)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional
 
 import eventtypes
-from glustereventsd.sinks.nats import url as natsurl
+from glustereventsd.sinks import kinds
 from glustereventsd.sinks.http.auth import SigningSecretError, signing_key
 from glustereventsd.config.options import NATS_AUTH_KEYS, WEBHOOK_KEYS, ConfigError, to_proxy, webhook_from_entry
 
@@ -166,7 +166,7 @@ NATS_AUTH_HINT = "--nats-token, --nats-user/--nats-password, --nats-nkey or --na
 
 def check_flags(url: str, args: argparse.Namespace) -> None:
     """Refuse flags that do not apply to this kind of URL (webhook or NATS sink), naming them."""
-    if natsurl.is_nats(url):
+    if kinds.is_nats(url):
         used = [flag for attribute, flag in WEBHOOK_ONLY_FLAGS.items() if getattr(args, attribute, None) is not None]
         if used:
             raise CliError(f"{', '.join(used)}: not used by a NATS sink ({url} is one); it authenticates with "
@@ -286,7 +286,7 @@ def apply_changes(entry: dict[str, Any], changes: Mapping[str, object | None]) -
 def settings_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
     """Warnings worth printing after adding or changing a webhook."""
     notes = []
-    if natsurl.is_nats(url):
+    if kinds.is_nats(url):
         return _nats_notes(url, entry)
     https = url.lower().startswith("https:")
     if entry.get("insecure-tls"):

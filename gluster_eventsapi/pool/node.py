@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glustereventsd.sinks import kinds
 from glustereventsd.base import filereader
 from glustereventsd.runtime import reloader
 from glustereventsd.runtime import runstate
@@ -183,9 +184,8 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         hook = webhook_from_entry(url, entry, paths.events_dir)
     except ConfigError as err:
         return {"ok": False, "error": str(err)}
-    from glustereventsd.sinks.nats import url as natsurl
 
-    if natsurl.is_nats(url):
+    if kinds.is_nats(url):
         return _nats_sink_test(hook, paths)
     from glustereventsd.sinks.http import proxies  # imported here: only this command needs HTTP
     from glustereventsd.sinks.http import probe
@@ -247,7 +247,6 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
     urls = request.get("urls")
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
         return {"ok": False, "error": "bad request: no webhook URLs"}
-    from glustereventsd.sinks.nats import url as natsurl
     from glustereventsd.spool import admin as spool
 
     try:
@@ -271,7 +270,7 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "last_error_age_secs": _age(now, state.last_error_at) if state else None,
             "last_success_age_secs": _age(now, state.last_success_at) if state else None,
         })
-        if natsurl.is_nats(url):  # deliveries the stream already held (a retry stored once)
+        if kinds.is_nats(url):  # deliveries the stream already held (a retry stored once)
             hooks[-1]["duplicates"] = state.duplicates if state else 0
     answer: Answer = {"ok": True, "output": "OK", "data": hooks}
     held = sum(int(hook["memory_only"]) for hook in hooks)

@@ -23,7 +23,6 @@ from glustereventsd.sinks.http.request import Endpoint
 from glustereventsd.models import Webhook
 from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.outlet import Outlet
-from glustereventsd.sinks.http.proxies import ProxyRules
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
 from glustereventsd.spool.records import Record
 from glustereventsd.base.stats import RateLimitedLog, Stats
@@ -52,7 +51,7 @@ class Harness:
         self.results = ResultChannel(10_000)
         self.spool = FakeSpool()
         self.loop = DeliveryLoop(DriverContext(self.results, Stats(), RateLimitedLog(), threading.Event(),
-                                               self.spool, ProxyRules(),  # type: ignore[arg-type]
+                                               self.spool,  # type: ignore[arg-type]
                                                clock=lambda: self.now))
         self.loop.policy = RetryPolicy(min_backoff_secs=1.0, max_backoff_secs=60.0)
         self.servers: list[socket.socket] = []

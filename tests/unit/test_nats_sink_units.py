@@ -20,7 +20,7 @@ from glustereventsd.sinks.nats import creds as natscreds
 from glustereventsd.sinks.nats import url as natsurl
 from glustereventsd.config.options import ConfigError, webhook_from_entry
 from glustereventsd.models import OutcomeKind, Webhook
-from glustereventsd.sinks import kinds
+from glustereventsd.sinks import kinds, urls
 from glustereventsd.sinks.nats.ack import outcome_of_ack
 from glustereventsd.sinks.urltext import UrlError
 from gluster_eventsapi.files import tlsfiles
@@ -40,7 +40,7 @@ def test_servers_then_the_subject_prefix() -> None:
     assert url.subject("95cd599c-5d87", "BRICK_DISCONNECTED") == "gluster.events.95cd599c-5d87.BRICK_DISCONNECTED"
     assert natsurl.parse("tls://bücher.example/g").servers == (("xn--bcher-kva.example", 4222),)
     assert natsurl.parse("TLS://h/g").tls_required
-    assert natsurl.is_nats("nats://h/x") and natsurl.is_nats(" tls://h/x") and not natsurl.is_nats("https://h/x")
+    assert kinds.is_nats("nats://h/x") and kinds.is_nats(" tls://h/x") and not kinds.is_nats("https://h/x")
 
 
 @pytest.mark.parametrize("url, words", [
@@ -70,7 +70,7 @@ def test_bad_urls_say_what_is_wrong(url: str, words: str) -> None:
 def test_shown_urls_hold_no_credentials_and_no_raw_control_characters() -> None:
     assert natsurl.display("nats://a:1,user:pw@b:2/g.e?x=1") == "nats://a:1,b:2/g.e"
     assert natsurl.display("nats://a/g\x1b[31m") == "nats://a/g\\x1b[31m"
-    assert kinds.display("nats://a:4222,b:4222/gluster.events") == "nats://a:4222,b:4222/gluster.events"
+    assert urls.display("nats://a:4222,b:4222/gluster.events") == "nats://a:4222,b:4222/gluster.events"
 
 
 def test_subject_tokens_are_made_safe() -> None:

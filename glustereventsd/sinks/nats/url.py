@@ -32,12 +32,6 @@ _NOT_PRINTABLE_ASCII = re.compile(r"[^\x21-\x7e]")
 _SERVER = re.compile(r"^(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^:\[\]]+))(?::(?P<port>[^:]*))?$")
 
 
-def is_nats(url: str) -> bool:
-    """True for a NATS sink URL (``nats://`` or ``tls://``), False for a webhook."""
-    scheme, sep, _ = url.strip().partition("://")
-    return bool(sep) and scheme.lower() in SCHEMES
-
-
 @dataclass(frozen=True)
 class NatsUrl:
     """A parsed NATS sink URL."""
