@@ -16,7 +16,7 @@ import time
 from bench.daemon_bench import ReceiverProcess
 from glustereventsd.sinks.http import driver as delivery
 from glustereventsd.sinks.driver import DriverContext
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.records import Record
@@ -52,7 +52,7 @@ def with_http_client(port: int, count: int) -> float:
 def with_delivery_loop(url: str, count: int) -> float:
     loop = delivery.DeliveryLoop(DriverContext(ResultChannel(count + 10), Stats(), RateLimitedLog(),
                                                threading.Event()))
-    outlet = Outlet(Webhook(url, concurrency=1, timeout_secs=5), 1, durable=False, window=count + 1,
+    outlet = Outlet(Destination(url, concurrency=1, timeout_secs=5), 1, durable=False, window=count + 1,
                     memory_limit=count + 1)
     loop.add(outlet)
     records = [Record(0, 1, f"msg_{i}", i + 1, "VOLUME_CREATE", 1, time.time(), BODY) for i in range(count + 1)]

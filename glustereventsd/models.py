@@ -30,8 +30,9 @@ class Event(NamedTuple):
 
 
 @dataclass(frozen=True)
-class Webhook:
-    """One registered webhook (or NATS sink) and its delivery settings.
+class Destination:
+    """One registered destination, a webhook or a NATS sink (its URL says which: ``sinks.kinds``),
+    and its delivery settings; webhooks.json holds them, keyed by URL.
 
     ``token``, ``secret``, ``signing_secret``, ``nats_token`` and ``nats_password`` are
     credentials: never log or print them.

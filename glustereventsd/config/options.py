@@ -23,7 +23,7 @@ from glustereventsd.sinks.http import proxies
 from glustereventsd.errors import ConfigError as ConfigError
 from glustereventsd.errors import ConfigFileError as ConfigFileError
 from glustereventsd.base.filereader import read_json_object as read_json_object
-from glustereventsd.models import Settings, Webhook
+from glustereventsd.models import Settings, Destination
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 TRUE_WORDS = frozenset({"1", "true", "on", "yes", "enabled", "enable", "y"})
@@ -352,7 +352,7 @@ def display_url(url: str) -> str:
     return urls.display(url)
 
 
-def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) -> Webhook:
+def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) -> Destination:
     """Normalise one webhooks.json entry: a bare token string (old form) or an object.
 
     A relative ``ca-bundle`` (the copies the CLI keeps and syncs, ``ca/<hash>.pem``) is
@@ -386,10 +386,10 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
                               "one way only; remove all but one")
         if bool(fields.get("nats_user")) != bool(fields.get("nats_password")):
             raise ConfigError(f"{display_url(url)!r}: nats-user and nats-password go together")
-    return Webhook(url=validate_url(url), **fields)  # type: ignore[arg-type]
+    return Destination(url=validate_url(url), **fields)  # type: ignore[arg-type]
 
 
-def parse_webhooks(data: Mapping[str, object], path: Path, events_dir: Path | None = None) -> list[Webhook]:
+def parse_webhooks(data: Mapping[str, object], path: Path, events_dir: Path | None = None) -> list[Destination]:
     """Normalise the content of a webhooks.json file.
 
     Relative CA bundles are resolved against ``events_dir`` (default: the file's folder; a
@@ -404,7 +404,7 @@ def parse_webhooks(data: Mapping[str, object], path: Path, events_dir: Path | No
     return hooks
 
 
-def load_webhooks(path: Path, events_dir: Path | None = None) -> list[Webhook]:
+def load_webhooks(path: Path, events_dir: Path | None = None) -> list[Destination]:
     """Read webhooks.json; a missing file means no webhooks (see ``parse_webhooks``)."""
     return parse_webhooks(read_json_object(path), path, events_dir)
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from glustereventsd.base.stats import QueueGauge, RateLimitedLog, Stats
-from glustereventsd.models import Settings, Webhook
+from glustereventsd.models import Settings, Destination
 from glustereventsd.sinks import kinds
 from glustereventsd.sinks.driver import Driver, DriverContext, DriverFactory, factory
 from glustereventsd.sinks.http.proxies import config_rules
@@ -164,7 +164,7 @@ class Outlets:
             outlet.mark_backlog()
 
     # -- webhooks ------------------------------------------------------------------------
-    def apply(self, settings: Settings, webhooks: Sequence[Webhook]) -> None:
+    def apply(self, settings: Settings, webhooks: Sequence[Destination]) -> None:
         """Start, update or stop outlets for ``webhooks``; a removed webhook's spool is discarded."""
         self.settings = settings
         for driver in self._drivers.values():
@@ -178,7 +178,7 @@ class Outlets:
                 self.by_url, self.by_id = by_url, by_id
                 self._filters = {}
 
-    def _change(self, settings: Settings, wanted: dict[str, Webhook], by_url: dict[str, Outlet],
+    def _change(self, settings: Settings, wanted: dict[str, Destination], by_url: dict[str, Outlet],
                 by_id: dict[int, Outlet]) -> None:
         """Stop, start and update outlets in ``by_url``/``by_id`` (copies) for ``wanted``."""
         for url in list(by_url):
@@ -264,6 +264,6 @@ class Outlets:
         return gauges
 
 
-def _wants(hook: Webhook, name: str) -> bool:
+def _wants(hook: Destination, name: str) -> bool:
     """True when the webhook's event filter (glob patterns) admits ``name``."""
     return not hook.events or any(fnmatch.fnmatchcase(name, pattern) for pattern in hook.events)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from glustereventsd.pipeline.commit import Committer
 from glustereventsd.config.options import display_url
 from glustereventsd.ingest.batch import Ingest
-from glustereventsd.models import Settings, Webhook
+from glustereventsd.models import Settings, Destination
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.models import Datagram
@@ -47,7 +47,7 @@ class ReloadRequest:
     or failed to: then ``error`` (set before ``done``) says why (the spool could not be written)."""
 
     settings: Settings
-    webhooks: list[Webhook]
+    webhooks: list[Destination]
     done: threading.Event = field(default_factory=threading.Event)
     error: str = ""
 
@@ -72,7 +72,7 @@ class Pipeline(threading.Thread):
         self.control: queue.Queue[ReloadRequest] = queue.Queue(maxsize=64)
         self.failed = threading.Event()  # an error we cannot go on from
 
-    def reload(self, settings: Settings, webhooks: list[Webhook]) -> ReloadRequest:
+    def reload(self, settings: Settings, webhooks: list[Destination]) -> ReloadRequest:
         """Ask the pipeline to apply new settings and webhooks, and to look for re-queued events.
 
         Returns the request: once done without an error, events received after that go to the
@@ -131,7 +131,7 @@ class Pipeline(threading.Thread):
             pass
         return batch
 
-    def start_with(self, webhooks: list[Webhook]) -> None:
+    def start_with(self, webhooks: list[Destination]) -> None:
         """Put the first webhooks in force, then start the thread."""
         self._apply(self.settings, webhooks)
         self.start()
@@ -152,7 +152,7 @@ class Pipeline(threading.Thread):
                     self.outlets.spool_damaged.set()  # rebuilt next turn
             item.done.set()
 
-    def _apply(self, settings: Settings, webhooks: list[Webhook]) -> None:
+    def _apply(self, settings: Settings, webhooks: list[Destination]) -> None:
         self.settings = settings
         self.outlets.apply(settings, webhooks)
         # Re-queue here, in the only thread that hands records to the webhooks: the moved rows

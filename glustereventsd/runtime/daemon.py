@@ -33,7 +33,7 @@ from glustereventsd.ingest.eventlog import EventLog
 from glustereventsd.base.fsutil import NotRegularFile, PidFile, PidFileBusy
 from glustereventsd.config.lastgood import LastGood
 from glustereventsd.runtime.metrics import DaemonCollector, MetricsServer
-from glustereventsd.models import Settings, Webhook
+from glustereventsd.models import Settings, Destination
 from glustereventsd.base.paths import Paths
 from glustereventsd.pipeline.commit import Committer
 from glustereventsd.ingest.batch import Ingest
@@ -82,7 +82,7 @@ class _Pending:
     webhooks: int
 
 
-def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[Webhook], list[str]]:
+def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[Destination], list[str]]:
     """Read settings and webhooks; raise ConfigFileError naming the bad file."""
     settings, warnings = config.load_settings(paths.defaults_file, paths.config_file)
     if options.port is not None:
@@ -94,7 +94,7 @@ def load_configuration(paths: Paths, options: Options) -> tuple[Settings, list[W
     return settings, webhooks, warnings
 
 
-Loaded = tuple[Settings, list[Webhook], list[str]]
+Loaded = tuple[Settings, list[Destination], list[str]]
 
 
 def load_or_last_good(paths: Paths, options: Options, last_good: LastGood) -> tuple[Loaded, config.ConfigError | None]:
@@ -143,7 +143,7 @@ class Daemon:
                                    (self.paths.webhooks_file, self.paths.config_file))
         self._started_from_last_good = False
         # Reload state, owned by the main thread: what is in force, for the status file.
-        self._webhooks: list[Webhook] = []
+        self._webhooks: list[Destination] = []
         self._state = runstate.RunState(os.getpid(), time.time())
         self._status_failing = False
         self._pending: _Pending | None = None
@@ -232,7 +232,7 @@ class Daemon:
             pid_file.release()
             self._restore_signals()
 
-    def _load_at_start(self) -> tuple[Settings, list[Webhook], list[str]]:
+    def _load_at_start(self) -> tuple[Settings, list[Destination], list[str]]:
         """Load the files; when one is corrupt, fall back to the last copies that loaded."""
         last_good = self._last_good
         loaded, refused = load_or_last_good(self.paths, self.options, last_good)
@@ -246,7 +246,7 @@ class Daemon:
             log.warning("Cannot keep a copy of the configuration in %s: %s", last_good.folder, err.strerror)
         return loaded
 
-    def _run_locked(self, settings: Settings, webhooks: list[Webhook], events_log: EventLog) -> int:
+    def _run_locked(self, settings: Settings, webhooks: list[Destination], events_log: EventLog) -> int:
         try:
             self.paths.events_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -465,7 +465,7 @@ class Daemon:
                 log.error("The pipeline is not taking requests; re-queued dead letters wait for the next reload")
             self._state.record_reload(runstate.UNCHANGED, digest)
             return
-        loaded: tuple[Settings, list[Webhook], list[str]] | config.ConfigError
+        loaded: tuple[Settings, list[Destination], list[str]] | config.ConfigError
         for attempt in range(LOAD_ATTEMPTS):
             try:
                 loaded = load_configuration(self.paths, self.options)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from glustereventsd.sinks import kinds, urls
-from glustereventsd.models import Outcome, OutcomeKind, Webhook
+from glustereventsd.models import Outcome, OutcomeKind, Destination
 from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
 from glustereventsd.spool.reader import SpoolReader
@@ -100,7 +100,7 @@ class WrongDriver(RuntimeError):
 class Outlet:
     """See the module docstring."""
 
-    def __init__(self, hook: Webhook, hook_id: int, durable: bool, window: int | Limit, memory_limit: int | Limit,
+    def __init__(self, hook: Destination, hook_id: int, durable: bool, window: int | Limit, memory_limit: int | Limit,
                  options: object = None, wall: Callable[[], float] = time.time) -> None:
         self.hook_id = hook_id
         self.kind = kinds.kind_of(hook.url)  # fixed: a URL of another kind is another outlet
@@ -136,7 +136,7 @@ class Outlet:
 
     # == the pipeline's side (any thread) ================================================
     @property
-    def hook(self) -> Webhook:
+    def hook(self) -> Destination:
         """The settings in force."""
         with self._lock:
             return self._hook
@@ -159,7 +159,7 @@ class Outlet:
         with self._lock:
             return self._driver is driver
 
-    def update(self, hook: Webhook, options: object = None) -> None:
+    def update(self, hook: Destination, options: object = None) -> None:
         """New settings for the same URL (``options``: see ``__init__``; None keeps them): the driver
         rebuilds its view of them (connections, clients) and the backoff starts over."""
         with self._lock:
@@ -291,7 +291,7 @@ class Outlet:
         notify()
 
     # == the delivery loop's side =======================================================
-    def settings(self) -> tuple[Webhook, object, int]:
+    def settings(self) -> tuple[Destination, object, int]:
         """(settings, the kind's options, generation); clears the backoff when they changed."""
         with self._lock:
             if self._reset_backoff:

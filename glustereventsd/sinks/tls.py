@@ -7,7 +7,7 @@ import ssl
 import threading
 
 from glustereventsd.base.fsutil import open_regular
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 
 
 _CACHE_MAX = 256
@@ -26,7 +26,7 @@ def _file_key(path: str) -> tuple[object, ...]:
     return (path, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
-def tls_context(hook: Webhook) -> ssl.SSLContext | None:
+def tls_context(hook: Destination) -> ssl.SSLContext | None:
     """The SSL context for ``hook`` (None for http://), shared by the webhooks with the same TLS settings.
 
     Verifies against the system store, or the webhook's CA bundle; presents the webhook's
@@ -40,7 +40,7 @@ def tls_context(hook: Webhook) -> ssl.SSLContext | None:
     return context_for(hook)
 
 
-def context_for(hook: Webhook) -> ssl.SSLContext:
+def context_for(hook: Destination) -> ssl.SSLContext:
     """The SSL context of ``hook``'s settings, whatever its scheme (a NATS sink's TLS too); see ``tls_context``."""
     key = (hook.insecure_tls, _file_key(hook.ca_bundle), _file_key(hook.client_cert), _file_key(hook.client_key))
     with _cache_lock:
@@ -63,7 +63,7 @@ def _require_regular(path: str, what: str) -> None:
         raise OSError(f"cannot load the {what} {path}: {err.strerror or err}") from None
 
 
-def _make_context(hook: Webhook) -> ssl.SSLContext:
+def _make_context(hook: Destination) -> ssl.SSLContext:
     used = [(hook.client_cert, "client certificate"), (hook.client_key, "client key")]
     if not hook.insecure_tls:
         used.append((hook.ca_bundle, "CA bundle"))

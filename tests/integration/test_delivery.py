@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from eventtypes.emit import gf_event
 from glustereventsd.sinks.http import probe
-from glustereventsd.models import OutcomeKind, Webhook
+from glustereventsd.models import OutcomeKind, Destination
 from tests.catalog_spec import SPEC_NAMES_3_9, SPEC_NAMES_3_10
 from tests.secrets import JWT_SECRET, TOKEN, WHSEC
 from tests.helpers import (DaemonProcess, InProcessDaemon, Receiver, event_log_lines, nodeid_of, send_lines,
@@ -205,7 +205,7 @@ def test_webhook_filter_by_event_name(daemon: DaemonProcess, make_receiver) -> N
 
 def test_post_test_sends_empty_body_with_test_jwt(receiver: Receiver) -> None:
     now = int(time.time())
-    outcome = probe.send_test(Webhook(receiver.url, token=TOKEN, secret=JWT_SECRET), now, timeout_secs=5)
+    outcome = probe.send_test(Destination(receiver.url, token=TOKEN, secret=JWT_SECRET), now, timeout_secs=5)
     assert outcome.kind is OutcomeKind.DELIVERED and outcome.status == 200
     request = receiver.requests[0]
     assert request.body == b""
@@ -217,7 +217,7 @@ def test_post_test_sends_empty_body_with_test_jwt(receiver: Receiver) -> None:
 
 def test_post_test_outcomes(receiver: Receiver) -> None:
     receiver.behaviour.statuses = [503, 404]
-    hook = Webhook(receiver.url, token=TOKEN)
+    hook = Destination(receiver.url, token=TOKEN)
     assert probe.send_test(hook, 1).kind is OutcomeKind.RETRY
     rejected = probe.send_test(hook, 1)
     assert (rejected.kind, rejected.reason) == (OutcomeKind.REJECT, "http_404")
@@ -229,7 +229,7 @@ def test_post_test_outcomes(receiver: Receiver) -> None:
 
 def test_post_test_is_signed_when_the_webhook_has_a_signing_secret(receiver: Receiver) -> None:
     now = int(time.time())
-    outcome = probe.send_test(Webhook(receiver.url, signing_secret=WHSEC), now)
+    outcome = probe.send_test(Destination(receiver.url, signing_secret=WHSEC), now)
     assert outcome.kind is OutcomeKind.DELIVERED
     request = receiver.requests[0]
     assert request.body == b"" and request.headers["webhook-id"].startswith("msg_test_")

@@ -11,12 +11,12 @@ from standardwebhooks.webhooks import Webhook as StandardWebhook
 
 from glustereventsd.sinks.http import auth
 from glustereventsd.sinks.http.request import fixed_headers, varying_headers
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 
 SECRET = "s3cr3t-jwt-key"
 
 
-def request_headers(hook: Webhook, subject: str, issued_at: int, now: int, body: bytes, message_id: str = "",
+def request_headers(hook: Destination, subject: str, issued_at: int, now: int, body: bytes, message_id: str = "",
                     sequence: int | None = None) -> list[tuple[str, str]]:
     """All the headers of one POST, in the order the delivery engine sends them."""
     return fixed_headers(hook, bool(body)) + varying_headers(hook, subject, issued_at, now, body, message_id, sequence)
@@ -71,7 +71,7 @@ def test_standard_signature_verified_by_standardwebhooks() -> None:
     import time
 
     now = int(time.time())
-    hook = Webhook(url="http://127.0.0.1:1/x", signing_secret=WHSEC)
+    hook = Destination(url="http://127.0.0.1:1/x", signing_secret=WHSEC)
     headers = dict(request_headers(hook, "VOLUME_CREATE", 1, now, body, "msg_abc", 7))
     verified = StandardWebhook(WHSEC).verify(body, {k.lower(): v for k, v in headers.items()})
     assert verified == json.loads(body)
@@ -87,7 +87,7 @@ def test_standard_signature_verified_by_standardwebhooks() -> None:
 
 
 def test_test_request_has_no_content_type_and_no_identity_headers() -> None:
-    hook = Webhook(url="http://127.0.0.1:1/x", secret=SECRET)
+    hook = Destination(url="http://127.0.0.1:1/x", secret=SECRET)
     headers = dict(request_headers(hook, "TEST", 50, 50, b""))
     assert "Content-Type" not in headers and "webhook-id" not in headers
     claims = jwt.decode(headers["Authorization"][7:], SECRET, algorithms=["HS256"],
@@ -96,6 +96,6 @@ def test_test_request_has_no_content_type_and_no_identity_headers() -> None:
 
 
 def test_describe_auth_never_shows_the_secret() -> None:
-    hook = Webhook(url="http://h/x", token="tok-AAA", secret="sec-BBB", signing_secret=WHSEC)
+    hook = Destination(url="http://h/x", token="tok-AAA", secret="sec-BBB", signing_secret=WHSEC)
     assert hook.describe_auth() == "jwt+signed"
     assert "tok-AAA" not in repr(hook) and "sec-BBB" not in repr(hook) and WHSEC not in repr(hook)

@@ -10,7 +10,7 @@ import pytest
 
 from glustereventsd.config import options as config
 from glustereventsd.config import nodeid
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 from glustereventsd.base.paths import resolve_paths
 
 
@@ -22,8 +22,8 @@ def write(path: Path, data: object) -> Path:
 
 def test_legacy_form_url_to_token(tmp_path: Path) -> None:
     path = write(tmp_path / "webhooks.json", {"http://a.example/x": "tok-1", "http://b.example/y": ""})
-    assert config.load_webhooks(path) == [Webhook("http://a.example/x", token="tok-1"),
-                                          Webhook("http://b.example/y")]
+    assert config.load_webhooks(path) == [Destination("http://a.example/x", token="tok-1"),
+                                          Destination("http://b.example/y")]
 
 
 def test_current_form_with_options(tmp_path: Path) -> None:
@@ -33,9 +33,9 @@ def test_current_form_with_options(tmp_path: Path) -> None:
         "http://b.example/y": None,
     })
     hooks = config.load_webhooks(path)
-    assert hooks[0] == Webhook("http://a.example/x", token="t", secret="s", timeout_secs=2.5, concurrency=1,
+    assert hooks[0] == Destination("http://a.example/x", token="t", secret="s", timeout_secs=2.5, concurrency=1,
                                events=("VOLUME_*",))
-    assert hooks[1] == Webhook("http://b.example/y")
+    assert hooks[1] == Destination("http://b.example/y")
 
 
 @pytest.mark.parametrize("content,reason", [

@@ -20,7 +20,7 @@ from glustereventsd.sinks.http.connection import Connection, Route
 from glustereventsd.sinks.driver import DriverContext
 from glustereventsd.sinks.http.driver import DeliveryLoop, HttpSink
 from glustereventsd.sinks.http.request import Endpoint
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
@@ -56,7 +56,7 @@ class Harness:
         self.loop.policy = RetryPolicy(min_backoff_secs=1.0, max_backoff_secs=60.0)
         self.servers: list[socket.socket] = []
         self.loop.connect = self._connect
-        hook = Webhook(url="http://hook.test:9/x", timeout_secs=timeout_secs, concurrency=concurrency)
+        hook = Destination(url="http://hook.test:9/x", timeout_secs=timeout_secs, concurrency=concurrency)
         self.outlet = Outlet(hook, 1, durable=True, window=100, memory_limit=100)
         self.loop.add(self.outlet)
         self.buffers: dict[socket.socket, bytes] = {}
@@ -241,7 +241,7 @@ def test_an_unforeseen_error_fails_one_step_and_keeps_the_events(harness, monkey
 def test_a_record_offered_while_the_loop_pumps_is_not_forgotten(harness) -> None:  # type: ignore[no-untyped-def]
     """The pipeline hands over a record in the middle of a pass: the next turn sends it, without another event."""
     h = harness()
-    other = Outlet(Webhook(url="http://other.test:9/y"), 2, durable=True, window=100, memory_limit=100)
+    other = Outlet(Destination(url="http://other.test:9/y"), 2, durable=True, window=100, memory_limit=100)
     h.loop.add(other)
     h.spin(2)
     original = h.loop._pump

@@ -20,7 +20,7 @@ import pytest
 from nats.aio.msg import Msg
 
 from glustereventsd.base.stats import RateLimitedLog, Stats
-from glustereventsd.models import Settings, Webhook
+from glustereventsd.models import Settings, Destination
 from glustereventsd.sinks import kinds
 from glustereventsd.sinks.driver import DriverContext, factory
 from glustereventsd.sinks.nats.client import NatsSettings
@@ -83,7 +83,7 @@ class Harness:
         self.driver = factory(kinds.NATS)(context)
         self.driver.configure(Settings(retry_min_backoff_secs=1.0, retry_max_backoff_secs=60.0))
         self.driver.connect = self._connect  # type: ignore[attr-defined]
-        hook = Webhook(url="nats://fake:4222/gluster.events", timeout_secs=5.0, concurrency=concurrency)
+        hook = Destination(url="nats://fake:4222/gluster.events", timeout_secs=5.0, concurrency=concurrency)
         self.outlet = Outlet(hook, 1, durable=False, window=1000, memory_limit=1000)
         self.driver.add(self.outlet)
         self.driver.start()
@@ -184,7 +184,7 @@ def test_publications_failing_together_count_as_one_failure_and_the_next_try_is_
 
 def test_a_refused_event_is_a_dead_letter_and_the_rest_go_on(harness) -> None:  # type: ignore[no-untyped-def]
     h = harness()
-    h.outlet = Outlet(Webhook(url="nats://fake:4222/gluster.events", timeout_secs=5.0), 2, durable=True,
+    h.outlet = Outlet(Destination(url="nats://fake:4222/gluster.events", timeout_secs=5.0), 2, durable=True,
                       window=10, memory_limit=10)
     h.driver.add(h.outlet)
     records = [Record(seq, 2, f"msg_{seq}", seq, "VOLUME_CREATE", 1, time.time(), b"{}") for seq in (1, 2)]
@@ -204,6 +204,6 @@ def test_a_refused_event_is_a_dead_letter_and_the_rest_go_on(harness) -> None:  
 
 def test_a_driver_refuses_a_destination_of_another_kind(harness) -> None:  # type: ignore[no-untyped-def]
     h = harness()
-    webhook = Outlet(Webhook(url="http://127.0.0.1:9/hook"), 3, durable=False, window=10, memory_limit=10)
+    webhook = Outlet(Destination(url="http://127.0.0.1:9/hook"), 3, durable=False, window=10, memory_limit=10)
     with pytest.raises(WrongDriver, match="nats driver cannot drive the http destination"):
         h.driver.add(webhook)

@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from glustereventsd.sinks.nats import creds as natscreds
 from glustereventsd.sinks.nats import url as natsurl
 from glustereventsd.config.options import ConfigError, webhook_from_entry
-from glustereventsd.models import OutcomeKind, Webhook
+from glustereventsd.models import OutcomeKind, Destination
 from glustereventsd.sinks import kinds, urls
 from glustereventsd.sinks.nats.ack import outcome_of_ack
 from glustereventsd.sinks.urltext import UrlError
@@ -181,7 +181,7 @@ def test_a_sink_authenticates_one_way_only(tmp_path: Path) -> None:
         webhook_from_entry("nats://h/g", {"nats-user": "u"})
     hook = webhook_from_entry("nats://h/g", {"nats-nkey": "nats/0123456789abcdef.nk"}, tmp_path)
     assert hook.nats_nkey == str(tmp_path / "nats/0123456789abcdef.nk") and hook.describe_auth() == "nats-nkey"
-    assert "nats_password" not in repr(Webhook(url="nats://h/g", nats_user="u", nats_password="p"))
+    assert "nats_password" not in repr(Destination(url="nats://h/g", nats_user="u", nats_password="p"))
 
 
 # -- the CLI's flags (one node, in-process) --------------------------------------------------------

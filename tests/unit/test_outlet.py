@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 from glustereventsd.sinks.outlet import RECORD_OVERHEAD_BYTES, Limit, Outlet
 from glustereventsd.pipeline.supervisor import MemoryBudget
 from glustereventsd.spool.records import Record
@@ -27,7 +27,7 @@ class Spool:
 
 def test_a_refill_stops_at_the_byte_bound_and_pages_the_rest_in_later() -> None:
     rows = records(1, 100)
-    outlet = Outlet(Webhook(url="http://h/"), 1, True, Limit(1000, 10 * (len(BIG) + RECORD_OVERHEAD_BYTES)), 1000)
+    outlet = Outlet(Destination(url="http://h/"), 1, True, Limit(1000, 10 * (len(BIG) + RECORD_OVERHEAD_BYTES)), 1000)
     spool = Spool(rows)
     taken = [outlet.take(spool)]  # type: ignore[arg-type]
     assert outlet.waiting() == 9  # 10 fit the byte bound, not the 100 the record bound allows
@@ -37,7 +37,7 @@ def test_a_refill_stops_at_the_byte_bound_and_pages_the_rest_in_later() -> None:
 
 
 def test_records_the_spool_could_not_take_are_bounded_by_bytes_oldest_dropped() -> None:
-    outlet = Outlet(Webhook(url="http://h/"), 1, True, 1000, Limit(10_000, 5 * (len(BIG) + RECORD_OVERHEAD_BYTES)))
+    outlet = Outlet(Destination(url="http://h/"), 1, True, 1000, Limit(10_000, 5 * (len(BIG) + RECORD_OVERHEAD_BYTES)))
     dropped = outlet.offer(records(1, 20, spooled=False))
     assert dropped == 15 and outlet.memory_only() == 5
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 from glustereventsd.spool.reader import SpoolReader
 from glustereventsd.models import NewEvent
 from glustereventsd.spool.writer import SpoolWriter, id_runs
@@ -68,7 +68,7 @@ def test_a_trimmed_record_given_back_counts_as_memory_only(tmp_path: Path) -> No
     writer = SpoolWriter(tmp_path / "spool.sqlite3")
     hook_id = writer.hook_id("http://a/")
     added = writer.commit([(hook_id, event(i, writer)) for i in range(3)], [], [], []).added
-    outlet = Outlet(Webhook(url="http://a/"), hook_id, True, 100, 100)
+    outlet = Outlet(Destination(url="http://a/"), hook_id, True, 100, 100)
     reader = SpoolReader(writer.path)
     outlet.offer(added)
     held = outlet.take(reader)

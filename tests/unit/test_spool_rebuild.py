@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from glustereventsd.pipeline.commit import Committer
-from glustereventsd.models import Settings, Webhook
+from glustereventsd.models import Settings, Destination
 from glustereventsd.pipeline.supervisor import Outlets
 from glustereventsd.sinks import kinds
 from glustereventsd.spool.acks import ResultChannel
@@ -46,7 +46,7 @@ class Engine:
         with socket.socket() as sock:  # a port nothing listens on: the NATS sink's connects are refused
             sock.bind(("127.0.0.1", 0))
             self.nats_url = f"nats://127.0.0.1:{sock.getsockname()[1]}/gluster.events"
-        self.outlets.apply(self.settings, [Webhook(url=URL), Webhook(url=self.nats_url)])
+        self.outlets.apply(self.settings, [Destination(url=URL), Destination(url=self.nats_url)])
         self.committer.refresh_usage()
         self.sent = 0
 

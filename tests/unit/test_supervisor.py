@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from glustereventsd.base.stats import RateLimitedLog, Stats
-from glustereventsd.models import OutcomeKind, Settings, Webhook
+from glustereventsd.models import OutcomeKind, Settings, Destination
 from glustereventsd.pipeline.supervisor import LOOP_CHECK_SECS, Outlets
 from glustereventsd.sinks import kinds
 from glustereventsd.sinks.driver import DriverContext
@@ -95,7 +95,7 @@ def wait_for(predicate: object, what: str, secs: float = 5.0) -> None:
 
 def test_a_dead_webhook_driver_is_replaced_and_the_nats_sink_stays_with_its_own_driver(pool: Pool) -> None:
     """A replaced webhook driver takes the webhooks only: the NATS sink is still driven, and woken, by the NATS driver."""
-    pool.outlets.apply(pool.settings, [Webhook(url=WEBHOOK), Webhook(url=NATS)])
+    pool.outlets.apply(pool.settings, [Destination(url=WEBHOOK), Destination(url=NATS)])
     webhook, sink = pool.outlets.by_url[WEBHOOK], pool.outlets.by_url[NATS]
     first = pool.webhook_drivers[0]
     assert len(pool.nats_drivers) == 1 and sink.driven_by(pool.nats_drivers[0]) and webhook.driven_by(first)
@@ -121,7 +121,7 @@ def test_a_dead_webhook_driver_is_replaced_and_the_nats_sink_stays_with_its_own_
 
 
 def test_a_dead_nats_driver_is_replaced_with_the_nats_sinks_only(pool: Pool) -> None:
-    pool.outlets.apply(pool.settings, [Webhook(url=WEBHOOK), Webhook(url=NATS)])
+    pool.outlets.apply(pool.settings, [Destination(url=WEBHOOK), Destination(url=NATS)])
     first = pool.nats_drivers[0]
     first.stopping.set()  # ends its thread, as an unforeseen error would
     first.request_stop()
@@ -139,7 +139,7 @@ def test_a_dead_nats_driver_is_replaced_with_the_nats_sinks_only(pool: Pool) -> 
 def test_webhooks_differing_only_in_a_hidden_part_have_labels_of_their_own(pool: Pool) -> None:
     """``?token=A`` and ``?token=B`` are two webhooks: two metric series, and forgetting one keeps the other's."""
     first, second, plain = "http://127.0.0.1:9/hook?token=A", "http://127.0.0.1:9/hook?token=B", WEBHOOK
-    pool.outlets.apply(pool.settings, [Webhook(url=first), Webhook(url=second), Webhook(url=plain)])
+    pool.outlets.apply(pool.settings, [Destination(url=first), Destination(url=second), Destination(url=plain)])
     labels = {url: pool.outlets.by_url[url].label for url in (first, second, plain)}
     assert len(set(labels.values())) == 3
     assert labels[plain] == plain  # a URL with nothing hidden keeps the label it always had
@@ -149,6 +149,6 @@ def test_webhooks_differing_only_in_a_hidden_part_have_labels_of_their_own(pool:
         pool.offer(url, 1)
     wait_for(lambda: all(stats.get("retried", (labels[url], "connect")) >= 1 for url in (first, second)),
              "each webhook's retry counted under its own label")
-    pool.outlets.apply(pool.settings, [Webhook(url=second), Webhook(url=plain)])  # the first is deleted
+    pool.outlets.apply(pool.settings, [Destination(url=second), Destination(url=plain)])  # the first is deleted
     assert stats.get("retried", (labels[second], "connect")) >= 1  # its neighbour's counters are kept
     assert stats.get("retried", (labels[first], "connect")) == 0

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 
 from glustereventsd.base.stats import RateLimitedLog, Stats
-from glustereventsd.models import Outcome, OutcomeKind, Webhook
+from glustereventsd.models import Outcome, OutcomeKind, Destination
 from glustereventsd.sinks.driver import DriverContext
 from glustereventsd.sinks.http import proxies
 from glustereventsd.sinks.http.driver import DeliveryLoop
@@ -25,7 +25,7 @@ from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.records import Record
 
 
-def send_test(hook: Webhook, now: int, timeout_secs: float | None = None,
+def send_test(hook: Destination, now: int, timeout_secs: float | None = None,
               proxy_config: ProxyRules | None = None, environment: Mapping[str, str] | None = None) -> Outcome:
     """Send the webhook-test request through the delivery engine and classify the answer.
 

@@ -8,7 +8,7 @@ change, into the ``Endpoint``), and ``varying_headers`` are made per request (th
 
 from __future__ import annotations
 
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 from glustereventsd.sinks import tls as tlsconfig
 from glustereventsd.sinks.http import auth, proxies
 from glustereventsd.sinks.http import url as weburl
@@ -21,7 +21,7 @@ USER_AGENT = "glustereventsd/1.0"
 DEFAULT_TIMEOUT_SECS = 10.0
 
 
-def fixed_headers(hook: Webhook, with_body: bool = True) -> list[tuple[str, str]]:
+def fixed_headers(hook: Destination, with_body: bool = True) -> list[tuple[str, str]]:
     """The headers that are the same on every POST to ``hook``: agent, content type, bearer token."""
     headers = [("User-Agent", USER_AGENT)]
     if with_body:
@@ -34,7 +34,7 @@ def fixed_headers(hook: Webhook, with_body: bool = True) -> list[tuple[str, str]
 
 
 def varying_headers(
-    hook: Webhook,
+    hook: Destination,
     subject: str,
     issued_at: int,
     now: int,
@@ -69,7 +69,7 @@ class Endpoint:
 
     __slots__ = ("hook", "route", "timeout_secs", "head", "empty_head", "signing_key", "proxied_plain")
 
-    def __init__(self, hook: Webhook, config: ProxyRules, environment: ProxyRules) -> None:
+    def __init__(self, hook: Destination, config: ProxyRules, environment: ProxyRules) -> None:
         """Raises ValueError (bad URL, proxy or signing secret) or OSError (a TLS file)."""
         url = weburl.parse(hook.url)
         proxy = proxies.choose(url.scheme, url.host, url.port, hook.proxy, config, environment)

@@ -30,7 +30,7 @@ from glustereventsd.sinks.nats import creds as natscreds
 from glustereventsd.sinks.nats import url as natsurl
 from glustereventsd.sinks import tls as tlsconfig
 from glustereventsd.base.fsutil import open_regular
-from glustereventsd.models import Webhook
+from glustereventsd.models import Destination
 from glustereventsd.sinks.nats.url import NatsUrl
 
 DEFAULT_TIMEOUT_SECS = 10.0
@@ -110,7 +110,7 @@ def read_credential_file(path: str, what: str, kind: str) -> str:
     return data.decode("ascii")
 
 
-def settings_for(hook: Webhook) -> NatsSettings:
+def settings_for(hook: Destination) -> NatsSettings:
     """The connection settings of a sink. Raises ValueError (bad URL) or OSError (a file)."""
     url = natsurl.parse(hook.url)
     tls_files = bool(hook.ca_bundle or hook.client_cert)

@@ -30,7 +30,7 @@ from nats.js.errors import APIError, NotFoundError
 
 from glustereventsd.sinks.nats import client as natsclient
 from glustereventsd.sinks.nats import url as natsurl
-from glustereventsd.models import Outcome, OutcomeKind, Webhook
+from glustereventsd.models import Outcome, OutcomeKind, Destination
 from glustereventsd.sinks.nats.client import NatsSettings
 
 CLIENT_NAME = "gluster-eventsapi"
@@ -57,7 +57,7 @@ def _duration(secs: float) -> str:
     return f"{secs:g}s"
 
 
-async def _connected(hook: Webhook, timeout_secs: float | None,
+async def _connected(hook: Destination, timeout_secs: float | None,
                      work: Callable[[Client, NatsSettings], Awaitable[T]]) -> T:
     settings = natsclient.settings_for(hook)
     if timeout_secs:
@@ -79,7 +79,7 @@ class TestResult:
     warning: str = ""
 
 
-def wanted_subjects(hook: Webhook, nodeid: str, names: Sequence[str]) -> list[str]:
+def wanted_subjects(hook: Destination, nodeid: str, names: Sequence[str]) -> list[str]:
     """The subjects this sink publishes to from node ``nodeid``: one per event its filter admits."""
     url = natsurl.parse(hook.url)
     admitted = [name for name in names
@@ -87,7 +87,7 @@ def wanted_subjects(hook: Webhook, nodeid: str, names: Sequence[str]) -> list[st
     return [url.subject(nodeid, name) for name in admitted]
 
 
-def test_sink(hook: Webhook, nodeid: str, names: Sequence[str], timeout_secs: float | None = None,
+def test_sink(hook: Destination, nodeid: str, names: Sequence[str], timeout_secs: float | None = None,
               retry_max_secs: float = 300.0) -> TestResult:
     """Connect as the daemon would and check the streams (see the module docstring); never raises."""
     try:
@@ -98,7 +98,7 @@ def test_sink(hook: Webhook, nodeid: str, names: Sequence[str], timeout_secs: fl
         return TestResult(Outcome(OutcomeKind.RETRY, err.reason, 0, None, str(err)))
 
 
-async def _test(hook: Webhook, nodeid: str, names: Sequence[str], timeout_secs: float | None,
+async def _test(hook: Destination, nodeid: str, names: Sequence[str], timeout_secs: float | None,
                 retry_max_secs: float) -> TestResult:
     async def work(client: Client, settings: NatsSettings) -> TestResult:
         return await _check_streams(client, settings, wanted_subjects(hook, nodeid, names), retry_max_secs)
@@ -204,7 +204,7 @@ class StreamSpec:
                 f"max age {_duration(self.max_age_secs)})")
 
 
-def add_stream(hook: Webhook, spec: StreamSpec, timeout_secs: float | None = None) -> bool:
+def add_stream(hook: Destination, spec: StreamSpec, timeout_secs: float | None = None) -> bool:
     """Create the stream (True), or find it already there capturing the subjects (False); StreamError otherwise."""
     try:
         return asyncio.run(_connected(hook, timeout_secs, lambda client, settings: _add(client, settings, spec)))
