@@ -330,7 +330,7 @@ CONDITIONS: Tuple[Condition, ...] = (
         context=(_PEER_HOST,),
         summary="Peer {peer_host} is disconnected from the pool",
         description="glusterd on node {node} lost its connection to peer {peer_host} "
-                    "(uuid {peer_uuid}, state {state}). A peer whose glusterd is gone also "
+                    "(uuid {peer_uuid}[, state {state}]). A peer whose glusterd is gone also "
                     "takes its bricks out without BRICK_DISCONNECTED.",
         note="Identity is the peer's uuid, not the reporting node: when B goes down every other "
              "node reports it, and that is one alert. The host name is an annotation only, "
@@ -353,7 +353,7 @@ CONDITIONS: Tuple[Condition, ...] = (
         scope="node",
         summary="Service {service} is down on node {node}",
         description="glusterd on node {node} lost its connection to its local {service} "
-                    "daemon{volume_suffix}.",
+                    "daemon[ of volume {volume}].",
         note="Per node: every node runs its own self-heal, quota, bitrot, scrub and NFS daemons. "
              "snapd is per volume too (`volume` label, only for it).",
     ),
@@ -362,8 +362,8 @@ CONDITIONS: Tuple[Condition, ...] = (
         opens=("AFR_QUORUM_FAIL",), closes=("AFR_QUORUM_MET",),
         labels=(_SUBVOL_LABEL, _VOLUME_OF_SUBVOL),
         summary="Replica set {subvol} lost client quorum",
-        description="A client of volume {volume} (client-pid {client_pid}) finds too few bricks "
-                    "of replica set {subvol} up: writes to it fail until AFR_QUORUM_MET.",
+        description="A client[ (client-pid {client_pid})] finds too few bricks of replica set "
+                    "{subvol}[ of volume {volume}] up: writes to it fail until AFR_QUORUM_MET.",
         note="Reported by each client process (mounts, self-heal daemons) to its volfile "
              "server; one alert per replica set.",
     ),
@@ -372,8 +372,9 @@ CONDITIONS: Tuple[Condition, ...] = (
         opens=("AFR_SUBVOLS_DOWN",), closes=("AFR_SUBVOL_UP",),
         labels=(_SUBVOL_LABEL, _VOLUME_OF_SUBVOL),
         summary="Replica set {subvol} is down",
-        description="A client of volume {volume} (client-pid {client_pid}) finds every brick of "
-                    "replica set {subvol} down: its files are unreachable until AFR_SUBVOL_UP.",
+        description="A client[ (client-pid {client_pid})] finds every brick of replica set "
+                    "{subvol}[ of volume {volume}] down: its files are unreachable until "
+                    "AFR_SUBVOL_UP.",
         note="Reported by each client process; one alert per replica set.",
     ),
     Condition(
@@ -381,7 +382,7 @@ CONDITIONS: Tuple[Condition, ...] = (
         opens=("EC_MIN_BRICKS_NOT_UP",), closes=("EC_MIN_BRICKS_UP",),
         labels=(_SUBVOL_LABEL, _VOLUME_OF_SUBVOL),
         summary="Disperse set {subvol} has fewer bricks up than it needs",
-        description="A client of volume {volume} finds fewer bricks of disperse set {subvol} up "
+        description="A client finds fewer bricks of disperse set {subvol}[ of volume {volume}] up "
                     "than the data needs: its files are unreachable until EC_MIN_BRICKS_UP.",
         note="Reported by each client process; one alert per disperse set.",
     ),
@@ -409,8 +410,8 @@ CONDITIONS: Tuple[Condition, ...] = (
         scope="node",
         expires_secs=HOUR,
         summary="Client {client_host} disconnected from brick {brick}",
-        description="The brick {brick} on node {node} lost client {client} "
-                    "({client_identifier}). An unmounted client never comes back, so this "
+        description="The brick {brick} on node {node} lost client {client}[ "
+                    "({client_identifier})]. An unmounted client never comes back, so this "
                     "ends by itself an hour after the disconnect.",
         context=(Label("client_host", lambda a: _host_of(a.get("client_identifier")),
                        "`client_identifier` without the port"),),
@@ -437,12 +438,12 @@ ALARMS: Dict[str, Alarm] = {a.event: a for a in (
     _alarm("SNAPSHOT_CREATE_FAILED", "warning", HOUR,
            (_attr("volume_name", label="volume"), _attr("snapshot_name", label="snapshot")),
            "Snapshot {snapshot} of volume {volume} failed",
-           "Creating snapshot {snapshot} of volume {volume} failed: {error}. Scheduled "
+           "Creating snapshot {snapshot} of volume {volume} failed[: {error}]. Scheduled "
            "snapshots fail with nobody at the terminal."),
     _alarm("SNAPSHOT_DELETE_FAILED", "warning", HOUR,
            (_attr("snapshot_name", label="snapshot"),),
            "Deleting snapshot {snapshot} failed",
-           "Deleting snapshot {snapshot} failed: {error}. glusterd's auto-delete reports this "
+           "Deleting snapshot {snapshot} failed[: {error}]. glusterd's auto-delete reports this "
            "too."),
     _alarm("SNAPSHOT_SOFT_LIMIT_REACHED", "warning", DAY, (_attr("volume_name", label="volume"),),
            "Volume {volume} reached its snapshot soft limit",
@@ -457,7 +458,7 @@ ALARMS: Dict[str, Alarm] = {a.event: a for a in (
            (_NODE, _SERVICE, _attr("volume", optional=True)),
            "glusterd could not manage {service} on node {node}",
            "glusterd on node {node} failed to start or reconfigure its {service} "
-           "daemon{volume_suffix}.", scope="node"),
+           "daemon[ of volume {volume}].", scope="node"),
     _alarm("SVC_RECONFIGURE_FAILED", "warning", HOUR, (_NODE, _SERVICE),
            "glusterd could not reconfigure {service} on node {node}",
            "glusterd on node {node} failed to reconfigure its {service} daemon.", scope="node"),
@@ -514,11 +515,11 @@ ALARMS: Dict[str, Alarm] = {a.event: a for a in (
            "glusterd on node {node} failed to export volume {volume} through NFS-Ganesha."),
     _alarm("QUOTA_CROSSED_SOFT_LIMIT", "warning", DAY, (_VOLUME, _attr("path")),
            "Quota soft limit crossed on {path} of volume {volume}",
-           "Directory {path} of volume {volume} uses {usage}, above its quota soft limit. "
+           "Directory {path} of volume {volume} uses[ {usage},] above its quota soft limit. "
            "Gluster repeats this every alert-time (a week by default) while it lasts."),
     _alarm("BITROT_BAD_FILE", "critical", DAY, _BRICK_PATH_NODE + (_attr("gfid"),),
            "Bitrot: corrupted file on brick {brick}",
-           "The scrubber on node {node} found file {path} (gfid {gfid}) on brick {brick} "
+           "The scrubber on node {node} found file[ {path}] (gfid {gfid}) on brick {brick} "
            "corrupted.", scope="node"),
     _alarm("CLIENT_AUTH_REJECT", "warning", HOUR,
            (_NODE, _attr("brick_path", label="brick"),
@@ -529,10 +530,10 @@ ALARMS: Dict[str, Alarm] = {a.event: a for a in (
            "auth.reject or TLS).", scope="node"),
     _alarm("POSIX_SAME_GFID", "warning", DAY, (_POSIX_BRICK, _attr("gfid")),
            "Two files share gfid {gfid} on brick {brick}",
-           "Brick {brick} found {newpath} with the gfid {gfid} of {path}: needs a manual fix."),
+           "Brick {brick} found[ {newpath}] with the gfid {gfid}[ of {path}]: needs a manual fix."),
     _alarm("POSIX_ALREADY_PART_OF_VOLUME", "warning", HOUR, (_POSIX_BRICK,),
            "Brick {brick} already belongs to another volume",
-           "Brick {brick} refused to start: its directory is part of volume id {volume_id}."),
+           "Brick {brick} refused to start: its directory is part of another volume[ (id {volume_id})]."),
     _alarm("POSIX_BRICK_NOT_IN_VOLUME", "warning", HOUR, (_POSIX_BRICK,),
            "Brick {brick} is not part of its volume",
            "Brick {brick} refused to start: its directory lacks the volume's id."),
@@ -544,23 +545,23 @@ ALARMS: Dict[str, Alarm] = {a.event: a for a in (
            "The file system of brick {brick} does not support ACLs."),
     _alarm("POSIX_HEALTH_CHECK_FAILED", "critical", DAY, (_POSIX_BRICK,),
            "Health check failed on brick {brick}",
-           "The health check of brick {brick} failed ({op} on {path}: {error}); the brick "
+           "The health check of brick {brick} failed[ ({op} on {path}: {error})]; the brick "
            "process takes itself down. Check the disk."),
     _alarm("AFR_SPLIT_BRAIN", "critical", DAY,
            (_SUBVOL_LABEL, _VOLUME_OF_SUBVOL, _attr("file", "gfid", label="file")),
            "Split-brain in replica set {subvol}",
-           "Replica set {subvol} of volume {volume} has a {type} split-brain on {file}: "
-           "resolve it with `gluster volume heal {volume} split-brain`."),
+           "Replica set {subvol}[ of volume {volume}] has a[ {type}] split-brain on {file}[: "
+           "resolve it with `gluster volume heal {volume} split-brain`]."),
     _alarm("VOLUME_REBALANCE_FAILED", "warning", DAY, (_VOLUME,),
            "Rebalance of volume {volume} failed",
            "The rebalance process of volume {volume} failed; data is not fully migrated."),
     _alarm("DHT_DISK_USAGE", "warning", 6 * HOUR, (_VOLUME, _SUBVOL_LABEL),
            "Disk space low on {subvol} of volume {volume}",
-           "Sub-volume {subvol} of volume {volume} is {usage} full (past min-free-disk); "
+           "Sub-volume {subvol} of volume {volume} is[ {usage}] full (past min-free-disk); "
            "consider adding bricks. Repeated while it lasts."),
     _alarm("DHT_INODES_USAGE", "warning", 6 * HOUR, (_VOLUME, _SUBVOL_LABEL),
            "Inodes low on {subvol} of volume {volume}",
-           "Sub-volume {subvol} of volume {volume} has {usage} of its inodes used; consider "
+           "Sub-volume {subvol} of volume {volume} has[ {usage} of] its inodes used; consider "
            "adding bricks. Repeated while it lasts."),
 )}
 
@@ -749,9 +750,20 @@ class _Context(Dict[str, str]):
         return "?"
 
 
+_FIELD = re.compile(r"{(\w+)}")
+_OPTIONAL = re.compile(r"\[([^\[\]]*)\]")
+
+
 def _render(template: str, context: _Context) -> str:
+    """Fill ``{name}`` fields from the context; a ``[...]`` part is kept only when every
+    field in it has a value (``?`` marks any other missing one)."""
+
+    def optional(match: re.Match[str]) -> str:
+        part = match.group(1)
+        return part if all(f in context for f in _FIELD.findall(part)) else ""
+
     try:
-        text = template.format_map(context)
+        text = _OPTIONAL.sub(optional, template).format_map(context)
     except (ValueError, IndexError, KeyError, AttributeError):
         text = template
     return _cut(text, MAX_ANNOTATION_CHARS)
@@ -791,8 +803,6 @@ def evaluate(name: object, message: object, nodeid: object = None) -> Outcome:
         context[label.name] = _value(label, attrs) or UNKNOWN_VALUE
     context["event"] = event
     context["node"] = attrs.node or UNKNOWN_VALUE
-    volume = labels.get("volume", "")
-    context["volume_suffix"] = f" of volume {volume}" if volume else ""
     annotations = {"summary": _render(rule.summary, context),
                    "description": _render(rule.description, context)}
     if isinstance(rule, Alarm):
