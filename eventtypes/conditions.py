@@ -609,6 +609,9 @@ ATTRIBUTE_NOTES: Dict[str, str] = {
     "BRICK_RESET_COMMIT": "sends `Volume` (capital V)",
     "BRICK_REPLACE": "sends `Volume` (capital V)",
     "VOLUME_CREATE": "also sends `bricks`",
+    "SNAPSHOT_CONFIG_UPDATED": "`config_type` (`volume_config` or `system_config`) and one of "
+                               "`hard_limit`, `soft_limit`, `auto-delete`, `snap-activate`",
+    "VOLUME_ADD_BRICK": "sends `volume`, `bricks`",
     "IMPORT_BRICK_FAILED": "a thin-arbiter brick comes as `ta-brick`",
     "QUOTA_CROSSED_SOFT_LIMIT": "sends `Usage` (capital U); `volume` is the quota xlator's "
                                 "volume-uuid option, the volume name in the graphs glusterd builds",
@@ -656,7 +659,6 @@ UNCONFIRMED: Dict[str, str] = {
        for name in NAMES if name.startswith(("VOLUME_ADD_BRICK_FAILED", "VOLUME_REMOVE_BRICK_"))
        and name.endswith("_FAILED")},
     "BRICKS_START_FAILED": "Gluster 3.9 only; the admin guide's `volume`",
-    "SNAPSHOT_CONFIG_UPDATED": "the CLI sends a preformatted string; its keys are the guide's",
 }
 
 
