@@ -23,7 +23,15 @@ from glustereventsd.paths import Paths
 
 from gluster_eventsapi import hooks, node, peers, service, store, tlsfiles
 from gluster_eventsapi.context import Context
-from gluster_eventsapi.errors import CliError, ExitStatus
+from gluster_eventsapi.errors import (
+    INVALID_CONFIG_TEXT,
+    NOT_RESET_TEXT,
+    SAME_CONFIG_TEXT,
+    WEBHOOK_EXISTS_TEXT,
+    WEBHOOK_NOT_EXISTS_TEXT,
+    CliError,
+    ExitStatus,
+)
 from gluster_eventsapi.fanout import Peer, SshSettings, run_on_pool
 from gluster_eventsapi.results import (
     DeadLetterReport,
@@ -104,7 +112,11 @@ def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
             "config": store.file_text(paths.config_file, ExitStatus.CONFIG_SYNC_FAILED),
             "tls_files": tlsfiles.payload(paths.events_dir, webhooks),
         }
-        rows = on_pool(ctx, "node-sync", request)
+        try:
+            rows = on_pool(ctx, "node-sync", request)
+        except peers.PoolUnavailable as err:  # as Gluster's own CLI when glusterd is down: exit 8 or 9
+            failed = ExitStatus.WEBHOOKS_SYNC_FAILED if webhooks_text is not None else ExitStatus.CONFIG_SYNC_FAILED
+            raise CliError(err.message, failed) from None
         node.prune_bundles(paths)
     return NodeTable("SYNC STATUS", tuple(rows), notes)
 
@@ -191,7 +203,7 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
 
     def add(data: dict[str, Any]) -> None:
         if url in data:
-            raise CliError(f"Webhook already exists: {url} (change it with "
+            raise CliError(f"{WEBHOOK_EXISTS_TEXT}: {url} (change it with "
                            "'gluster-eventsapi webhook-mod')", ExitStatus.WEBHOOK_EXISTS)
         bundles.install()  # under the webhooks.json lock: no sync prunes it before it is named
         data[url] = entry
@@ -201,7 +213,7 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
 
 
 def _not_registered(url: str) -> CliError:
-    return CliError(f"Webhook does not exist: {url} is not registered (see "
+    return CliError(f"{WEBHOOK_NOT_EXISTS_TEXT}: {url} is not registered (see "
                     "'gluster-eventsapi status'; URLs must match exactly)",
                     ExitStatus.WEBHOOK_NOT_EXISTS)
 
@@ -475,7 +487,7 @@ def _config_name(name: str) -> str:
     try:
         return canonical_name(name)
     except ConfigError as err:
-        raise CliError(str(err), ExitStatus.INVALID_CONFIG) from None
+        raise CliError(f"{INVALID_CONFIG_TEXT}: {err}", ExitStatus.INVALID_CONFIG) from None
 
 
 def display_name(name: str) -> str:
@@ -525,7 +537,7 @@ def cmd_config_set(args: argparse.Namespace, ctx: Context) -> NodeTable:
     def change(data: dict[str, Any]) -> None:
         current, _ = store.merged_config(paths)
         if current[name] == value:
-            raise CliError("Config value not changed. Same config", ExitStatus.CONFIG_UNCHANGED)
+            raise CliError(SAME_CONFIG_TEXT, ExitStatus.CONFIG_UNCHANGED)
         for key in [k for k in data if _safe_canonical(k) == name]:
             del data[key]  # also drop the 3.9 spelling (log_level) of the same key
         data[name] = value
@@ -545,13 +557,16 @@ def cmd_config_reset(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Remove one cluster override (or ``all``), then sync the pool."""
     paths = ctx.get_paths()
     reset_all = args.name.strip().lower() == "all"
-    name = "" if reset_all else _config_name(args.name)
+    try:
+        name = "" if reset_all else canonical_name(args.name)
+    except ConfigError as err:  # as Gluster's own CLI: a name never set is at its default (exit 2)
+        raise CliError(f"{NOT_RESET_TEXT}: {err}", ExitStatus.CONFIG_UNCHANGED) from None
     removed: list[str] = []
 
     def change(data: dict[str, Any]) -> None:
         keys = [k for k in data if reset_all or _safe_canonical(k) == name]
         if not keys:
-            raise CliError("Config value not reset. Already set to default value",
+            raise CliError(NOT_RESET_TEXT,
                            ExitStatus.CONFIG_UNCHANGED)
         for key in keys:
             del data[key]

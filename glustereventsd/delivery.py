@@ -52,6 +52,11 @@ log = logging.getLogger("glustereventsd.delivery")
 DEFAULT_TIMEOUT_SECS = 10.0
 IDLE_WAIT_SECS = 0.5  # longest sleep when nothing is due
 EXPIRY_CHECK_SECS = 0.05  # how often in-flight requests are checked against their deadlines
+# The body of the webhook-test request: an empty JSON object, sent as application/json. Upstream
+# sends no body and no content type, which Flask 2.1+ (the seed's own example) answers 400/415,
+# and `null` is refused by Express's express.json(); `{}` is answered 2xx by every framework of
+# tests/receivers (see docs/COMPATIBILITY.md, "The test request"). Events are never empty objects.
+TEST_BODY = b"{}"
 
 
 class Endpoint:
@@ -74,7 +79,7 @@ class Endpoint:
         self.proxied_plain = proxy is not None and not url.is_https
 
     def request(self, record: Record) -> bytes:
-        """The bytes of the POST carrying ``record`` (an empty body: a test request, sub TEST)."""
+        """The bytes of the POST carrying ``record`` (a test request, sub TEST, has the body ``TEST_BODY``)."""
         headers = varying_headers(self.hook, record.name, record.ts, int(time.time()), record.body,
                                   record.event_id, record.seq or None, self.signing_key)
         return format_request(self.head if record.body else self.empty_head, headers, record.body)
@@ -481,9 +486,9 @@ def send_test(hook: Webhook, now: int, timeout_secs: float | None = None,
               proxy_config: ProxyRules | None = None, environment: Mapping[str, str] | None = None) -> Outcome:
     """Send the webhook-test request through the delivery engine and classify the answer.
 
-    An empty POST, with a JWT whose sub is TEST and iat now; with a signing secret it is
-    signed like an event (over the empty body), so a receiver can check its secret with a
-    test too. Proxies come from ``proxy_config`` (the daemon's config keys) and
+    A POST of ``TEST_BODY`` (``{}``, application/json), with a JWT whose sub is TEST and iat
+    now; with a signing secret it is signed like an event (over that body), so a receiver can
+    check its secret with a test too. Proxies come from ``proxy_config`` (the daemon's config keys) and
     ``environment`` (the daemon's environment variables), as for delivery.
     """
     if timeout_secs:
@@ -497,7 +502,7 @@ def send_test(hook: Webhook, now: int, timeout_secs: float | None = None,
     loop = DeliveryLoop(None, Stats(), RateLimitedLog(), stopping, env_rules)
     outlet = Outlet(hook, 0, durable=False, window=1, memory_limit=1, proxy_config=proxy_config)
     message_id = f"msg_test_{os.urandom(12).hex()}" if hook.signing_secret else ""
-    outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), b"")])
+    outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), TEST_BODY)])
     loop.add(outlet)
     limit = (hook.timeout_secs or DEFAULT_TIMEOUT_SECS) + 1.0
     try:
