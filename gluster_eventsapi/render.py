@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from glustereventsd.sinks.urltext import printable
 
-from gluster_eventsapi.errors import ExitStatus
+from gluster_eventsapi.errors import SYNC_TEXTS, UPSTREAM_TEXTS, ExitStatus
 from gluster_eventsapi.jsonform import hook_status_rows, hooks_of, node_row
 from gluster_eventsapi.results import (
     DeadLetterReport,
@@ -108,12 +108,22 @@ def render_node_table(result: NodeTable, as_json: bool) -> Rendered:
     """A SYNC / WEBHOOK / RELOAD STATUS table and its exit status."""
     status = exit_status(result.rows)
     notes = list(result.notes)
+    failed = _sync_failure(status, result.rows)
     if as_json:
         rows = [node_row(result.column, row, _json_value(result, row)) for row in result.rows]
-        return Rendered(envelope(rows), "".join(f"{n}\n" for n in notes), status)
+        return Rendered(envelope(rows, failed), "".join(f"{n}\n" for n in notes), status)
     text = node_table(result.column, result.rows, [_cell(row) for row in result.rows])
     tail = "".join(f"{line}\n" for line in _warnings(result.rows) + notes)
-    return Rendered(text + "\n" + tail, "", status)
+    return Rendered(text + "\n" + tail, f"{failed}\n" if failed else "", status)
+
+
+def _sync_failure(status: ExitStatus, rows: Sequence[NodeResult]) -> str:
+    """For exit 8 or 9: upstream's words and the nodes that could not write the file ('' otherwise)."""
+    prefix = SYNC_TEXTS.get(status)
+    if not prefix:
+        return ""
+    which = "webhooks" if status is ExitStatus.WEBHOOKS_SYNC_FAILED else "config"
+    return f"{prefix}: " + "; ".join(f"{row.node}: {row.error}" for row in rows if which in row.failed)
 
 
 INSECURE_NOTE = "(insecure TLS: certificate not verified)"
@@ -315,7 +325,16 @@ def render(result: Result, as_json: bool) -> Rendered:
 
 
 def render_error(message: str, status: ExitStatus, as_json: bool) -> Rendered:
-    """An error: ``gluster-eventsapi: error: ...`` on stderr, or the JSON envelope."""
+    """An error: ``gluster-eventsapi: error: ...`` on stderr, or the JSON envelope.
+
+    A failure that Gluster's own CLI also reports starts with its words, alone at the start
+    of stderr as it prints them (``UPSTREAM_TEXTS``); exit 8 and 9 always say which file.
+    """
+    prefix = SYNC_TEXTS.get(status)
+    if prefix and not message.startswith(prefix):
+        message = f"{prefix}: {message}"
     if as_json:
         return Rendered(envelope("", message), "", status)
+    if message.startswith(UPSTREAM_TEXTS):
+        return Rendered("", f"{message}\n", status)
     return Rendered("", f"gluster-eventsapi: error: {message}\n", status)

@@ -15,7 +15,7 @@ from glustereventsd.sinks.http import proxies
 
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.credentials import StdinSecrets
-from gluster_eventsapi.errors import CliError, ExitStatus
+from gluster_eventsapi.errors import INVALID_CONFIG_TEXT, NOT_RESET_TEXT, SAME_CONFIG_TEXT, CliError, ExitStatus
 from gluster_eventsapi.files import store
 from gluster_eventsapi.pool.run import sync_pool
 from gluster_eventsapi.results import NameValues, NodeTable
@@ -31,7 +31,7 @@ def _config_name(name: str) -> str:
     try:
         return canonical_name(name)
     except ConfigError as err:
-        raise CliError(str(err), ExitStatus.INVALID_CONFIG) from None
+        raise CliError(f"{INVALID_CONFIG_TEXT}: {err}", ExitStatus.INVALID_CONFIG) from None
 
 
 def display_name(name: str) -> str:
@@ -81,7 +81,7 @@ def cmd_config_set(args: argparse.Namespace, ctx: Context) -> NodeTable:
     def change(data: dict[str, Any]) -> None:
         current, _ = store.merged_config(paths)
         if current[name] == value:
-            raise CliError("Config value not changed. Same config", ExitStatus.CONFIG_UNCHANGED)
+            raise CliError(SAME_CONFIG_TEXT, ExitStatus.CONFIG_UNCHANGED)
         for key in [k for k in data if _safe_canonical(k) == name]:
             del data[key]  # also drop the 3.9 spelling (log_level) of the same key
         data[name] = value
@@ -101,14 +101,16 @@ def cmd_config_reset(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Remove one cluster override (or ``all``), then sync the pool."""
     paths = ctx.get_paths()
     reset_all = args.name.strip().lower() == "all"
-    name = "" if reset_all else _config_name(args.name)
+    try:
+        name = "" if reset_all else canonical_name(args.name)
+    except ConfigError as err:  # as Gluster's own CLI: a name never set is at its default (exit 2)
+        raise CliError(f"{NOT_RESET_TEXT}: {err}", ExitStatus.CONFIG_UNCHANGED) from None
     removed: list[str] = []
 
     def change(data: dict[str, Any]) -> None:
         keys = [k for k in data if reset_all or _safe_canonical(k) == name]
         if not keys:
-            raise CliError("Config value not reset. Already set to default value",
-                           ExitStatus.CONFIG_UNCHANGED)
+            raise CliError(NOT_RESET_TEXT, ExitStatus.CONFIG_UNCHANGED)
         for key in keys:
             del data[key]
             if _safe_canonical(key) in OPTIONS:

@@ -14,7 +14,7 @@ from glustereventsd.config.options import ConfigError, validate_url, webhook_fro
 
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.credentials import StdinSecrets, bearer_and_secret
-from gluster_eventsapi.errors import CliError, ExitStatus
+from gluster_eventsapi.errors import WEBHOOK_EXISTS_TEXT, CliError, ExitStatus
 from gluster_eventsapi.files import hooks, store, tlsfiles
 from gluster_eventsapi.pool.hookstatus import WebhookStatus, webhook_status
 from gluster_eventsapi.pool.run import on_pool, sync_pool
@@ -49,7 +49,7 @@ def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
 
     def add(data: dict[str, Any]) -> None:
         if url in data:
-            raise CliError(f"Webhook already exists: {url} (change it with "
+            raise CliError(f"{WEBHOOK_EXISTS_TEXT}: {url} (change it with "
                            "'gluster-eventsapi webhook-mod')", ExitStatus.WEBHOOK_EXISTS)
         bundles.install()  # under the webhooks.json lock: no sync prunes it before it is named
         data[url] = entry

@@ -27,7 +27,7 @@ from glustereventsd.base import filereader
 from glustereventsd.base.fsutil import atomic_write_bytes, dump_json, locked
 from glustereventsd.base.paths import Paths
 
-from gluster_eventsapi.errors import CliError, ExitStatus
+from gluster_eventsapi.errors import WEBHOOK_NOT_EXISTS_TEXT, CliError, ExitStatus
 
 FILE_MODE = 0o600
 
@@ -105,7 +105,7 @@ def read_webhooks(paths: Paths) -> Data:
 
 def not_registered(url: str) -> CliError:
     """The error of a command given a webhook URL that webhooks.json does not hold (exit 6)."""
-    return CliError(f"Webhook does not exist: {url} is not registered (see "
+    return CliError(f"{WEBHOOK_NOT_EXISTS_TEXT}: {url} is not registered (see "
                     "'gluster-eventsapi status'; URLs must match exactly)",
                     ExitStatus.WEBHOOK_NOT_EXISTS)
 

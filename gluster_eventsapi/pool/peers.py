@@ -104,6 +104,10 @@ def parse_pool_xml(text: str) -> list[Peer]:
     return (local or [local_peer()]) + others
 
 
+class PoolUnavailable(CliError):
+    """glusterd could not say which nodes are in the pool (down, hung, or no ``gluster``)."""
+
+
 def gluster_pool(gluster: str) -> list[Peer]:
     """Ask glusterd for the pool."""
     argv = [gluster, "--mode=script", "pool", "list", "--xml"]
@@ -111,17 +115,17 @@ def gluster_pool(gluster: str) -> list[Peer]:
         done = subprocess.run(argv, capture_output=True, timeout=GLUSTER_TIMEOUT_SECS, check=False,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise CliError(f"'gluster pool list' did not answer within {GLUSTER_TIMEOUT_SECS}s "
+        raise PoolUnavailable(f"'gluster pool list' did not answer within {GLUSTER_TIMEOUT_SECS}s "
                        "(is glusterd running?)") from None
     except OSError as err:
-        raise CliError(f"cannot run {gluster}: {err.strerror or err}") from None
+        raise PoolUnavailable(f"cannot run {gluster}: {err.strerror or err}") from None
     out = done.stdout.decode("utf-8", "replace").strip()
     if done.returncode != 0 and not out.startswith("<"):
         # glusterd down: gluster 10 prints "Connection failed. Please check if gluster daemon
         # is operational." on stdout, not XML, and exits 1.
         reason = (out or done.stderr.decode("utf-8", "replace").strip()
                   or f"exit status {done.returncode}")
-        raise CliError(f"'gluster pool list' failed: {reason} (is glusterd running? "
+        raise PoolUnavailable(f"'gluster pool list' failed: {reason} (is glusterd running? "
                        f"To use the peers file instead, set {POOL_ENV}=peers-file)")
     return parse_pool_xml(out)
 

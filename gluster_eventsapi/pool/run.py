@@ -15,7 +15,7 @@ from typing import Any
 from glustereventsd.base.paths import Paths
 
 from gluster_eventsapi.context import Context
-from gluster_eventsapi.errors import ExitStatus
+from gluster_eventsapi.errors import CliError, ExitStatus
 from gluster_eventsapi.files import store, tlsfiles
 from gluster_eventsapi.pool import node, peers
 from gluster_eventsapi.pool.fanout import Peer, SshSettings, run_on_pool
@@ -77,6 +77,10 @@ def sync_pool(ctx: Context, notes: tuple[str, ...] = ()) -> NodeTable:
             "config": store.file_text(paths.config_file, ExitStatus.CONFIG_SYNC_FAILED),
             "tls_files": tlsfiles.payload(paths.events_dir, webhooks),
         }
-        rows = on_pool(ctx, "node-sync", request)
+        try:
+            rows = on_pool(ctx, "node-sync", request)
+        except peers.PoolUnavailable as err:  # as Gluster's own CLI when glusterd is down: exit 8 or 9
+            failed = ExitStatus.WEBHOOKS_SYNC_FAILED if webhooks_text is not None else ExitStatus.CONFIG_SYNC_FAILED
+            raise CliError(err.message, failed) from None
         node.prune_bundles(paths)
     return NodeTable("SYNC STATUS", tuple(rows), notes)

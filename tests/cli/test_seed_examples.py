@@ -70,7 +70,7 @@ def test_webhook_test_add_del(seed_pool):
     try:
         run = seed_pool.cli("webhook-test", receiver.url)
         assert (run.status, run.out, run.err) == (0, SEED_WEBHOOK_TEST, "")
-        assert [r.body for r in receiver.requests] == [b"", b""]  # one test POST per node
+        assert [r.body for r in receiver.requests] == [b"{}", b"{}"]  # one test POST per node
 
         run = seed_pool.cli("webhook-add", receiver.url)
         assert (run.status, run.out, run.err) == (0, SEED_SYNC, "")

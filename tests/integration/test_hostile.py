@@ -219,8 +219,8 @@ def test_unresolvable_webhook_name_is_a_retryable_dns_error() -> None:
     if shutil.which("unshare") is None:
         pytest.skip("unshare (util-linux) is not installed")
     code = ("from glustereventsd.sinks.http.probe import send_test\n"
-            "from glustereventsd.models import Webhook\n"
-            "o = send_test(Webhook('http://webhook.invalid:9000/listen'), 0, 3)\n"
+            "from glustereventsd.models import Destination\n"
+            "o = send_test(Destination('http://webhook.invalid:9000/listen'), 0, 3)\n"
             "print(o.kind.value, o.reason)\n")
     result = subprocess.run(["unshare", "--net", sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=60, cwd=REPO)

@@ -105,7 +105,7 @@ def test_events_from_daemons_appear_live_filter_and_counts(listener, make_daemon
         send(first, VOLUME_START, f"name=gv-a{i};force=1")
     send(second, VOLUME_CREATE, "name=gv-b0")
     send(second, QUORUM_LOST, "volume=gv-b0")
-    # webhook-test from node a: the real CLI posts the empty test request
+    # webhook-test from node a: the real CLI posts the test request ({})
     peers = first.events_dir / "peers.json"
     peers.write_text("{}")
     done = subprocess.run([sys.executable, "-m", "gluster_eventsapi", "webhook-test", web.url("listen")],

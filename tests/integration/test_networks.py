@@ -143,7 +143,7 @@ def test_webhook_test_goes_through_the_daemons_proxy(make_daemon, receiver: Rece
                                                                  stderr=err))
     assert status == 0, out.getvalue() + err.getvalue()
     wait_for(lambda: receiver.requests, what="the test request")
-    assert receiver.requests[0].body == b"" and receiver.requests[0].headers.get("via", "").startswith(VIA_PREFIX)
+    assert receiver.requests[0].body == b"{}" and receiver.requests[0].headers.get("via", "").startswith(VIA_PREFIX)
 
 
 # -- client certificates ----------------------------------------------------------------------

@@ -193,8 +193,8 @@ class Connection:
     def _connect_next(self, last_error: OSError | None) -> None:
         self._close_socket()
         if not self._addresses:
-            host, port = self.route.connect_to
-            what = f"proxy {self.route.proxy.shown}" if self.route.proxy is not None else f"{host}:{port}"
+            # [v6]:port, as a URL writes it: ``::1:9000`` reads as one address
+            what = f"proxy {self.route.proxy.shown}" if self.route.proxy is not None else self.route.url.authority
             reason = (last_error.strerror or str(last_error)) if last_error else "no address"
             error: HttpError = (ProxyError if self.route.proxy is not None else ConnectError)(
                 f"cannot connect to {what}: {reason}")

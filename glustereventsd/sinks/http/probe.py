@@ -24,14 +24,20 @@ from glustereventsd.sinks.http.wire import RequestTimeout
 from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.records import Record
 
+# The body of the webhook-test request: an empty JSON object, sent as application/json. Upstream
+# sends no body and no content type, which Flask 2.1+ (the seed's own example) answers 400/415,
+# and `null` is refused by Express's express.json(); `{}` is answered 2xx by every framework of
+# tests/receivers (see docs/COMPATIBILITY.md, "The test request"). Events are never empty objects.
+TEST_BODY = b"{}"
+
 
 def send_test(hook: Destination, now: int, timeout_secs: float | None = None,
               proxy_config: ProxyRules | None = None, environment: Mapping[str, str] | None = None) -> Outcome:
     """Send the webhook-test request through the delivery engine and classify the answer.
 
-    An empty POST, with a JWT whose sub is TEST and iat now; with a signing secret it is
-    signed like an event (over the empty body), so a receiver can check its secret with a
-    test too. Proxies come from ``proxy_config`` (the daemon's config keys) and
+    A POST of ``TEST_BODY`` (``{}``, application/json), with a JWT whose sub is TEST and iat
+    now; with a signing secret it is signed like an event (over that body), so a receiver can
+    check its secret with a test too. Proxies come from ``proxy_config`` (the daemon's config keys) and
     ``environment`` (the daemon's environment variables), as for delivery.
     """
     if timeout_secs:
@@ -44,7 +50,7 @@ def send_test(hook: Destination, now: int, timeout_secs: float | None = None,
     loop = DeliveryLoop(DriverContext(None, Stats(), RateLimitedLog(), threading.Event(), environment=environment))
     outlet = Outlet(hook, 0, durable=False, window=1, memory_limit=1, options=proxy_config)
     message_id = f"msg_test_{os.urandom(12).hex()}" if hook.signing_secret else ""
-    outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), b"")])
+    outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), TEST_BODY)])
     loop.add(outlet)
     limit = (hook.timeout_secs or DEFAULT_TIMEOUT_SECS) + 1.0
     try:

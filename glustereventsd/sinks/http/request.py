@@ -84,7 +84,7 @@ class Endpoint:
         self.proxied_plain = proxy is not None and not url.is_https
 
     def request(self, record: Record, now: int) -> bytes:
-        """The bytes of the POST carrying ``record``, sent at ``now`` (an empty body: a test request, sub TEST)."""
+        """The bytes of the POST carrying ``record``, sent at ``now`` (a test request, sub TEST, has ``probe.TEST_BODY``)."""
         headers = varying_headers(self.hook, record.name, record.ts, now, record.body,
                                   record.event_id, record.seq or None, self.signing_key)
         return format_request(self.head if record.body else self.empty_head, headers, record.body)
