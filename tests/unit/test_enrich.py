@@ -102,26 +102,38 @@ def test_3_9_numbering_maps_ids() -> None:
 
 # -- '(null)' details (issue 11): delivered with an empty message, counted, logged once per event ----
 
-def test_null_detail_is_published_with_an_empty_message_counted_and_logged_once_per_event(caplog) -> None:
+def test_null_detail_is_published_with_an_empty_message_counted_and_logged_once_per_event() -> None:
     import logging
 
-    from glustereventsd.ingest.parse import parse_datagram
     from glustereventsd.base.stats import Stats
+    from glustereventsd.ingest.parse import parse_datagram
+
+    class Collect(logging.Handler):
+        """This test's own handler on the enrich logger: what other tests did to logging does not matter."""
+
+        def __init__(self) -> None:
+            super().__init__(logging.INFO)
+            self.records: list[logging.LogRecord] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.records.append(record)
 
     stats = Stats()
-    caplog.set_level(logging.INFO, logger="glustereventsd.enrich")
-    logger = logging.getLogger("glustereventsd")
-    propagate, logger.propagate = logger.propagate, True  # the daemon's logger does not propagate
+    logger = logging.getLogger("glustereventsd.enrich")
+    collect, level = Collect(), logger.level
+    logger.addHandler(collect)
+    logger.setLevel(logging.INFO)
     try:
         bodies = [body_of(enrich(parse_datagram(data), eventtypes.NAMES, NODE, stats))
                   for data in (b"1796165125 19 (null)", b"1796165126 19 (null)", b"1796165128 20 (null)")]
     finally:
-        logger.propagate = propagate
+        logger.removeHandler(collect)
+        logger.setLevel(level)
     assert bodies[0] == (b'{"event": "BITROT_ENABLE", "message": {}, "nodeid": "' + NODE.encode()
                          + b'", "ts": 1796165125}')
     assert bodies[2].startswith(b'{"event": "BITROT_DISABLE", "message": {}')
     assert stats.get("null_details", "BITROT_ENABLE") == 2 and stats.get("null_details", "BITROT_DISABLE") == 1
-    logged = [r.getMessage() for r in caplog.records if "(null)" in r.getMessage()]
+    logged = [r.getMessage() for r in collect.records if "(null)" in r.getMessage()]
     assert len(logged) == 2 and "BITROT_ENABLE" in logged[0] and "BITROT_DISABLE" in logged[1]
 
 
