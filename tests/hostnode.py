@@ -15,8 +15,9 @@ hold the populated node:
   with a node id, a hook script that leaves a marker when any glusterd runs it;
 - /etc/glusterfs/eventsconfig.json with another port and log level;
 - /var/lib/glustereventsd/node-id, /var/log/glusterfs/{events,glustereventsd}.log;
-- with ``--glusterd``, a running glusterd on that workdir, in a network namespace of its own
-  and with an overlay on /run (its socket), so other runs on this machine never see it.
+- with ``--glusterd``, a running glusterd on that workdir, answering on /run/glusterd.socket
+  (/run is an overlay too) and listening in a network namespace of its own: the command
+  reaches it as any program of the node would, other runs on this machine never see it.
 
 After the command: every file under those folders must be byte-for-byte as before (content,
 type, mode, link target, and no file added or removed), no marker may exist, and no file
@@ -144,15 +145,16 @@ def populate(folder: Path) -> None:
 
 
 def start_glusterd(folder: Path) -> subprocess.Popen[bytes]:
-    """glusterd on the populated workdir: the network namespace is this run's, /run an overlay."""
+    """glusterd on the populated workdir, with a network namespace of its own (its ports) and
+    its socket in an overlay on /run."""
     layers = folder / "layers"
     (layers / "run.upper").mkdir()
     (layers / "run.work").mkdir()
     _run("mount", "-t", "overlay", "i17host", "-o",
          f"lowerdir=/run,upperdir={layers / 'run.upper'},workdir={layers / 'run.work'}", "/run")
-    _run("ip", "link", "set", "lo", "up")
     out = open(folder / "glusterd.out", "wb")
-    glusterd = subprocess.Popen(["glusterd", "-N"], stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    glusterd = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec glusterd -N"],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     out.close()
     deadline = time.monotonic() + 60
     while True:
@@ -227,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="hostnode-")) if made else args.folder.resolve()
     folder.mkdir(parents=True, exist_ok=True)
     machine_before = snapshot()
-    unshare = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc",
-               *(["--net"] if args.glusterd else [])]
+    unshare = ["unshare", "--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc"]
     me = [sys.executable, os.path.abspath(__file__), "--inside", "--folder", str(folder),  # imports nothing of the project
           *(["--glusterd"] if args.glusterd else []), "--", *args.command]
     status = subprocess.run([*unshare, *me], check=False).returncode
