@@ -8,15 +8,15 @@ Issue 17: the suite must run on the machines it is for, Gluster nodes, where
 /var/lib/glusterd has webhooks, a config, a node id, and /etc/glusterfs an edited
 eventsconfig.json. Rather than write those into this machine (other test runs share it),
 the command runs in private mount and PID namespaces (``unshare``) where overlays on
-/var/lib, /etc/glusterfs and /var/log/glusterfs (their upper layers on a tmpfs of its own)
-hold the populated node:
+/var/lib, /etc/glusterfs, /var/log/glusterfs and /run (their upper layers on a tmpfs of its
+own) hold the populated node, whose /run has no glusterd.socket of the machine's:
 
 - /var/lib/glusterd/events/webhooks.json with a webhook, events/config.json, glusterd.info
   with a node id, a hook script that leaves a marker when any glusterd runs it;
 - /etc/glusterfs/eventsconfig.json with another port and log level;
 - /var/lib/glustereventsd/node-id, /var/log/glusterfs/{events,glustereventsd}.log;
 - with ``--glusterd``, a running glusterd on that workdir, answering on /run/glusterd.socket
-  (/run is an overlay too) and listening in a network namespace of its own: the command
+  and listening in a network namespace of its own: the command
   reaches it as any program of the node would, other runs on this machine never see it.
 
 After the command: every file under those folders must be byte-for-byte as before (content,
@@ -48,7 +48,7 @@ HOST_WEBHOOK = f"http://{SENTINEL}.invalid:9/listen"
 HOST_PORT = 24011  # the distribution's is 55555, ours 24009
 SENTINELS = (SENTINEL, HOST_UUID, HOST_NODE_ID)
 WATCHED = ("/var/lib/glusterd", "/var/lib/glustereventsd", "/etc/glusterfs", "/var/log/glusterfs")
-OVERLAID = ("/var/lib", "/etc/glusterfs", "/var/log/glusterfs")
+OVERLAID = ("/var/lib", "/etc/glusterfs", "/var/log/glusterfs", "/run")
 SCAN_LIMIT = 64 * 2**20  # bytes of one file scanned for sentinels
 Snapshot = dict[str, tuple[str, ...]]
 
@@ -131,6 +131,9 @@ def populate(folder: Path) -> None:
     # The CLI writes geo-replication/gsyncd_template.conf into the default workdir on every
     # run: start without it, so that a `gluster` run against this node's files shows.
     shutil.rmtree("/var/lib/glusterd/geo-replication", ignore_errors=True)
+    # No glusterd of the machine (or of an enclosing run) answers here: only this node's.
+    if os.path.lexists("/run/glusterd.socket"):
+        os.unlink("/run/glusterd.socket")
     _write("/var/lib/glusterd/events/webhooks.json",
            json.dumps({HOST_WEBHOOK: {"token": f"{SENTINEL}-token", "secret": ""}}, indent=4), 0o600)
     _write("/var/lib/glusterd/events/config.json", json.dumps({"log-level": "WARNING"}, indent=4))
@@ -146,12 +149,7 @@ def populate(folder: Path) -> None:
 
 def start_glusterd(folder: Path) -> subprocess.Popen[bytes]:
     """glusterd on the populated workdir, with a network namespace of its own (its ports) and
-    its socket in an overlay on /run."""
-    layers = folder / "layers"
-    (layers / "run.upper").mkdir()
-    (layers / "run.work").mkdir()
-    _run("mount", "-t", "overlay", "i17host", "-o",
-         f"lowerdir=/run,upperdir={layers / 'run.upper'},workdir={layers / 'run.work'}", "/run")
+    its socket in the overlay on /run."""
     out = open(folder / "glusterd.out", "wb")
     glusterd = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec glusterd -N"],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
