@@ -5,10 +5,14 @@ benchmark (bench/upstream_bench.py). Nothing of it is copied: ``/usr/sbin/gluste
 runs as it is, with the system's ``/usr/bin/python3``.
 
 It reads fixed paths (``/etc/glusterfs/eventsconfig.json``, the glusterd workdir's
-``events/webhooks.json`` and ``glusterd.info``) and writes ``/var/log/glusterfs``. So it
-runs in private mount and PID namespaces (``unshare``, root), where those paths are bind
-mounts of a folder of its own: the host's files are never touched, its port is the one
-given, and when the namespace's PID 1 ends, the kernel ends its webhook process as well.
+``events/webhooks.json`` and ``glusterd.info``), asks glusterd for that workdir (``gluster
+system:: getwd``, over ``/run/glusterd.socket``) and writes ``/var/log/glusterfs``. So it
+runs in private mount and PID namespaces (``unshare``, root), where those paths and ``/run``
+are bind mounts of a folder of its own: the host's files are never read or touched, a
+glusterd running on the host is never asked (its socket is not there: the workdir is then
+the default, the folder's), its port is the one given, and when the namespace's PID 1 ends,
+the kernel ends its webhook process as well. ``/etc/glusterfs`` is the package's as shipped
+(tests/glusterpkg.py), with the eventsconfig.json the caller asks for.
 It stays in the host's network namespace, so it receives on loopback like any daemon.
 """
 
@@ -16,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -24,7 +27,8 @@ from pathlib import Path
 
 UPSTREAM_DAEMON = "/usr/sbin/glustereventsd"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-MOUNTS = (("etc", "/etc/glusterfs"), ("glusterd", "/var/lib/glusterd"), ("log", "/var/log/glusterfs"))
+MOUNTS = (("etc", "/etc/glusterfs"), ("glusterd", "/var/lib/glusterd"), ("log", "/var/log/glusterfs"),
+          ("run", "/run"))
 
 
 def available() -> str | None:
@@ -81,7 +85,7 @@ class UpstreamDaemon:
     """``/usr/sbin/glustereventsd`` on ``port``, with ``webhooks`` and node id ``nodeid``.
 
     ``folder`` receives its files: ``etc/`` (eventsconfig.json), ``glusterd/`` (glusterd.info,
-    events/), ``log/`` (events.log, the CLI log of its ``gluster system:: getwd``).
+    events/), ``log/`` (events.log, the CLI log of its ``gluster system:: getwd``), ``run/``.
     """
 
     def __init__(self, folder: Path, port: int, webhooks: dict[str, object], nodeid: str,
@@ -89,14 +93,17 @@ class UpstreamDaemon:
         self.folder = folder
         self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
-        etc, glusterd, log = (folder / name for name, _ in MOUNTS)
-        shutil.copytree("/etc/glusterfs", etc, symlinks=True)
+        etc, glusterd, log, run = (folder / name for name, _ in MOUNTS)
+        from tests.glusterpkg import install_package_files
+
+        install_package_files(etc=etc)  # the package's files, never the host's
         (etc / "eventsconfig.json").write_text(json.dumps(
             {"log-level": "INFO", "port": port, "disable-events-log": False, **(config or {})}))
         (glusterd / "events").mkdir(parents=True)
         (glusterd / "glusterd.info").write_text(f"UUID={nodeid}\noperating-version=100000\n")
         (glusterd / "events/webhooks.json").write_text(json.dumps(webhooks))
         log.mkdir()
+        run.mkdir(mode=0o755)
 
     @property
     def events_log(self) -> Path:

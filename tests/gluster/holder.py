@@ -8,8 +8,12 @@ namespaces of its own, so the host keeps its files, ports and hostname:
   be on a loopback address) and fd11:211::1 (a global IPv6 address, as a node with IPv6 has:
   only then does ``localhost`` resolve to ``::1`` first, where Gluster sends its events);
 - files: an overlay on /var/lib (glusterd's workdir and our state are written to a tmpfs),
-  copies of /etc/glusterfs and of a Debian /etc/hosts, STATE/log on /var/log/glusterfs,
-  tmpfs on /run and /mnt (the bricks).
+  with empty tmpfs on /var/lib/glusterd, /var/lib/glustereventsd and the workdir, which gets
+  the package's hooks and groups; /etc/glusterfs as the package ships it (``STATE/pkg-etc``
+  and ``STATE/pkg-workdir`` are made by node.py from tests/glusterpkg.py: on a machine that is
+  itself a Gluster node, nothing of its own webhooks, config, node id, volumes, edited
+  eventsconfig.json or hooks reaches the node); a Debian /etc/hosts, STATE/log on
+  /var/log/glusterfs, tmpfs on /run (no host glusterd's socket) and /mnt (the bricks).
 
 It prints ``ready`` and then reaps orphans until its stdin closes (the test ended, or the
 test process died): when PID 1 of a PID namespace exits, the kernel kills every process
@@ -57,13 +61,18 @@ def setup(state: Path) -> None:
     work.mkdir()
     run("mount", "-t", "overlay", "overlay", "-o", f"lowerdir=/var/lib,upperdir={upper},workdir={work}",
         "/var/lib")
-    shutil.copytree("/var/lib/glusterd", WORKDIR, symlinks=True)  # the package's hooks and groups
+    for private in ("/var/lib/glusterd", "/var/lib/glustereventsd", WORKDIR):  # never the host's
+        os.makedirs(private, exist_ok=True)  # in the overlay's upper layer when the host has none
+        run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", private)
+    shutil.copytree(state / "pkg-workdir", WORKDIR, symlinks=True, dirs_exist_ok=True)  # hooks, groups
 
-    etc = state / "etc-glusterfs"
-    shutil.copytree("/etc/glusterfs", etc, symlinks=True)
+    etc = state / "pkg-etc"
     volfile = etc / "glusterd.vol"
-    volfile.write_text(volfile.read_text().replace("option working-directory /var/lib/glusterd\n",
-                                                   f"option working-directory {WORKDIR}\n"))
+    shipped = volfile.read_text()
+    if "option working-directory /var/lib/glusterd\n" not in shipped:
+        raise OSError(f"{volfile} has no 'option working-directory /var/lib/glusterd' line to change")
+    volfile.write_text(shipped.replace("option working-directory /var/lib/glusterd\n",
+                                       f"option working-directory {WORKDIR}\n"))
     run("mount", "--bind", str(etc), "/etc/glusterfs")
     hosts = state / "hosts"
     hosts.write_text(HOSTS)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from tests import glusterpkg
 from tests.gluster import holder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,6 +84,8 @@ class GlusterNode:
     def start(self, timeout: float = 30) -> GlusterNode:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.state.mkdir()
+        # Gluster's files as the package ships them, never the host's (tests/glusterpkg.py).
+        glusterpkg.install_package_files(self.state / "pkg-etc", self.state / "pkg-workdir")
         self.holder = subprocess.Popen(
             ["unshare", "--mount", "--net", "--uts", "--pid", "--fork", "--mount-proc", "--propagation", "private",
              sys.executable, "-m", "tests.gluster.holder", str(self.state)],

@@ -4,7 +4,10 @@ against the real daemon, with the default paths, and nothing of this machine is 
 It is a network namespace ``i11pool-<pid>-init`` (its own ports: the daemon listens on the
 distribution's port on every address, as installed) and a private mount namespace with
 overlays on /etc and /var/lib and private /run and /var/log/glusterfs. /run being private
-also hides /run/systemd, so ``service`` runs the init script instead of asking systemd.
+also hides /run/systemd, so ``service`` runs the init script instead of asking systemd (and
+a glusterd of the machine: its socket). /etc/glusterfs and /var/lib/glusterd are the
+package's files as shipped (tests/glusterpkg.py) and /var/lib/glustereventsd is empty, so
+nothing of a machine that is itself a Gluster node is seen.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tests.glusterpkg import install_package_files
 from tests.helpers import Receiver, wait_for
 from tests.namespaces import Holder, delete_netns, ip, run_in_netns
 from tests.realpool.harness import PREFIX, remove_stale_namespaces
@@ -54,8 +58,10 @@ class InitMachine:
         self.base = base
         self.netns = f"{PREFIX}-{os.getpid()}-init"
         remove_stale_namespaces()
-        for sub in ("etc.upper", "etc.work", "var-lib.upper", "var-lib.work", "run", "log"):
+        for sub in ("etc.upper", "etc.work", "var-lib.upper", "var-lib.work", "run", "log", "state"):
             (base / sub).mkdir(parents=True)
+        # Gluster's files as the package ships them, never a Gluster host's own.
+        install_package_files(base / "etc-glusterfs", base / "glusterd")
         ip("netns", "add", self.netns)
         self.holder: Holder | None = None
         self.receiver: Receiver | None = None
@@ -67,6 +73,10 @@ class InitMachine:
                 mount -t overlay {PREFIX}-var-lib -o lowerdir=/var/lib,upperdir={base}/var-lib.upper,workdir={base}/var-lib.work /var/lib
                 mount --bind {base}/run /run
                 mount --bind {base}/log /var/log/glusterfs
+                mount --bind {base}/etc-glusterfs /etc/glusterfs
+                mount --bind {base}/glusterd /var/lib/glusterd
+                mkdir -p /var/lib/glustereventsd
+                mount --bind {base}/state /var/lib/glustereventsd
                 mkdir -p /var/lib/glusterd/events
             """)
             self.check_private()
@@ -76,9 +86,11 @@ class InitMachine:
             raise
 
     def check_private(self) -> None:
-        """Fail unless /run and /var/log/glusterfs inside are this machine's folders."""
-        seen = self.run("stat", "-L", "-c", "%d:%i", "/run", "/var/log/glusterfs")[1].split()
-        wanted = [f"{os.stat(p).st_dev}:{os.stat(p).st_ino}" for p in (self.base / "run", self.base / "log")]
+        """Fail unless /run, /var/log/glusterfs and Gluster's and our state inside are this machine's folders."""
+        private = {"/run": "run", "/var/log/glusterfs": "log", "/etc/glusterfs": "etc-glusterfs",
+                   "/var/lib/glusterd": "glusterd", "/var/lib/glustereventsd": "state"}
+        seen = self.run("stat", "-L", "-c", "%d:%i", *private)[1].split()
+        wanted = [f"{os.stat(self.base / p).st_dev}:{os.stat(self.base / p).st_ino}" for p in private.values()]
         assert seen == wanted, "the init machine does not see its private mounts"
         assert self.run("stat", "-f", "-c", "%T", "/etc")[1].strip() == "overlayfs"
 

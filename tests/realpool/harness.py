@@ -7,8 +7,9 @@ Layout (every system-wide name starts with ``i11pool``):
 - per node a network namespace ``i11pool-<pid>-nodeN`` whose ``eth0`` (a veth into the
   bridge) has 10.99.0.1N/24, no default route;
 - per node a private mount and UTS namespace (hostname ``nodeN``) holding its own copies of
-  /var/lib/glusterd, /run, /var/log/glusterfs, /etc/glusterfs, /etc/hosts and /bricks, and
-  overlays on /var/lib and /root (so the spool, ~/.ssh and everything else stay private).
+  /var/lib/glusterd and /etc/glusterfs (as the package ships them: tests/glusterpkg.py),
+  /var/lib/glustereventsd (the spool), /run, /var/log/glusterfs, /etc/hosts and /bricks, and
+  overlays on /var/lib and /root (so ~/.ssh and everything else stay private).
 
 Everything a node runs is started in its namespaces and found again by them: teardown stops
 every process in each node's mount namespace by pid, then deletes the network namespaces;
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.glusterpkg import install_package_files
 from tests.helpers import Receiver, wait_for
 from tests.namespaces import NETNS_DIR, Holder, delete_netns, ip, run_in_netns
 
@@ -38,9 +40,6 @@ SUBNET = "10.99.0"
 BRIDGE_ADDRESS = f"{SUBNET}.1"
 MONITOR = "monitor"  # the receiver's host name in every node's /etc/hosts
 NODE_NAMES = ("node1", "node2", "node3")
-# Files of the package copied into each node (the rest of /var/lib/glusterd is node state).
-GLUSTERD_STATE = {"glusterd.info", "peers", "vols", "snaps", "events", "options", "glustershd",
-                  "nfs", "quotad", "bitd", "scrub"}
 NODE_PATH = ":".join([sysconfig.get_path("scripts"), "/usr/local/sbin", "/usr/local/bin",
                       "/usr/sbin", "/usr/bin", "/sbin", "/bin"])
 START_TIMEOUT = 30.0
@@ -157,7 +156,8 @@ class Node:
     def private_mounts(self) -> dict[str, Path]:
         """Each path the node must see as its own, and the folder it comes from."""
         folder = self.folder
-        return {"/var/lib/glusterd": folder / "glusterd", "/run": folder / "run",
+        return {"/var/lib/glusterd": folder / "glusterd", "/var/lib/glustereventsd": folder / "state",
+                "/run": folder / "run",
                 "/var/log/glusterfs": folder / "log", "/etc/glusterfs": folder / "etc-glusterfs",
                 "/etc/hosts": folder / "hosts", "/bricks": folder / "bricks"}
 
@@ -359,12 +359,11 @@ class GlusterPool:
 
     def _prepare(self, node: Node) -> None:
         folder = node.folder
-        shutil.copytree("/var/lib/glusterd", folder / "glusterd", symlinks=True,
-                        ignore=lambda d, names: [n for n in names if d == "/var/lib/glusterd"
-                                                 and n in GLUSTERD_STATE])
-        shutil.copytree("/etc/glusterfs", folder / "etc-glusterfs", symlinks=True)
+        # Gluster's files as the package ships them: nothing of a host that is itself a
+        # Gluster node (its webhooks, config, node id, peers, volumes, edited files).
+        install_package_files(folder / "etc-glusterfs", folder / "glusterd")
         for sub in ("run/sshd", "log", "bricks", "var-lib.upper", "var-lib.work", "root.upper",
-                    "root.work"):
+                    "root.work", "state"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         (folder / "run/sshd").chmod(0o755)
         (folder / "hosts").write_text(self._hosts())
@@ -395,6 +394,8 @@ class GlusterPool:
             mount -t overlay {PREFIX}-var-lib -o lowerdir=/var/lib,upperdir={folder}/var-lib.upper,workdir={folder}/var-lib.work /var/lib
             mount -t overlay {PREFIX}-root -o lowerdir=/root,upperdir={folder}/root.upper,workdir={folder}/root.work /root
             mount --bind {folder}/glusterd /var/lib/glusterd
+            mkdir -p /var/lib/glustereventsd  # in the overlay when the host has none
+            mount --bind {folder}/state /var/lib/glustereventsd
             mount --bind {folder}/run /run
             mount --bind {folder}/log /var/log/glusterfs
             mount --bind {folder}/etc-glusterfs /etc/glusterfs
