@@ -134,10 +134,10 @@ def source_copy(folder: Path) -> Path:
 
 
 def wheelhouse(source: Path, folder: Path) -> Path:
-    """Wheels of the project, its dependencies and pip, made with this host's pip."""
+    """Wheels of the project, its dependencies, and what pip needs to build it, made with this host's pip."""
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
-                           "--wheel-dir", str(folder), str(source), "pip"],
+                           "--wheel-dir", str(folder), str(source), "pip", "setuptools", "wheel"],
                           capture_output=True, timeout=180, check=False, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise AssertionError(f"pip wheel failed: {done.stderr.decode(errors='replace')[-2000:]}")
@@ -151,8 +151,9 @@ def pip_cache(release: Release) -> Path:
     return folder
 
 
-def build(root: Path, work: Path, release: Release, folder: Path, script: str, timeout: float = 900) -> Ran:
-    """Run ``script`` (sh -e) in ``root``, not booted, in ``folder`` (bound at the same path).
+def build(root: Path, work: Path, release: Release, folder: Path, script: str, cwd: Path | None = None,
+          timeout: float = 900) -> Ran:
+    """Run ``script`` (sh -e) in ``root``, not booted, with ``folder`` bound at the same path, in ``cwd``.
 
     The container shares the host's network, so pip reaches PyPI (and the host's CA bundle,
     which may hold a proxy's CA, is bound over the container's); the root is seen through an
@@ -165,7 +166,7 @@ def build(root: Path, work: Path, release: Release, folder: Path, script: str, t
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
                    check=True, capture_output=True, timeout=30)
     command = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(merged),
-               f"--bind={folder}", f"--bind={pip_cache(release)}:/root/.cache/pip", f"--chdir={folder}",
+               f"--bind={folder}", f"--bind={pip_cache(release)}:/root/.cache/pip", f"--chdir={cwd or folder}",
                "--setenv=HOME=/root", "--setenv=LANG=C.UTF-8", f"--setenv=PATH={PATH_INSIDE}"]
     for bundle in ("/etc/ssl/certs/ca-certificates.crt",):
         if Path(bundle).is_file():
