@@ -181,12 +181,14 @@ def _build_package(release: nspawn.Release, root: Path, work: Path) -> Path:
     folder.mkdir()
     source = nspawn.source_copy(folder)
     script = "\n".join(readme.blocks(readme.BUILD))
-    done = nspawn.build(root, work / "build-overlay", release, folder, script, cwd=source)
+    try:
+        done = nspawn.build(root, work / "build-overlay", release, folder, script, cwd=source)
+    finally:
+        shutil.rmtree(source, ignore_errors=True)  # a copy of the tests: keep it out of the secret scan
     if done.returncode != 0:
         raise AssertionError(f"package build on {release.suite} failed: {done.stdout[-3000:]}{done.stderr[-3000:]}")
     debs = list(folder.glob("gluster-eventsapi_*.deb"))
     assert len(debs) == 1, sorted(p.name for p in folder.iterdir())
-    shutil.rmtree(source)  # a copy of the tests: keep it out of the secret scan
     return folder
 
 
