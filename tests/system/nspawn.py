@@ -83,7 +83,9 @@ def check_machine() -> None:
 def root_key(release: Release) -> str:
     """What the root is built from, hashed: its folder's name."""
     text = "\n".join([release.suite, MIRROR, "minbase", *release.packages])
-    return f"{release.suite}-{release.flavor}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    # The flavor first: a run of an older tree, whose roots were "<suite>-<hash>" and which
+    # removes every other "<suite>-*", leaves these alone.
+    return f"{release.flavor}-{release.suite}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def _build(release: Release, target: Path) -> None:
@@ -109,7 +111,7 @@ def cached_root(release: Release = PLAIN) -> Iterator[Path]:
     target = CACHE / root_key(release)
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once: one builds, the other waits
-        if not (target / "usr/lib/systemd/systemd").exists():
+        if not target.is_dir():  # renamed into place only once complete (Debian 11's systemd is in /lib)
             building = CACHE / f".{target.name}.{os.getpid()}"
             shutil.rmtree(building, ignore_errors=True)
             try:
@@ -118,7 +120,7 @@ def cached_root(release: Release = PLAIN) -> Iterator[Path]:
                 os.rename(building, target)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
-            for old in CACHE.glob(f"{release.suite}-{release.flavor}-*"):  # package lists no longer used
+            for old in CACHE.glob(f"{release.flavor}-{release.suite}-*"):  # package lists no longer used
                 if old != target:
                     shutil.rmtree(old, ignore_errors=True)
     yield target
