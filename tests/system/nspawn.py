@@ -1,12 +1,16 @@
-"""A real systemd to run the unit under: Debian 12 booted with systemd-nspawn.
+"""Real systemd to run the unit under: Debian 11, 12 and 13 booted with systemd-nspawn.
 
-- ``cached_root()`` builds a minimal bookworm root with ``mmdebstrap`` (systemd and python3
-  only), once: it is kept under ``CACHE`` in a folder named by a hash of what it is built
-  from, and rebuilt when that changes. ``GLUSTER_EVENTS_NSPAWN_CACHE=off`` builds it in a
-  temporary folder that is removed afterwards.
+- ``cached_root(release)`` builds a minimal root of a Debian release with ``mmdebstrap`` (its
+  ``packages``), once: it is kept under ``CACHE`` in a folder named by a hash of what it is
+  built from, and rebuilt when that changes. ``CACHE`` defaults to
+  ``/var/cache/gluster-eventsapi-nspawn``: outside the checkout and ``/tmp``, so a later run
+  (CI included) on the same machine reuses it. ``GLUSTER_EVENTS_NSPAWN_CACHE=off`` builds
+  roots in a temporary folder that is removed afterwards.
 - ``wheelhouse()`` makes the wheels of the project and of its dependencies on the host, with
-  the host's own pip configuration: the container has no network.
-- ``Machine`` boots the root through an overlay (the cached root is never written) with
+  the host's own pip configuration, for a booted container, which has no network.
+- ``build()`` runs a command (the README's package build) in a root that is not booted, with
+  the host's network (pip fetches from PyPI) and its CA bundle, through an overlay.
+- ``Machine`` boots a root through an overlay (the cached root is never written) with
   ``systemd-nspawn -b --register=no --keep-unit --private-network``, runs commands inside
   with ``nsenter`` into its init, and powers it off (by the nspawn pid) at the end.
 """
@@ -28,11 +32,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
-PACKAGES = ("systemd", "systemd-sysv", "python3")  # pip comes from the wheelhouse
 CACHE = Path(os.environ.get("GLUSTER_EVENTS_NSPAWN_CACHE") or "/var/cache/gluster-eventsapi-nspawn")
-BUILD_TIMEOUT_SECS = 240
+BUILD_TIMEOUT_SECS = 600  # three roots of about 700 MB each, cold, on a shared 2-core machine
+
+
+@dataclass(frozen=True)
+class Release:
+    """A Debian release to boot, and what its root holds."""
+
+    suite: str  # bullseye, bookworm, trixie
+    flavor: str  # names the package list: roots of several lists of one suite live side by side
+    packages: tuple[str, ...]
+
+    @property
+    def number(self) -> int:
+        return {"bullseye": 11, "bookworm": 12, "trixie": 13}[self.suite]
+
+
+# A node without Gluster that installs from wheels (pip comes from the wheelhouse, the venv
+# module from python3-venv).
+PLAIN = Release("bookworm", "plain", ("systemd", "systemd-sysv", "python3", "python3-venv"))
+# A Gluster node that also builds the Debian package: the README's build dependencies, the
+# release's glusterfs-server, iproute2 for the node's address, logrotate to check the rule.
+GLUSTER_PACKAGES = ("systemd", "systemd-sysv", "python3", "python3-venv", "glusterfs-server",
+                    "build-essential", "debhelper", "dh-virtualenv", "ca-certificates", "iproute2",
+                    "logrotate")
+GLUSTER_RELEASES = tuple(Release(suite, "gluster", GLUSTER_PACKAGES) for suite in ("bullseye", "bookworm", "trixie"))
 PATH_INSIDE = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -54,15 +80,17 @@ def check_machine() -> None:
                              "(bash .ci/run installs them)")
 
 
-def root_key() -> str:
+def root_key(release: Release) -> str:
     """What the root is built from, hashed: its folder's name."""
-    text = "\n".join([SUITE, MIRROR, "minbase", *PACKAGES])
-    return f"{SUITE}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+    text = "\n".join([release.suite, MIRROR, "minbase", *release.packages])
+    # The flavor first: a run of an older tree, whose roots were "<suite>-<hash>" and which
+    # removes every other "<suite>-*", leaves these alone.
+    return f"{release.flavor}-{release.suite}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
-def _build(target: Path) -> None:
-    command = ["mmdebstrap", "--quiet", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-               "--skip=check/empty", SUITE, str(target), MIRROR]
+def _build(release: Release, target: Path) -> None:
+    command = ["mmdebstrap", "--quiet", "--variant=minbase", f"--include={','.join(release.packages)}",
+               "--skip=check/empty", release.suite, str(target), MIRROR]
     done = subprocess.run(command, capture_output=True, timeout=BUILD_TIMEOUT_SECS, check=False,
                           stdin=subprocess.DEVNULL)
     if done.returncode != 0:
@@ -71,28 +99,28 @@ def _build(target: Path) -> None:
 
 
 @contextlib.contextmanager
-def cached_root() -> Iterator[Path]:
-    """The Debian 12 root, built now or reused from the cache; a built-only-for-now one is removed."""
+def cached_root(release: Release = PLAIN) -> Iterator[Path]:
+    """The release's root, built now or reused from the cache; a built-only-for-now one is removed."""
     if str(CACHE) == "off":
         with tempfile.TemporaryDirectory(prefix="gev-nspawn-root-") as folder:
             target = Path(folder) / "root"
-            _build(target)
+            _build(release, target)
             yield target
         return
     CACHE.mkdir(parents=True, exist_ok=True)
-    target = CACHE / root_key()
+    target = CACHE / root_key(release)
     with open(CACHE / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two runs at once: one builds, the other waits
-        if not (target / "usr/lib/systemd/systemd").exists():
+        if not target.is_dir():  # renamed into place only once complete (Debian 11's systemd is in /lib)
             building = CACHE / f".{target.name}.{os.getpid()}"
             shutil.rmtree(building, ignore_errors=True)
             try:
-                _build(building)
+                _build(release, building)
                 shutil.rmtree(target, ignore_errors=True)
                 os.rename(building, target)
             finally:
                 shutil.rmtree(building, ignore_errors=True)
-            for old in CACHE.glob(f"{SUITE}-*"):  # roots of package lists no longer used
+            for old in CACHE.glob(f"{release.flavor}-{release.suite}-*"):  # package lists no longer used
                 if old != target:
                     shutil.rmtree(old, ignore_errors=True)
     yield target
@@ -108,14 +136,53 @@ def source_copy(folder: Path) -> Path:
 
 
 def wheelhouse(source: Path, folder: Path) -> Path:
-    """Wheels of the project, its dependencies and pip, made with this host's pip."""
+    """Wheels of the project, its dependencies, and what pip needs to build it, made with this host's pip."""
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check",
-                           "--wheel-dir", str(folder), str(source), "pip"],
+                           "--wheel-dir", str(folder), str(source), "pip", "setuptools", "wheel"],
                           capture_output=True, timeout=180, check=False, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         raise AssertionError(f"pip wheel failed: {done.stderr.decode(errors='replace')[-2000:]}")
     return folder
+
+
+def pip_cache(release: Release) -> Path:
+    """pip's download cache for the package builds of ``release``, kept with the roots."""
+    folder = (Path(tempfile.gettempdir()) / "gev-nspawn-pip" if str(CACHE) == "off" else CACHE / "pip") / release.suite
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def build(root: Path, work: Path, release: Release, folder: Path, script: str, cwd: Path | None = None,
+          timeout: float = 900) -> Ran:
+    """Run ``script`` (sh -e) in ``root``, not booted, with ``folder`` bound at the same path, in ``cwd``.
+
+    The container shares the host's network, so pip reaches PyPI (and the host's CA bundle,
+    which may hold a proxy's CA, is bound over the container's); the root is seen through an
+    overlay under ``work`` and never written.
+    """
+    for name in ("upper", "ovl-work", "merged"):
+        (work / name).mkdir(parents=True, exist_ok=True)
+    merged = work / "merged"
+    options = f"lowerdir={root},upperdir={work / 'upper'},workdir={work / 'ovl-work'}"
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o", options, str(merged)],
+                   check=True, capture_output=True, timeout=30)
+    command = ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(merged),
+               f"--bind={folder}", f"--bind={pip_cache(release)}:/root/.cache/pip", f"--chdir={cwd or folder}",
+               "--setenv=HOME=/root", "--setenv=LANG=C.UTF-8", f"--setenv=PATH={PATH_INSIDE}"]
+    for bundle in ("/etc/ssl/certs/ca-certificates.crt",):
+        if Path(bundle).is_file():
+            command.append(f"--bind-ro={bundle}")
+    start = time.monotonic()
+    try:
+        done = subprocess.run([*command, "--", "sh", "-e", "-x", "-c", script], capture_output=True,
+                              timeout=timeout, check=False, stdin=subprocess.DEVNULL)
+    finally:
+        subprocess.run(["umount", str(merged)], check=False, capture_output=True, timeout=30)
+        for name in ("upper", "ovl-work"):
+            shutil.rmtree(work / name, ignore_errors=True)
+    return Ran(done.returncode, done.stdout.decode(errors="replace"), done.stderr.decode(errors="replace"),
+               time.monotonic() - start)
 
 
 @dataclass

@@ -1,0 +1,384 @@
+"""The Debian package on Debian 11, 12 and 13, each booted with its own systemd and Gluster.
+
+For each release: the package is built in that release's root (not booted, with the host's
+network for pip) by the README's "Debian: build the package" block, word for word; then a
+container of the same root boots (private network), becomes a Gluster node (glusterd started,
+an address on ``lo`` for the brick, Gluster's own glustereventsd running with a webhook and a
+setting added by Gluster's own CLI), and installs the package by the README's block for a
+Gluster node. The tests then check, in this file's order: the takeover (Gluster's daemon
+stopped, ours active and READY, the node's files kept), an event from that release's glusterd
+at the webhook Gluster's CLI added, the CLI (status, webhook-test, webhook-add), a reload
+applied when systemctl returns (and a refused one failing it), kill -9, the security rating,
+a clean stop, the README's purge giving Gluster's own daemon back, delivering; last, Gluster
+purged, the README's block for a machine without Gluster, and the package's own purge.
+
+Receivers are a few lines of the release's own python3 (stdlib), so that they outlive the
+package's purge.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glustereventsd import runstate
+from glustereventsd.paths import Paths, resolve_paths
+from tests.helpers import wait_for
+from tests.system import nspawn, readme
+
+pytestmark = pytest.mark.timeout(900)  # a cold root and package build are most of it
+
+UNIT = "glustereventsd.service"
+VENV = "/opt/venvs/gluster-eventsapi"
+NODE_ADDRESS = "10.211.0.1"  # on lo, as tests/gluster does: glusterd refuses a brick on 127.0.0.1
+RECEIVER_PORT = 9000
+SECURITY_TODAY = 2.5  # systemd-analyze security of the unit before issue 17
+SYSTEMD = {"bullseye": 247, "bookworm": 252, "trixie": 257}
+DIVERTED = ("/usr/sbin/glustereventsd", "/usr/sbin/gluster-eventsapi",
+            "/usr/share/man/man8/glustereventsd.8.gz", "/usr/share/man/man8/gluster-eventsapi.8.gz",
+            "/lib/systemd/system/glustereventsd.service", "/usr/lib/systemd/system/glustereventsd.service")
+RECEIVER = """
+import http.server, json, sys
+out = sys.argv[2]
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with open(out, "a") as log:
+            log.write(json.dumps({"path": self.path, "body": body.decode("utf-8", "replace")}) + "\\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+RECEIVED = "/var/tmp/received.jsonl"
+
+
+@dataclass
+class Node:
+    """The booted release, with what the tests ask of it."""
+
+    release: nspawn.Release
+    machine: nspawn.Machine
+    timings: dict[str, float] = field(default_factory=dict)
+    before: dict[str, str] = field(default_factory=dict)  # sha256 of the node's files before the install
+    volume_sets: int = 0
+
+    @property
+    def paths(self) -> Paths:
+        """The node's files as the host sees them (through the container's root)."""
+        return resolve_paths({"GLUSTER_EVENTS_ROOT": str(self.machine.merged)})
+
+    def run(self, *command: str, timeout: float = 60, check: bool = True, stdin: str = "") -> nspawn.Ran:
+        return self.machine.run(command, timeout=timeout, check=check, stdin=stdin)
+
+    def sh(self, script: str, cwd: str = "/", timeout: float = 300) -> nspawn.Ran:
+        """A README block, word for word, under ``sh -e`` in ``cwd``."""
+        return self.run("sh", "-e", "-x", "-c", f"cd {cwd}\n{script}", timeout=timeout)
+
+    def show(self, *names: str) -> dict[str, str]:
+        out = self.run("systemctl", "show", UNIT, *[f"--property={n}" for n in names]).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def wait_show(self, ready: Callable[[dict[str, str]], bool], what: str, *names: str) -> dict[str, str]:
+        """The unit's properties ``names`` once ``ready`` holds for them (20 s at most)."""
+        def check() -> dict[str, str] | None:
+            props = self.show(*names)
+            return props if ready(props) else None
+        try:
+            result: dict[str, str] = wait_for(check, 20, what=what)
+        except AssertionError as err:
+            status = self.run("systemctl", "status", UNIT, "--no-pager", "-l", check=False).stdout
+            journal = self.run("journalctl", "-u", UNIT, "-n", "40", "--no-pager", check=False).stdout
+            raise AssertionError(f"{err}\n{status}\n{journal}") from None
+        return result
+
+    def listening(self, port: int) -> bool:
+        """Whether a UDP socket is bound to ``port`` (IPv4 or IPv6)."""
+        return bool(self.run("ss", "-H", "-u", "-l", "-n", f"sport = :{port}").stdout.strip())
+
+    def cmdline(self, pid: str) -> str:
+        """A process's command line (the container's /proc, read inside)."""
+        return self.run("cat", f"/proc/{pid}/cmdline", check=False).stdout.replace("\0", " ")
+
+    def sha(self, path: str) -> str:
+        ran = self.run("sha256sum", path, check=False)
+        return ran.stdout.split()[0] if ran.returncode == 0 else "missing"
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every POST the receiver got: its path, and its body as JSON (or text)."""
+        path = self.machine.path(RECEIVED)
+        found = []
+        for line in path.read_text(errors="replace").splitlines() if path.exists() else []:
+            entry = json.loads(line)
+            try:
+                entry["json"] = json.loads(entry["body"])
+            except ValueError:
+                entry["json"] = None
+            found.append(entry)
+        return found
+
+    def events_at(self, path: str) -> list[dict[str, Any]]:
+        return [e["json"] for e in self.received() if e["path"] == path and isinstance(e["json"], dict)]
+
+    def volume_set(self) -> str:
+        """A ``gluster volume set`` on the node's volume: glusterd sends VOLUME_SET. Its marker value."""
+        self.volume_sets += 1
+        value = str(1000 + self.volume_sets)
+        self.run("gluster", "--mode=script", "volume", "set", "gev", "performance.cache-max-file-size", value)
+        return value
+
+    def has_volume_set(self, path: str, value: str) -> bool:
+        for event in self.events_at(path):
+            if event.get("event") == "VOLUME_SET" and value in json.dumps(event.get("message")):
+                return True
+        return False
+
+
+def _gluster_node(node: Node) -> None:
+    """glusterd up with an address on lo, Gluster's own events daemon running with a webhook."""
+    node.run("ip", "addr", "add", f"{NODE_ADDRESS}/32", "dev", "lo")
+    node.run("sh", "-c", f"echo '{NODE_ADDRESS} gev-node' >> /etc/hosts")
+    node.run("systemctl", "start", "glusterd", timeout=90)
+    wait_for(lambda: node.run("gluster", "--mode=script", "pool", "list", check=False).returncode == 0, 30,
+             interval=0.5, what="glusterd answering")
+    node.run("systemd-run", "--unit=gev-receiver", "python3", "-c", RECEIVER, str(RECEIVER_PORT), RECEIVED)
+    probe = f"import socket; socket.create_connection(('127.0.0.1', {RECEIVER_PORT}), timeout=1)"
+    wait_for(lambda: node.run("python3", "-c", probe, check=False).returncode == 0, 10, what="receiver")
+    # Gluster's own daemon and CLI, as a node has them before this package comes.
+    node.run("systemctl", "enable", "--now", UNIT, timeout=60)
+    wait_for(lambda: node.show("ActiveState")["ActiveState"] == "active", 10, what="Gluster's glustereventsd")
+    added = node.run("gluster-eventsapi", "webhook-add", f"http://127.0.0.1:{RECEIVER_PORT}/pre", timeout=90)
+    assert "OK" in added.stdout, added.stdout + added.stderr
+    node.run("gluster-eventsapi", "config-set", "log-level", "DEBUG", timeout=90)
+    # Gluster's own daemon posts only to the webhooks it had when it started (as on a node where
+    # it has run for a while): restarted.
+    node.run("systemctl", "restart", UNIT, timeout=60)
+    for path in ("/etc/glusterfs/eventsconfig.json", "/var/lib/glusterd/events/webhooks.json",
+                 "/var/lib/glusterd/events/config.json"):
+        node.before[path] = node.sha(path)
+    node.before["gluster-pid"] = node.show("MainPID")["MainPID"]
+    node.run("mkdir", "-p", "/bricks/gev")
+    node.run("gluster", "--mode=script", "volume", "create", "gev", f"{NODE_ADDRESS}:/bricks/gev/b", "force")
+    node.run("gluster", "--mode=script", "volume", "start", "gev")
+    # Gluster's own daemon delivers (the oracle of what "running" means after the purge, too).
+    wait_for(lambda: any(e.get("event") == "VOLUME_START" for e in node.events_at("/pre")), 20,
+             what="Gluster's own daemon delivering VOLUME_START")
+
+
+def _build_package(release: nspawn.Release, root: Path, work: Path) -> Path:
+    """The README's build block in a copy of the tree; the folder holding the .deb."""
+    folder = work / "build"
+    folder.mkdir()
+    source = nspawn.source_copy(folder)
+    script = "\n".join(readme.blocks(readme.BUILD))
+    try:
+        done = nspawn.build(root, work / "build-overlay", release, folder, script, cwd=source)
+    finally:
+        shutil.rmtree(source, ignore_errors=True)  # a copy of the tests: keep it out of the secret scan
+    if done.returncode != 0:
+        raise AssertionError(f"package build on {release.suite} failed: {done.stdout[-3000:]}{done.stderr[-3000:]}")
+    debs = list(folder.glob("gluster-eventsapi_*.deb"))
+    assert len(debs) == 1, sorted(p.name for p in folder.iterdir())
+    return folder
+
+
+@pytest.fixture(scope="module", params=nspawn.GLUSTER_RELEASES, ids=lambda r: f"debian{r.number}")
+def node(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    release: nspawn.Release = request.param
+    try:
+        nspawn.check_machine()
+    except nspawn.Unavailable as why:
+        pytest.skip(f"real-systemd tier: {why}")
+    work = tmp_path_factory.mktemp(f"deb-{release.suite}")
+    started = time.monotonic()
+    with nspawn.cached_root(release) as root:
+        timings = {"root": time.monotonic() - started}
+        debs = _build_package(release, root, work)
+        timings["package"] = time.monotonic() - started - sum(timings.values())
+        machine = nspawn.Machine(root, work, f"gev-{release.suite}-{int(time.time() * 1000) % 10**8}",
+                                 binds=[(debs, "/debs")])
+        inside = Node(release, machine, timings)
+        try:
+            machine.boot(timeout=90)
+            # The README's commands as typed, without apt's question (the container has no one to ask).
+            inside.run("sh", "-c", "echo 'APT::Get::Assume-Yes \"true\";' > /etc/apt/apt.conf.d/90gev-tests")
+            _gluster_node(inside)
+            timings["boot and Gluster"] = time.monotonic() - started - sum(timings.values())
+            install = readme.blocks(readme.WITH_GLUSTER)[0]
+            inside.before["install-output"] = inside.sh(install, cwd="/debs").stdout
+            timings["install"] = time.monotonic() - started - sum(timings.values())
+            yield inside
+        finally:
+            machine.shutdown()
+            timings["tests"] = time.monotonic() - started - sum(timings.values())
+            print(f"\n{release.suite}: " + ", ".join(f"{k} {v:.1f}s" for k, v in timings.items())
+                  + f"; {time.monotonic() - started:.1f}s in all")
+
+
+def test_install_takes_over_gluster_daemon_and_keeps_the_node_files(node: Node) -> None:
+    props = node.show("ActiveState", "SubState", "StatusText", "MainPID", "Type", "FragmentPath")
+    assert (props["ActiveState"], props["SubState"]) == ("active", "running"), props
+    assert props["StatusText"] == "Listening for Gluster events"  # READY=1 came with it
+    assert props["Type"] == "notify"
+    assert props["FragmentPath"] in ("/lib/systemd/system/glustereventsd.service",  # /lib: merged /usr
+                                     "/usr/lib/systemd/system/glustereventsd.service")
+    assert "ExecStart=/usr/sbin/glustereventsd" in node.run("cat", props["FragmentPath"]).stdout
+    assert props["MainPID"] != node.before["gluster-pid"]
+    assert node.run("test", "-d", f"/proc/{node.before['gluster-pid']}", check=False).returncode != 0
+    assert f"{VENV}/bin/python" in node.cmdline(props["MainPID"])
+    diversions = node.run("dpkg-divert", "--list", "gluster-eventsapi").stdout
+    for path in DIVERTED:
+        assert f"diversion of {path} to {path}.distrib by gluster-eventsapi" in diversions, diversions
+    for name in ("glustereventsd", "gluster-eventsapi"):
+        assert node.run("readlink", "-f", f"/usr/sbin/{name}").stdout.strip() == f"{VENV}/bin/{name}"
+    # Gluster's own files kept aside, still runnable.
+    assert node.run("test", "-e", "/usr/sbin/glustereventsd.distrib", check=False).returncode == 0
+    for path, digest in node.before.items():
+        if path.startswith("/"):
+            assert node.sha(path) == digest, f"{path} changed by the install"
+    # The daemon listens where the distribution's eventsconfig.json says (Debian 11's Gluster 9.2: 24009).
+    port = json.loads(node.run("cat", "/etc/glusterfs/eventsconfig.json").stdout)["port"]
+    assert node.listening(port), node.run("ss", "-H", "-u", "-l", "-n", "-p").stdout
+    assert node.run("test", "-e", "/etc/logrotate.d/glustereventsd", check=False).returncode != 0  # glusterfs-common's covers it
+    assert node.run("test", "-d", "/usr/lib/python3/dist-packages/glustereventsd", check=False).returncode != 0
+    print(f"{node.release.suite}: {node.before['install-output'].strip()[-300:]}")
+
+
+def test_an_event_from_glusterd_reaches_the_webhook_glusters_cli_added(node: Node) -> None:
+    value = node.volume_set()
+    wait_for(lambda: node.has_volume_set("/pre", value), 20, what="VOLUME_SET from glusterd via our daemon")
+    body = next(e for e in node.events_at("/pre") if e.get("event") == "VOLUME_SET" and value in json.dumps(e))
+    assert body["nodeid"] and isinstance(body["ts"], int)
+
+
+def test_cli_status_webhook_test_and_add(node: Node) -> None:
+    status = node.run("gluster-eventsapi", "status", timeout=90).stdout
+    assert "UP" in status and "DOWN" not in status, status
+    assert "http://127.0.0.1:9000/pre" in status, status
+    tested = node.run("gluster-eventsapi", "webhook-test", "http://127.0.0.1:9000/tested", timeout=90).stdout
+    assert "OK" in tested and "NOT OK" not in tested, tested
+    assert any(e["path"] == "/tested" for e in node.received())
+    added = node.run("gluster-eventsapi", "webhook-add", "http://127.0.0.1:9000/added", timeout=90).stdout
+    assert "OK" in added and "NOT OK" not in added, added
+    value = node.volume_set()  # the moment webhook-add returned: the new webhook is in force
+    wait_for(lambda: node.has_volume_set("/added", value) and node.has_volume_set("/pre", value), 20,
+             what="VOLUME_SET at both webhooks")
+
+
+def test_reload_is_applied_when_systemctl_returns_and_a_refused_one_fails(node: Node) -> None:
+    hooks_file = "/var/lib/glusterd/events/webhooks.json"
+    hooks = json.loads(node.run("cat", hooks_file).stdout)
+    hooks["http://127.0.0.1:9000/reloaded"] = {"token": "", "secret": ""}
+    # Written in place, then the reload: in force when systemctl returns (whether the watch or the signal did it).
+    node.run("sh", "-c", f"cat > {hooks_file}", stdin=json.dumps(hooks))
+    node.run("systemctl", "reload", UNIT)
+    status = runstate.parse_status(node.run("cat", "/run/glustereventsd/status.json").stdout)
+    assert status is not None and status.config.digest == runstate.config_digest(node.paths), status
+    value = node.volume_set()
+    wait_for(lambda: node.has_volume_set("/reloaded", value), 20, what="VOLUME_SET at the reloaded webhook")
+    config = "/var/lib/glusterd/events/config.json"
+    good = node.run("cat", config).stdout
+    node.run("sh", "-c", f"cat > {config}", stdin='{"port": "not-a-port"}')
+    try:
+        refused = node.run("systemctl", "reload", UNIT, check=False)
+        assert refused.returncode != 0
+        journal = node.run("journalctl", "-u", UNIT, "-n", "30", "--no-pager", "-o", "cat").stdout
+        assert "invalid value 'not-a-port' for port" in journal
+        assert node.show("ActiveState")["ActiveState"] == "active"
+    finally:
+        node.run("sh", "-c", f"cat > {config}", stdin=good)
+    node.run("systemctl", "reload", UNIT)
+
+
+def test_kill_9_is_restarted_and_delivers(node: Node) -> None:
+    before = node.show("MainPID", "NRestarts")
+    node.run("sh", "-c", f"kill -9 {before['MainPID']}")  # minbase has no kill(1)
+
+    def restarted() -> dict[str, str] | None:
+        now = node.show("ActiveState", "MainPID", "NRestarts", "StatusText")
+        fresh = now["MainPID"] not in ("0", before["MainPID"])
+        return now if now["ActiveState"] == "active" and fresh and now["StatusText"] else None
+
+    after = wait_for(restarted, 20, what="the restart (RestartSec=2s)")
+    assert int(after["NRestarts"]) == int(before["NRestarts"]) + 1
+    value = node.volume_set()
+    wait_for(lambda: node.has_volume_set("/added", value), 20, what="delivery after the restart")
+
+
+def test_security_exposure_is_no_worse_than_before(node: Node) -> None:
+    out = node.run("systemd-analyze", "security", UNIT, "--no-pager").stdout
+    found = re.search(r"Overall exposure level for glustereventsd\.service: ([0-9.]+)", out)
+    assert found, out[-500:]
+    print(f"{node.release.suite} (systemd {SYSTEMD[node.release.suite]}): systemd-analyze security {found.group(1)}")
+    assert float(found.group(1)) <= SECURITY_TODAY
+
+
+def test_stop_is_prompt_and_clean(node: Node) -> None:
+    ran = node.run("systemctl", "stop", UNIT)
+    props = node.show("ActiveState", "Result", "ExecMainCode", "ExecMainStatus")
+    assert ran.seconds < 5, ran.seconds
+    assert (props["ActiveState"], props["Result"]) == ("inactive", "success")
+    assert (props["ExecMainCode"], props["ExecMainStatus"]) == ("1", "0")
+    assert node.run("test", "-e", "/run/glustereventsd/status.json", check=False).returncode == 1
+    node.run("systemctl", "start", UNIT)
+
+
+def test_purge_gives_glusters_own_daemon_back_running(node: Node) -> None:
+    purge = readme.blocks(readme.WITH_GLUSTER)[1]
+    node.sh(purge)
+    assert node.run("dpkg-divert", "--list", "gluster-eventsapi").stdout.strip() == ""
+    assert node.run("dpkg-query", "-S", "/usr/sbin/glustereventsd").stdout.startswith("glusterfs-server")
+    assert node.run("test", "-e", VENV, check=False).returncode != 0
+    props = node.wait_show(lambda p: p["ActiveState"] == "active", "Gluster's own daemon active",
+                           "ActiveState", "MainPID", "FragmentPath", "UnitFileState")
+    assert props["UnitFileState"] == "enabled"
+    assert VENV not in node.cmdline(props["MainPID"])
+    fragment = node.run("cat", props["FragmentPath"]).stdout
+    assert "Type=simple" in fragment  # Gluster's own unit, back in its place
+    assert node.sha("/etc/glusterfs/eventsconfig.json") == node.before["/etc/glusterfs/eventsconfig.json"]
+    hooks = json.loads(node.run("cat", "/var/lib/glusterd/events/webhooks.json").stdout)
+    assert {"http://127.0.0.1:9000/pre", "http://127.0.0.1:9000/added"} <= set(hooks)
+    value = node.volume_set()
+    wait_for(lambda: node.has_volume_set("/pre", value), 30, what="Gluster's own daemon delivering again")
+
+
+def test_without_gluster_the_package_runs_on_its_shipped_defaults(node: Node) -> None:
+    # Gluster 11.1's own daemon (Debian 13) can take its TimeoutStopSec (90 s) to stop: killed.
+    node.run("systemctl", "kill", "--signal=SIGKILL", "glusterd.service", UNIT)
+    node.run("systemctl", "stop", "glusterd.service", UNIT, timeout=120)
+    node.run("sh", "-c", "apt-get purge -q 'glusterfs-*' >/dev/null", timeout=180)
+    node.run("rm", "-rf", "/var/lib/glusterd", "/etc/glusterfs", "/var/log/glusterfs")
+    assert node.run("sh", "-c", "command -v gluster", check=False).returncode != 0
+    install = readme.blocks(readme.WITHOUT_GLUSTER)[0]
+    node.sh(install, cwd="/debs")
+    props = node.wait_show(lambda p: bool(p["StatusText"]), "READY", "ActiveState", "StatusText")
+    assert props["ActiveState"] == "active"
+    assert node.listening(24009)  # the shipped defaults' port
+    assert node.run("test", "-e", "/etc/glusterfs/eventsconfig.json", check=False).returncode != 0
+    added = node.run("gluster-eventsapi", "webhook-add", "http://127.0.0.1:9000/plain", timeout=60).stdout
+    assert "OK" in added and "NOT OK" not in added, added
+    node.run("gluster-eventsapi", "emit", "VOLUME_CREATE", "name=on-24009")  # to the default port, 24009
+    wait_for(lambda: any(e.get("message", {}).get("name") == "on-24009" for e in node.events_at("/plain")), 20,
+             what="an emitted event on the default port")
+    # Its own logrotate rule here (no glusterfs-common rule), accepted by logrotate.
+    assert node.run("test", "-f", "/etc/logrotate.d/glustereventsd", check=False).returncode == 0
+    checked = node.run("logrotate", "--debug", "/etc/logrotate.conf", check=False)
+    errors = [line for line in checked.stderr.splitlines()
+              if line.startswith("error:") and "state file" not in line]  # no state yet: a fresh node
+    assert checked.returncode == 0 and not errors, checked.stderr[-1000:]
+    assert "/var/log/glusterfs/glustereventsd.log" in checked.stderr
+    node.run("apt-get", "purge", "-q", "gluster-eventsapi", timeout=120)
+    for gone in (VENV, "/etc/logrotate.d/glustereventsd", "/usr/lib/systemd/system/glustereventsd.service",
+                 "/etc/systemd/system/multi-user.target.wants/glustereventsd.service", "/var/lib/glustereventsd"):
+        assert node.run("test", "-e", gone, check=False).returncode != 0, f"{gone} left after the purge"
+    assert node.run("dpkg-divert", "--list", "gluster-eventsapi").stdout.strip() == ""
