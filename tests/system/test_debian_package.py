@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from glustereventsd import runstate
-from glustereventsd.paths import Paths, resolve_paths
+from glustereventsd.runtime import runstate
+from glustereventsd.base.paths import Paths, resolve_paths
 from tests.helpers import wait_for
 from tests.system import nspawn, readme
 
