@@ -82,10 +82,14 @@ def is_corruption(err: BaseException) -> bool:
     """True for SQLite's "database disk image is malformed" and "file is not a database".
 
     Also for Python's "Could not decode to UTF-8 column": the spool writes only UTF-8 text,
-    so such a value lies on a damaged page.
+    so such a value lies on a damaged page. And for a bare DatabaseError with no text: Python
+    before 3.11 (no ``sqlite_errorname``) raises that when SQLite's own message, which quotes
+    the damaged schema, is not UTF-8 itself (3.11 raises UnicodeDecodeError there).
     """
     name = str(getattr(err, "sqlite_errorname", "") or "")
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return True
+    if type(err) is sqlite3.DatabaseError and not err.args:
         return True
     text = str(err).lower()
     return isinstance(err, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text

@@ -28,5 +28,8 @@ def test_install_never_overwrites_the_distributions_eventsconfig() -> None:
         if line.lstrip().startswith("install -d"):
             continue
         assert line.lstrip().startswith("[ -e /etc/glusterfs/eventsconfig.json ] ||"), line
-    section = README[README.index("### On a Gluster node"):README.index("### On a machine without Gluster")]
-    assert "etc/eventsconfig.json" not in section and "systemctl disable --now glustereventsd" in section
+    gluster_node = README[README.index("### Debian, on a Gluster node"):README.index("### Debian, on a machine without")]
+    assert "etc/eventsconfig.json" not in gluster_node  # the package keeps glusterfs-server's file
+    assert "keeps the distribution's `/etc/glusterfs/eventsconfig.json`" in gluster_node
+    venv = README[README.index("### RPM systems"):README.index("### All of them: the unit")]
+    assert "systemctl disable --now glustereventsd" in venv  # Gluster's own daemon holds the events port

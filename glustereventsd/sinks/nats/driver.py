@@ -113,7 +113,9 @@ class NatsLoop:
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(self._on_loop_error)
         self.sinks: dict[int, Sink] = {}  # loop thread only
-        self._stop = asyncio.Event()
+        # Made in run(), once this loop is the thread's: on Python 3.9 an asyncio.Event binds to the
+        # thread's current loop when made, and the thread that builds the driver has none (or another).
+        self._stop: asyncio.Event | None = None
         self._closing: set[asyncio.Task[None]] = set()
         self._thread: Optional[threading.Thread] = None
 
@@ -185,6 +187,7 @@ class NatsLoop:
     def run(self) -> None:
         """Serve until ``stopping`` is set; then give every record back and close every connection."""
         asyncio.set_event_loop(self.loop)
+        self._stop = asyncio.Event()
         try:
             self.loop.run_until_complete(self._serve())
         finally:
@@ -210,16 +213,21 @@ class NatsLoop:
 
     async def _serve(self) -> None:
         self._sweep()
+        assert self._stop is not None
         await self._stop.wait()
+
+    def _stopped(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     def _check_stop(self) -> None:
         if self.stopping.is_set():
-            self._stop.set()
+            if self._stop is not None:
+                self._stop.set()
 
     def _sweep(self) -> None:
         """Expire publications past their deadline; look at ``stopping``; again soon."""
         self._check_stop()
-        if self._stop.is_set():
+        if self._stopped():
             return
         try:
             now = self.clock()
@@ -285,7 +293,7 @@ class NatsLoop:
 
     def _kick(self, sink: Sink) -> None:
         """Publish what the sink may publish now (in a task: publishing awaits nats-py)."""
-        if self._stop.is_set() or self.sinks.get(sink.outlet.hook_id) is not sink:
+        if self._stopped() or self.sinks.get(sink.outlet.hook_id) is not sink:
             return
         if sink.pumping is not None:
             sink.again = True
