@@ -123,10 +123,9 @@ def test_a_dead_webhook_driver_is_replaced_and_the_nats_sink_stays_with_its_own_
 def test_a_dead_nats_driver_is_replaced_with_the_nats_sinks_only(pool: Pool) -> None:
     pool.outlets.apply(pool.settings, [Destination(url=WEBHOOK), Destination(url=NATS)])
     first = pool.nats_drivers[0]
-    first.stopping.set()  # ends its thread, as an unforeseen error would
-    first.request_stop()
+    first.loop.call_soon_threadsafe(first.loop.stop)  # its event loop ends under it, as an unforeseen error would
     wait_for(lambda: not first.alive(), "the NATS driver's thread ended")
-    first.stopping.clear()
+    assert pool.webhook_drivers[0].alive()
     pool.now += LOOP_CHECK_SECS
     pool.outlets.supervise()
     assert len(pool.nats_drivers) == 2 and len(pool.webhook_drivers) == 1
