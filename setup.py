@@ -43,7 +43,8 @@ setup(
             "ruff>=0.4",
             # drives Debian's chromium through chromium-driver for the page tests (tests/browser.py)
             "selenium>=4.15",
-            "wheel>=0.40",  # the packaging test builds a wheel without build isolation
+            "wheel>=0.40",  # the packaging test builds a wheel without build isolation,
+            "setuptools>=61",  # so it needs the build backend in the venv (3.12+ venvs come without it)
             "pyyaml>=6",  # the alert rules test reads etc/prometheus/*.yml
             # lint-imports checks the layering contracts of .importlinter (docs/ARCHITECTURE.md), and its
             # grimp builds the import graph the cycle test reads: both would be hand-written otherwise.
