@@ -14,7 +14,7 @@ from glustereventsd.config.options import ConfigError, validate_url, webhook_fro
 
 from gluster_eventsapi.context import Context
 from gluster_eventsapi.credentials import StdinSecrets, bearer_and_secret
-from gluster_eventsapi.errors import WEBHOOK_EXISTS_TEXT, CliError, ExitStatus
+from gluster_eventsapi.errors import WEBHOOK_EXISTS_TEXT, WEBHOOK_NOT_EXISTS_TEXT, CliError, ExitStatus
 from gluster_eventsapi.files import hooks, store, tlsfiles
 from gluster_eventsapi.pool.hookstatus import WebhookStatus, webhook_status
 from gluster_eventsapi.pool.run import on_pool, sync_pool
@@ -152,9 +152,9 @@ def cmd_nats_stream_add(args: argparse.Namespace, ctx: Context) -> Message:
     paths = ctx.get_paths()
     registered = store.read_webhooks(paths).get(url)
     if registered is None:
-        raise CliError(f"NATS sink {url} is not registered: add it first with 'gluster-eventsapi webhook-add {url}' "
-                       "(the stream is created with its servers, credentials and TLS settings)",
-                       ExitStatus.WEBHOOK_NOT_EXISTS)
+        raise CliError(f"{WEBHOOK_NOT_EXISTS_TEXT}: NATS sink {url} is not registered: add it first with "
+                       f"'gluster-eventsapi webhook-add {url}' (the stream is created with its servers, "
+                       "credentials and TLS settings)", ExitStatus.WEBHOOK_NOT_EXISTS)
     if not 1 <= args.replicas <= 5:
         raise CliError(f"--replicas {args.replicas}: give 1 to 5", ExitStatus.INVALID_CONFIG)
     if args.max_age_days < 0 or not 10 <= args.duplicate_window_secs <= 86400:

@@ -102,6 +102,7 @@ class Outlets:
         self.stopping = threading.Event()
         self._factories = dict(factories or {})  # kind -> how its driver is made (tests pass their own)
         self._drivers: dict[str, Driver] = {}  # kind -> its one driver, started with its first destination
+        self._unstarted: set[str] = set()  # kinds whose dead driver could not be replaced yet
         self._clock = clock
         self._next_check = clock() + LOOP_CHECK_SECS
 
@@ -130,19 +131,35 @@ class Outlets:
 
     def _driver(self, kind: str) -> Driver:
         """The driver of ``kind``, started when the first destination of that kind appears."""
-        return self._drivers.get(kind) or self._start(kind)
+        driver = self._drivers.get(kind) or self._start(kind)
+        self._unstarted.discard(kind)
+        return driver
 
     def supervise(self) -> None:
-        """Replace a driver whose thread died (it logged why), so no destination stalls silently."""
+        """Replace a driver whose thread died (it logged why), so no destination stalls silently.
+
+        A replacement that cannot start (the spool being rebuilt, no file descriptors left) is
+        logged and tried again at the next check; the pipeline goes on.
+        """
         now = self._clock()
         if now < self._next_check:
             return
         self._next_check = now + LOOP_CHECK_SECS
+        if self.stopping.is_set():
+            return
         for kind, driver in list(self._drivers.items()):
-            if not driver.alive() and not self.stopping.is_set():
+            if not driver.alive():
                 log.error("The %s driver's thread stopped; starting a new one", kind)
+                del self._drivers[kind]
                 driver.close()
+                self._unstarted.add(kind)
+        for kind in sorted(self._unstarted):
+            try:
                 self._start(kind)
+            except (sqlite3.Error, OSError) as err:
+                log.error("Cannot start the %s driver (%s); trying again in %g s", kind, err, LOOP_CHECK_SECS)
+            else:
+                self._unstarted.discard(kind)
 
     def use_spool(self, writer: SpoolWriter) -> None:
         """Go on with ``writer``, of a spool rebuilt at the same path (pipeline thread only).

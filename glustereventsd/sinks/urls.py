@@ -26,16 +26,14 @@ def display(url: str) -> str:
 def label(url: str, hook_id: int) -> str:
     """The name of one destination in logs and metric labels: ``display(url)``, made unique.
 
-    Two URLs that differ only in what ``display`` hides (``?token=A`` and ``?token=B``, user
-    info, a fragment) would otherwise share one label, their counters merging; such a URL's
-    label adds its spool id, which stays the same across restarts and says nothing of the
-    hidden part.
+    Two URLs that differ only in what ``display`` hides or rewrites (``?token=A`` and
+    ``?token=B``, user info, a fragment; ``HTTP://Host:080/`` and ``http://host:80/``) would
+    otherwise share one label, their counters merging: a URL that is not shown exactly as
+    written gets its spool id too, which stays the same across restarts and says nothing of
+    what was hidden.
     """
     shown = display(url)
-    text = url.strip()
-    authority = text.partition("://")[2].split("/", 1)[0]
-    hides = "?" in text or "#" in text or "@" in authority
-    return f"{shown} (#{hook_id})" if hides else shown
+    return shown if shown == url.strip() else f"{shown} (#{hook_id})"
 
 
 __all__ = ["UrlError", "canonical", "display", "label"]

@@ -70,6 +70,8 @@ def test_bad_urls_say_what_is_wrong(url: str, words: str) -> None:
 def test_shown_urls_hold_no_credentials_and_no_raw_control_characters() -> None:
     assert natsurl.display("nats://a:1,user:pw@b:2/g.e?x=1") == "nats://a:1,b:2/g.e"
     assert natsurl.display("nats://a/g\x1b[31m") == "nats://a/g\\x1b[31m"
+    assert natsurl.display("nats://h:4222?token=S3CRET") == "nats://h:4222"  # no path: the query still goes
+    assert natsurl.display("nats://h#S3CRET") == "nats://h"
     assert urls.display("nats://a:4222,b:4222/gluster.events") == "nats://a:4222,b:4222/gluster.events"
 
 

@@ -151,3 +151,36 @@ def test_webhooks_differing_only_in_a_hidden_part_have_labels_of_their_own(pool:
     pool.outlets.apply(pool.settings, [Destination(url=second), Destination(url=plain)])  # the first is deleted
     assert stats.get("retried", (labels[second], "connect")) >= 1  # its neighbour's counters are kept
     assert stats.get("retried", (labels[first], "connect")) == 0
+
+
+def test_urls_shown_alike_but_written_differently_have_labels_of_their_own(pool: Pool) -> None:
+    """The CLI keeps ``HTTP://127.0.0.1:09/hook`` and ``http://127.0.0.1:9/hook`` apart: so do the labels."""
+    urls = [WEBHOOK, "HTTP://127.0.0.1:09/hook", "http://127.0.0.1:9/hook#x"]
+    pool.outlets.apply(pool.settings, [Destination(url=url) for url in urls])
+    labels = [pool.outlets.by_url[url].label for url in urls]
+    assert len(set(labels)) == 3 and labels[0] == WEBHOOK
+
+
+def test_a_driver_that_cannot_start_again_is_tried_at_the_next_check(pool: Pool) -> None:
+    pool.outlets.apply(pool.settings, [Destination(url=WEBHOOK)])
+    first = pool.webhook_drivers[0]
+    refusals = [OSError(24, "Too many open files")]
+    make = pool._webhook_driver
+
+    def refusing(context: DriverContext) -> DyingLoop:
+        if refusals:
+            raise refusals.pop()
+        return make(context)
+
+    pool.outlets._factories[kinds.HTTP] = refusing  # noqa: SLF001 - the next start fails once
+    first.die.set()
+    first.wake()
+    wait_for(lambda: not first.alive(), "the webhook driver's thread ended")
+    pool.now += LOOP_CHECK_SECS
+    pool.outlets.supervise()  # cannot start: logged, the pipeline goes on
+    assert pool.outlets.driver_of(kinds.HTTP) is None and len(pool.webhook_drivers) == 1
+    pool.now += LOOP_CHECK_SECS
+    pool.outlets.supervise()
+    assert pool.outlets.driver_of(kinds.HTTP) is pool.webhook_drivers[1]
+    assert pool.outlets.by_url[WEBHOOK].driven_by(pool.webhook_drivers[1])
+

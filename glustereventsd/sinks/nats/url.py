@@ -144,9 +144,9 @@ def display(url: str) -> str:
     scheme, sep, rest = text.partition("://")
     if not sep:
         return printable(text)
+    rest = rest.split("?", 1)[0].split("#", 1)[0]  # before the servers: a URL with no path may end in ?token=
     netloc, slash, path = rest.partition("/")
     netloc = ",".join(server.rpartition("@")[2] for server in netloc.split(","))
-    path = path.split("?", 1)[0].split("#", 1)[0]
     return printable(f"{scheme.lower()}://{netloc}{slash}{path}")
 
 
