@@ -64,7 +64,7 @@ def bench_receiver_mode(mode: str, limit: str, window: float, spool: str = "disk
             send(daemon.port, SEND_COUNT, SEND_RATE)
             time.sleep(max(0.0, window - (time.monotonic() - begin)))
             timings = [t for t in receiver.timings() if t[2] <= begin_wall + window]
-            max_in_flight = receiver.max_in_flight()
+            max_in_flight, max_connections = receiver.max_in_flight(), receiver.max_connections()
     finally:
         receiver.stop()
     served = [t for t in timings if t[3] == 200]
@@ -77,7 +77,8 @@ def bench_receiver_mode(mode: str, limit: str, window: float, spool: str = "disk
             "queue_p50_ms": ms([start - arrived for arrived, start, _, _ in served], 0.5),
             "queue_p99_ms": ms([start - arrived for arrived, start, _, _ in served], 0.99),
             "response_p99_ms": ms([end - arrived for arrived, _, end, _ in served], 0.99),
-            "receiver_max_in_flight": max_in_flight, "window_s": window}
+            "receiver_max_in_flight": max_in_flight, "receiver_max_connections": max_connections,
+            "window_s": window}
 
 
 def bench_fast(limit: str, count: int, spool: str = "disk") -> dict[str, object]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -107,6 +108,10 @@ class ReceiverProcess:
         """The most POSTs the receiver has had unanswered at once."""
         return int(self._get("/stats")["max_in_flight"])  # type: ignore[index]
 
+    def max_connections(self) -> int:
+        """The most connections open at once (the daemon's, plus the one asking)."""
+        return int(self._get("/stats")["max_connections"])  # type: ignore[index]
+
     def timings(self) -> list[tuple[float, float, float, int]]:
         """Every POST: (arrival, service start, answer, HTTP status), times from time.time()."""
         rows = cast("list[tuple[float, float, float, int]]", self._get("/timings"))
@@ -172,7 +177,17 @@ class Daemon:
                  "--rate", str(PROFILE_RATE), "--format", "raw", "--output", DAEMON_PROFILE, "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             time.sleep(1.0)  # attached before the workload starts
+            self._name_threads(Path(DAEMON_PROFILE + ".threads"))
         return self
+
+    def _name_threads(self, into: Path) -> None:
+        """Thread ids and Python names (from ``py-spy dump``), for bench/profile_summary.py --names."""
+        assert self.proc
+        dump = subprocess.run([str(Path(sys.executable).with_name("py-spy")), "dump", "--pid", str(self.proc.pid),
+                               "--nonblocking"], capture_output=True, text=True, timeout=60).stdout
+        rows = [f"{m.group(1).lower()} {m.group(2)}"
+                for m in re.finditer(r'^Thread (0x[0-9A-Fa-f]+|\d+) \([^)]*\): "([^"]*)"', dump, re.M)]
+        into.write_text("".join(f"{row}\n" for row in rows))
 
     def _sample(self) -> None:
         while self.proc and self.proc.poll() is None and not self._sampling.is_set():
@@ -337,7 +352,7 @@ def bench_throughput(spool: str, count: int, concurrency: int | None = None) -> 
             elapsed = time.monotonic() - begin
             cpu = daemon.cpu() - cpu_before
             return {"events": got, "rate_per_s": round(got / elapsed), "cpu_s_per_1000": round(cpu / got * 1000, 3),
-                    "receiver_max_in_flight": receiver.max_in_flight(), "rss_peak_mb": round(daemon.rss_peak, 1)}
+                    "receiver_max_connections": receiver.max_connections(), "rss_peak_mb": round(daemon.rss_peak, 1)}
     finally:
         receiver.stop()
 

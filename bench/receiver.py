@@ -3,7 +3,7 @@
 asyncio with a minimal HTTP/1.1 parser, so that the receiver is never the bottleneck and its
 CPU is not the daemon's. It records (event index, arrival time) for every POST it accepts whose
 body names ``v<index>``; ``GET /stats`` answers the count (and the most requests it has had in
-flight at once), ``GET /dump`` every arrival, ``GET /timings`` every POST's
+flight at once, and the most connections open at once: the benchmark's own GETs add one), ``GET /dump`` every arrival, ``GET /timings`` every POST's
 (arrival, service start, answer, status) so that a benchmark can split the response time into
 queueing and service.
 
@@ -46,6 +46,8 @@ class Recorder:
         self.timings: list[tuple[float, float, float, int]] = []  # arrival, service start, answer, status
         self.in_flight = 0
         self.max_in_flight = 0
+        self.connections = 0
+        self.max_connections = 0  # the daemon keeps one connection per request in flight
         self.busy_until = 0.0  # serial mode: when the one worker is free (time.time())
 
 
@@ -55,6 +57,11 @@ def make_protocol(recorder: Recorder) -> type[asyncio.Protocol]:
             assert isinstance(transport, asyncio.Transport)
             self.transport = transport
             self.buffer = b""
+            recorder.connections += 1
+            recorder.max_connections = max(recorder.max_connections, recorder.connections)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            recorder.connections -= 1
 
         def data_received(self, data: bytes) -> None:
             self.buffer += data
@@ -83,7 +90,8 @@ def make_protocol(recorder: Recorder) -> type[asyncio.Protocol]:
                     payload = json.dumps(recorder.timings).encode()
                 else:
                     payload = json.dumps({"count": len(recorder.arrivals),
-                                          "max_in_flight": recorder.max_in_flight}).encode()
+                                          "max_in_flight": recorder.max_in_flight,
+                                          "max_connections": recorder.max_connections}).encode()
                 self.respond(payload)
                 return
             now = time.time()
