@@ -11,6 +11,12 @@ this machine. Prints one line per figure. Not a test: it asserts nothing, it mea
 
 GEV_BENCH_TREE and GEV_BENCH_PYTHON run the daemon of another checkout with its own
 interpreter (bench/compare.py uses them to put two versions side by side in one run).
+GEV_BENCH_PATCH sets module constants of the daemon before it starts, to measure what one
+costs without editing it; GEV_BENCH_PROFILE records the daemon with py-spy (pip install py-spy
+beside this interpreter), for bench/profile_summary.py:
+
+    GEV_BENCH_PATCH='glustereventsd.pipeline.GATHER_SECS=0' python -m bench.daemon_bench --only steady --spool disk
+    GEV_BENCH_PROFILE=/tmp/steady.txt python -m bench.daemon_bench --only steady --spool disk
 """
 
 from __future__ import annotations
@@ -327,12 +333,14 @@ def bench_steady(spool: str, rate: float, secs: float) -> dict[str, object]:
             arrivals = unique(receiver.arrivals())
             # CPU and switches up to the poll that saw the last arrival (at most 0.1 s late)
             elapsed, cpu = time.monotonic() - begin, daemon.cpu() - cpu_before
-            switches = sum(switches_between(switches_before, thread_switches(daemon.proc.pid)).values())
+            per_thread = switches_between(switches_before, thread_switches(daemon.proc.pid))
             latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
             return {"sent": count, "lost": count - len(arrivals),
                     "p50_ms": round(percentile(latencies, 0.50), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
                     "max_ms": round(max(latencies), 1), "cpu_s_per_1000": round(cpu / max(1, len(arrivals)) * 1000, 3),
-                    "wakeups_per_s": round(switches / elapsed), "rss_peak_mb": round(daemon.rss_peak, 1)}
+                    "wakeups_per_s": round(sum(per_thread.values()) / elapsed),
+                    "wakeups_per_thread_per_s": {name: round(n / elapsed) for name, n in sorted(per_thread.items())},
+                    "rss_peak_mb": round(daemon.rss_peak, 1)}
     finally:
         receiver.stop()
 
