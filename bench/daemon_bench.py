@@ -36,7 +36,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, cast
+from typing import Iterator, Mapping, cast
 
 REPO = Path(__file__).resolve().parent.parent
 DAEMON_TREE = Path(os.environ.get("GEV_BENCH_TREE") or REPO)  # whose glustereventsd is measured
@@ -124,6 +124,18 @@ class ReceiverProcess:
         return [(float(a), float(s), float(e), int(c)) for a, s, e, c in rows]
 
 
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """Per thread of ``pid``: (name, CPU seconds so far, user + system)."""
+    found: dict[int, tuple[str, float]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name, fields = (task / "comm").read_text().strip(), (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
 def thread_switches(pid: int) -> dict[int, tuple[str, int]]:
     """Per thread of ``pid``: (name, voluntary + involuntary context switches so far).
 
@@ -144,9 +156,10 @@ def thread_switches(pid: int) -> dict[int, tuple[str, int]]:
     return found
 
 
-def switches_between(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]]) -> dict[str, int]:
-    """Context switches per thread name between two ``thread_switches`` readings (new threads from 0)."""
-    per_name: dict[str, int] = {}
+def switches_between(before: Mapping[int, tuple[str, float]],
+                     after: Mapping[int, tuple[str, float]]) -> dict[str, float]:
+    """Growth per thread name between two ``thread_switches`` (or ``thread_cpu``) readings (new threads from 0)."""
+    per_name: dict[str, float] = {}
     for tid, (name, count) in after.items():
         per_name[name] = per_name.get(name, 0) + count - before.get(tid, (name, 0))[1]
     return per_name
@@ -328,18 +341,22 @@ def bench_steady(spool: str, rate: float, secs: float) -> dict[str, object]:
             count = int(rate * secs)
             assert daemon.proc
             switches_before, cpu_before, begin = thread_switches(daemon.proc.pid), daemon.cpu(), time.monotonic()
+            threads_cpu_before = thread_cpu(daemon.proc.pid)
             sent = send(daemon.port, count, rate)
             wait_count(receiver, count, 60)
             arrivals = unique(receiver.arrivals())
             # CPU and switches up to the poll that saw the last arrival (at most 0.1 s late)
             elapsed, cpu = time.monotonic() - begin, daemon.cpu() - cpu_before
             per_thread = switches_between(switches_before, thread_switches(daemon.proc.pid))
+            per_thread_cpu = switches_between(threads_cpu_before, thread_cpu(daemon.proc.pid))
             latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
             return {"sent": count, "lost": count - len(arrivals),
                     "p50_ms": round(percentile(latencies, 0.50), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
                     "max_ms": round(max(latencies), 1), "cpu_s_per_1000": round(cpu / max(1, len(arrivals)) * 1000, 3),
                     "wakeups_per_s": round(sum(per_thread.values()) / elapsed),
                     "wakeups_per_thread_per_s": {name: round(n / elapsed) for name, n in sorted(per_thread.items())},
+                    "cpu_s_per_1000_per_thread": {name: round(c / max(1, len(arrivals)) * 1000, 3)
+                                                  for name, c in sorted(per_thread_cpu.items())},
                     "rss_peak_mb": round(daemon.rss_peak, 1)}
     finally:
         receiver.stop()
