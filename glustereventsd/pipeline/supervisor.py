@@ -235,6 +235,13 @@ class Outlets:
             outlets = list(self.by_url.items())
         return {url: outlet.memory_only() for url, outlet in outlets}
 
+    def concurrency(self) -> dict[str, tuple[int, str]]:
+        """Each destination's in-flight limit and why, by URL (any thread; those no driver asked yet left out)."""
+        with self._lock:
+            outlets = list(self.by_url.items())
+        found = {url: outlet.concurrency() for url, outlet in outlets}
+        return {url: (state.limit, state.reason) for url, state in found.items() if state is not None}
+
     def queue_gauges(self) -> list[QueueGauge]:
         """Backlog of every webhook, for the metrics endpoint (called from its thread)."""
         with self._lock:
@@ -253,11 +260,12 @@ class Outlets:
                     oldest = min(oldest_values) if oldest_values else None
                 else:
                     depth, oldest = outlet.waiting(), outlet.oldest_received()
-                gauges.append(QueueGauge(outlet.label, depth, now - oldest if oldest else 0.0, memory_only))
+                gauges.append(QueueGauge(outlet.label, depth, now - oldest if oldest else 0.0, memory_only,
+                                         outlet.concurrency()))
         except sqlite3.Error as err:  # no file for a moment (being rebuilt): what memory holds
             log.warning("Cannot read the spool for the queue gauges: %s", err)
-            return [QueueGauge(o.label, o.waiting(), now - (o.oldest_received() or now), o.memory_only())
-                    for o in outlets]
+            return [QueueGauge(o.label, o.waiting(), now - (o.oldest_received() or now), o.memory_only(),
+                               o.concurrency()) for o in outlets]
         finally:
             if reader is not None:
                 reader.close()

@@ -404,7 +404,8 @@ class Daemon:
         if now < self._next_figures:
             return
         self._next_figures = now + DELIVERY_FIGURES_SECS
-        section = runstate.delivery_section(pipeline.outlets.memory_only(), pipeline.committer.spool_error)
+        section = runstate.delivery_section(pipeline.outlets.memory_only(), pipeline.committer.spool_error,
+                                            pipeline.outlets.concurrency())
         if self._state.sections.get("delivery") != section:
             self._state.sections["delivery"] = section
             self._write_status()

@@ -51,6 +51,7 @@ log = logging.getLogger("glustereventsd.delivery")
 
 IDLE_WAIT_SECS = 0.5  # longest sleep when nothing is due
 EXPIRY_CHECK_SECS = 0.05  # how often in-flight requests are checked against their deadlines
+START_CONCURRENCY = 8  # a webhook's first in-flight limit (the fixed default before it adapted, issue 21)
 
 
 class Flight:
@@ -98,7 +99,7 @@ class DeliveryLoop:
         self._readers = ReaderHandoff(context.reader)  # the loop's read-only view of the spool (None: spool memory)
         self.connect: Callable[[Route], Connection] = Connection  # tests hand out socket pairs
         self.policy = RetryPolicy()  # swapped whole on reload
-        self.concurrency = 8  # the daemon default, for webhooks that set none
+        self.concurrency = 64  # the daemon's ceiling (webhook-concurrency), for webhooks that set none
         self._selector = selectors.DefaultSelector()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -354,7 +355,7 @@ class DeliveryLoop:
             return
         endpoint = self._endpoint(sink)
         concurrency = outlet.hook.concurrency or self.concurrency
-        while len(sink.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
+        while len(sink.flights) < outlet.slot_limit(concurrency, len(sink.flights), START_CONCURRENCY) and self.clock() >= outlet.blocked_until:
             record = outlet.take(self.reader)
             if record is None:
                 break

@@ -357,7 +357,7 @@ class NatsLoop:
                 sink.connecting = self.loop.create_task(self._connect(sink, settings))
             return
         concurrency = outlet.hook.concurrency or self.concurrency
-        while len(sink.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
+        while len(sink.flights) < outlet.slot_limit(concurrency, len(sink.flights)) and self.clock() >= outlet.blocked_until:
             if outlet.closed or sink.client is not client:
                 return
             record = outlet.take(self.reader)
