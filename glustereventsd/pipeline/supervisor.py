@@ -88,7 +88,7 @@ class Outlets:
         self.writer = writer  # pipeline thread only (see the module docstring)
         self.spool_path = writer.path  # the same file across rebuilds: what other threads may read
         self.durable = writer.durable
-        self.spool_damaged = threading.Event()  # set by a reader that found the spool corrupt
+        self.spool_damaged = _Alarm(results.nudge)  # set by a reader that found the spool corrupt: wakes the pipeline
         self.settings = settings
         self.results = results
         self.stats = stats
@@ -131,6 +131,10 @@ class Outlets:
     def _driver(self, kind: str) -> Driver:
         """The driver of ``kind``, started when the first destination of that kind appears."""
         return self._drivers.get(kind) or self._start(kind)
+
+    def next_check(self) -> float:
+        """When ``supervise`` next looks at the drivers (its clock): the pipeline sleeps no longer."""
+        return self._next_check
 
     def supervise(self) -> None:
         """Replace a driver whose thread died (it logged why), so no destination stalls silently."""
@@ -275,3 +279,15 @@ class Outlets:
 def _wants(hook: Destination, name: str) -> bool:
     """True when the webhook's event filter (glob patterns) admits ``name``."""
     return not hook.events or any(fnmatch.fnmatchcase(name, pattern) for pattern in hook.events)
+
+
+class _Alarm(threading.Event):
+    """An event whose ``set`` also calls ``ring`` (wakes the sleeping pipeline, which checks it each turn)."""
+
+    def __init__(self, ring: Callable[[], None]) -> None:
+        super().__init__()
+        self._ring = ring
+
+    def set(self) -> None:
+        super().set()
+        self._ring()

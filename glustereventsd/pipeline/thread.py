@@ -1,10 +1,11 @@
 """The pipeline thread: turn after turn, intake -> ``Ingest`` -> ``Committer`` -> the outlets.
 
 Each turn takes what arrived (up to ``BATCH_MAX`` datagrams, waiting at most
-``COMMIT_WAIT_SECS`` for the first, ``IDLE_WAIT_SECS`` after a turn with nothing to do, so
-that a quiet daemon does not wake a hundred times a second) and the delivery results
-reported meanwhile, and
-commits both in one transaction. Reload requests are applied between turns, in this
+``COMMIT_WAIT_SECS`` for the first) and the delivery results reported meanwhile, and
+commits both in one transaction. After a turn with nothing to do the thread sleeps until
+a datagram comes, or its doorbell rings (a result, counters to flush, a reload, a stop:
+``WAKE`` on the intake queue), or the next thing it must do on its own is due (the
+counters' flush, the drivers' check): a quiet daemon does not wake ten times a second. Reload requests are applied between turns, in this
 thread, so the webhooks, the spool and the settings change together; so is the rebuild of
 a spool that a read of the delivery loop or the metrics found corrupt
 (``Outlets.spool_damaged``, ``Committer.rebuild_spool``). ``daemon.py`` builds the parts
@@ -32,9 +33,11 @@ from glustereventsd.base.threadname import name_os_thread
 
 log = logging.getLogger("glustereventsd.pipeline")
 
+WAKE = Datagram(b"", "", 0.0)  # put on the intake queue to wake a sleeping pipeline (identity, never ingested)
+
 BATCH_MAX = 2000
 COMMIT_WAIT_SECS = 0.01
-IDLE_WAIT_SECS = 0.1  # the wait for the first datagram after a turn with nothing to do: a quiet daemon sleeps
+IDLE_WAIT_SECS = 30.0  # the longest sleep after a turn with nothing to do (whatever has work rings the doorbell)
 GATHER_SECS = 0.002  # added latency per turn, paid once per batch
 RESULTS_MAX = 100_000
 COUNTERS_FLUSH_SECS = 0.1  # counters of failed attempts (which carry no spool change) reach the spool this often
@@ -71,6 +74,19 @@ class Pipeline(threading.Thread):
         self.stopping = threading.Event()  # the sources have stopped: drain and finish
         self.control: queue.Queue[ReloadRequest] = queue.Queue(maxsize=64)
         self.failed = threading.Event()  # an error we cannot go on from
+        results.set_doorbell(self.wake)
+
+    def wake(self) -> None:
+        """Wake the pipeline if it sleeps (any thread; never blocks)."""
+        try:
+            self.intake.put_nowait(WAKE)
+        except queue.Full:  # then it has plenty to do
+            pass
+
+    def request_stop(self) -> None:
+        """The sources have stopped: drain what was received, commit it, and end."""
+        self.stopping.set()
+        self.wake()
 
     def reload(self, settings: Settings, webhooks: list[Destination]) -> ReloadRequest:
         """Ask the pipeline to apply new settings and webhooks, and to look for re-queued events.
@@ -80,6 +96,7 @@ class Pipeline(threading.Thread):
         """
         request = ReloadRequest(settings, webhooks)
         self.control.put(request, timeout=5)
+        self.wake()
         return request
 
     def run(self) -> None:
@@ -94,8 +111,11 @@ class Pipeline(threading.Thread):
                 if self.outlets.spool_damaged.is_set():  # a read found the file corrupt (issue 10)
                     self.outlets.spool_damaged.clear()
                     self.committer.rebuild_spool("a read of the queue found the spool corrupt")
-                quick = busy or len(self.results) or self.stopping.is_set()
-                batch = self._next_batch(COMMIT_WAIT_SECS if quick else IDLE_WAIT_SECS)
+                quick = busy or len(self.results) or self.stopping.is_set() or not self.control.empty()
+                if quick:
+                    batch = self._next_batch(COMMIT_WAIT_SECS)
+                else:
+                    batch = self._sleep(next_flush if self.committer.counters_pending() else None)
                 results = self.results.drain(RESULTS_MAX)
                 busy = bool(batch or results)
                 if busy:
@@ -114,11 +134,32 @@ class Pipeline(threading.Thread):
                           "datagrams not processed)", self.intake.qsize())
             self.failed.set()
 
+    def _sleep(self, flush_at: float | None) -> list[Datagram]:
+        """Nothing to do: wait for a datagram or the doorbell, at most until the counters' flush
+        (``flush_at``) or the drivers' check is due."""
+        now = time.monotonic()
+        until = min(self.outlets.next_check(), now + IDLE_WAIT_SECS)
+        if flush_at is not None:
+            until = min(until, flush_at)
+        if not self.results.going_to_sleep():
+            return self._next_batch(0.0)
+        try:
+            return self._next_batch(max(0.0, until - now))
+        finally:
+            self.results.awake()
+
     def _next_batch(self, wait_secs: float) -> list[Datagram]:
         try:
-            first = self.intake.get(timeout=wait_secs)
+            first = self.intake.get(timeout=wait_secs) if wait_secs > 0 else self.intake.get_nowait()
         except queue.Empty:
             return []
+        if first is WAKE:
+            try:
+                first = self.intake.get_nowait()  # woken: what else came, without the gathering wait
+            except queue.Empty:
+                return []
+            if first is WAKE:
+                return []
         # Let a few more arrive before committing: under load one turn then carries many events
         # instead of one (a transaction, an events.log write and a hand-over per turn).
         time.sleep(GATHER_SECS)
@@ -126,7 +167,9 @@ class Pipeline(threading.Thread):
         get = self.intake.get_nowait
         try:
             while len(batch) < BATCH_MAX:
-                batch.append(get())
+                datagram = get()
+                if datagram is not WAKE:  # a doorbell rung while it was busy
+                    batch.append(datagram)
         except queue.Empty:
             pass
         return batch

@@ -3,7 +3,9 @@
 ``Daemon.run()`` binds the sockets, holds the pid file, starts the sources, the pipeline and
 the file watcher, then waits on the control queue until told to stop. The file watcher puts
 reload requests on that queue; signal handlers only set a flag (taking the queue's lock in a
-handler could deadlock), which the main loop looks at every ``SIGNAL_POLL_SECS``. A reload
+handler could deadlock). The main loop sleeps on a doorbell (``runtime.doorbell``) that
+signals and the queue's requests ring, and otherwise wakes only when its own timers are due
+(at most every ``MAIN_WAIT_SECS``). A reload
 builds new settings and webhooks and swaps them in whole, or keeps the old ones and logs why. Files byte for byte those in force
 are not applied twice. The outcome of every request goes to the status file (``runstate``),
 which is how ``glustereventsd --reload`` and the CLI know that a reload was applied.
@@ -44,12 +46,13 @@ from glustereventsd.models import Datagram
 from glustereventsd.sources.udp import BindError, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.runtime.watch import FileWatcher, put_reload
+from glustereventsd.runtime.doorbell import ControlQueue, Doorbell
 
 log = logging.getLogger("glustereventsd.daemon")
 
 INTAKE_MAX = 100_000  # datagrams between the sockets and the pipeline; when full, newest dropped
 RELOAD = "reload"
-SIGNAL_POLL_SECS = 0.1  # how soon a signal's flag is acted on
+MAIN_WAIT_SECS = 1.0  # the main loop's longest sleep (the file watch's poll, the delivery figures)
 RELOAD_SETTLE_SECS = 0.05  # reload requests within this window become one reload
 RELOAD_APPLY_SECS = 10.0  # how long a reload waits for the pipeline to put it in force
 LOAD_ATTEMPTS = 3  # reads of the files while they keep changing under a reload
@@ -126,7 +129,8 @@ class Daemon:
     options: Options = field(default_factory=Options)
 
     def __post_init__(self) -> None:
-        self.control: queue.Queue[str] = queue.Queue(maxsize=16)
+        self._doorbell = Doorbell()  # signals and the control queue's requests wake the main loop
+        self.control: queue.Queue[str] = ControlQueue(self._doorbell, maxsize=16)
         self.stats = Stats()
         self.stopping = threading.Event()
         self.ready = threading.Event()  # set once listening: tests wait on it
@@ -153,7 +157,8 @@ class Daemon:
     # -- signals: record intent only -------------------------------------------------------
     # A handler runs in the main thread between two bytecodes, possibly while that thread holds
     # the control queue's lock (inside Queue.get): taking any lock here could deadlock. So a
-    # handler only sets a flag; the main loop looks at the flags every SIGNAL_POLL_SECS.
+    # handler only sets a flag; the signal also rings the main loop's doorbell (set_wakeup_fd),
+    # which then looks at the flags.
     def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signalled_reload = True
 
@@ -170,8 +175,10 @@ class Daemon:
         for signum, handler in ((signal.SIGUSR2, self._on_reload_signal), (signal.SIGHUP, self._on_reload_signal),
                                 (signal.SIGTERM, self._on_stop_signal), (signal.SIGINT, self._on_stop_signal)):
             self._previous_handlers[signum] = signal.signal(signum, handler)
+        self._doorbell.catch_signals()
 
     def _restore_signals(self) -> None:
+        self._doorbell.release_signals()
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous_handlers.clear()
@@ -231,6 +238,7 @@ class Daemon:
         finally:
             pid_file.release()
             self._restore_signals()
+            self._doorbell.close()
 
     def _load_at_start(self) -> tuple[Settings, list[Destination], list[str]]:
         """Load the files; when one is corrupt, fall back to the last copies that loaded."""
@@ -319,9 +327,11 @@ class Daemon:
                 metrics.stop()
             self.stopping.set()
             for source in self._sources:
+                source.wake()
+            for source in self._sources:
                 source.join(2)
                 source.close()
-            pipeline.stopping.set()
+            pipeline.request_stop()
             pipeline.join(30)
             if pipeline.is_alive():  # its files are still its own: closing them would lose its last acks
                 log.error("The pipeline did not finish within 30 s; stopping without waiting for it "
@@ -346,17 +356,24 @@ class Daemon:
             return None
         return server
 
-    def _next_request(self) -> str | None:
-        """The next reload or shutdown request (signal flags first), or None after a short wait."""
-        if self._signalled_stop:
-            return SHUTDOWN
-        if self._signalled_reload:
-            self._signalled_reload = False
-            return RELOAD
-        try:
-            return self.control.get(timeout=SIGNAL_POLL_SECS)
-        except queue.Empty:
-            return None
+    def _next_request(self, until: float | None = None) -> str | None:
+        """The next reload or shutdown request (signal flags first), or None once the loop's timers are
+        due (or ``until``, a monotonic time, came)."""
+        for attempt in range(2):
+            if self._signalled_stop:
+                return SHUTDOWN
+            if self._signalled_reload:
+                self._signalled_reload = False
+                return RELOAD
+            try:
+                return self.control.get_nowait()
+            except queue.Empty:
+                pass
+            if attempt == 0:
+                now = time.monotonic()
+                wake_at = min(self._next_figures, now + MAIN_WAIT_SECS, until if until is not None else now + 60)
+                self._doorbell.wait(wake_at - now)
+        return None
 
     def _serve(self, pipeline: Pipeline) -> None:
         while True:
@@ -433,7 +450,7 @@ class Daemon:
         """
         deadline = time.monotonic() + RELOAD_SETTLE_SECS
         while time.monotonic() < deadline:
-            request = self._next_request()
+            request = self._next_request(deadline)
             if request == SHUTDOWN:
                 return True
         return False

@@ -417,6 +417,7 @@ class Outlet:
             self._counters.retried += 1
             self._counters.last_error = outcome.detail or outcome.reason
             self._counters.last_error_at = now
+        results.nudge()  # a sleeping pipeline flushes the counters (webhook-status shows the error)
         if now - record.received > policy.max_age_secs:
             self._die(record, f"undelivered after {policy.max_age_secs:g}s: {outcome.reason}", now, results, stats,
                       stopping)
