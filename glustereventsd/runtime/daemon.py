@@ -47,6 +47,7 @@ from glustereventsd.sources.udp import BindError, SenderPolicy, UdpSource, debug
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.runtime.watch import FileWatcher, put_reload
 from glustereventsd.runtime.doorbell import ControlQueue, Doorbell
+from glustereventsd.base.intake import Intake
 
 log = logging.getLogger("glustereventsd.daemon")
 
@@ -278,7 +279,7 @@ class Daemon:
         # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop
         # (webhooks) and NATS loop (JetStream sinks), and their results back to the pipeline
         # over a bounded channel.
-        intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
+        intake: Intake[Datagram] = Intake(INTAKE_MAX)
         results = ResultChannel(RESULTS_MAX)
         limiter = RateLimitedLog()
         outlets = Outlets(writer, settings, results, self.stats, limiter, nodeid=node)

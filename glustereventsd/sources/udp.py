@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from glustereventsd.base.intake import Intake
 from glustereventsd.models import Datagram
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.base.threadname import name_os_thread
@@ -152,7 +153,7 @@ class UdpSource(threading.Thread):
     def __init__(
         self,
         sock: socket.socket,
-        intake: queue.Queue[Datagram],
+        intake: Intake[Datagram],
         policy_holder: list[SenderPolicy],
         stats: Stats,
         log_limiter: RateLimitedLog,
