@@ -43,11 +43,13 @@ IDLE_WAIT_SECS = 30.0  # the longest sleep after a turn with nothing to do (what
 # transaction, an events.log write, a hand-over and a wake-up of the delivery thread) per
 # event. Only while events come faster than one per GATHER_RECENT_SECS: a lone event is
 # never held. It was 2 ms, every turn; measured at 2,000 events/s against that (bench.compare,
-# alternating, 2 cores shared): 0.7 ms keeps the CPU per 1,000 events (0.120 against 0.118 to
-# 0.126 s) and halves p50 (1.5 against 3.0 ms); none at all gives p50 0.6 ms but costs 20% more
-# CPU (0.135 against 0.114 s: the delivery thread is woken for every event).
+# alternating, 2 cores shared): 0.7 ms costs about the same CPU per 1,000 events (0.117 to 0.121
+# against 0.108 to 0.126 s) and halves p50 (1.5 against 3.0 ms); none at all gives p50 0.6 ms
+# but costs 20% more CPU (0.135 against 0.114 s: the delivery thread is woken for every event).
+# GATHER_RECENT_SECS is well above the gaps of a paced sender (groups every 2 ms or so): at
+# 2 ms the first of each group went alone and the CPU rose by a third.
 GATHER_SECS = 0.0007
-GATHER_RECENT_SECS = 0.002
+GATHER_RECENT_SECS = 0.01
 RESULTS_MAX = 100_000
 COUNTERS_FLUSH_SECS = 0.1  # counters of failed attempts (which carry no spool change) reach the spool this often
 STOP_DELIVERY_SECS = 0.8  # how long a stop waits for the delivery loop to hand its records back
