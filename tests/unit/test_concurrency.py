@@ -11,6 +11,7 @@ concurrency of 1 stays one request at a time, in order.
 from __future__ import annotations
 
 import heapq
+import time
 from collections.abc import Callable
 
 import pytest
@@ -199,3 +200,37 @@ def test_the_webhook_driver_with_concurrency_one_sends_one_at_a_time_in_order(ha
         h.servers[pending[0][0]].sendall(HTTP_OK)
     assert seen == list(range(1, 21))
     assert h.outlet.concurrency() == (1, concurrency.CEILING)
+
+
+# -- the NATS driver ------------------------------------------------------------------------------------
+from tests.unit import test_nats_loop as nats_tests  # noqa: E402 - the NATS driver's own harness
+
+nats_harness = nats_tests.harness
+
+
+def test_the_nats_driver_has_fewer_awaiting_their_puback_when_the_stream_slows_down(nats_harness) -> None:  # type: ignore[no-untyped-def]
+    """A stream that acknowledges in 10 ms, then in 100 ms: the limit comes down from its ceiling."""
+    h = nats_harness(concurrency=8)
+    h.offer(*range(1, 401))
+    acked = 0
+    limits = []
+
+    def outstanding() -> int:
+        return len(h.client.published) - acked
+
+    for rtt in [0.01] * 6 + [0.1] * 6:
+        state = h.outlet.concurrency()
+        want = state.limit if state is not None else 8
+        h.settle(lambda: outstanding() == want, f"{want} awaiting their PubAck")
+        time.sleep(0.02)
+        assert outstanding() == want  # never more than the limit
+        pending = h.client.published[acked:]
+        h.now += rtt
+        for _, _, reply, _ in pending:
+            acked += 1
+            h.ack(reply, {"stream": "GLUSTER", "seq": acked})
+        state = h.outlet.concurrency()
+        assert state is not None
+        limits.append(state)
+    assert all(state.limit == 8 for state in limits[:6])  # at the ceiling while the PubAcks keep their time
+    assert limits[-1].limit < 8 and concurrency.RTT_ROSE in {state.reason for state in limits[6:]}
