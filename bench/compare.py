@@ -22,6 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run(tree: Path, python: str, workload: str, quick: bool, spool: str) -> list[str]:
+    if os.sep in python:  # the daemon starts in ``tree``: a relative interpreter path would miss
+        python = os.path.abspath(python)
     env = {**os.environ, "GEV_BENCH_TREE": str(tree), "GEV_BENCH_PYTHON": python}
     argv = [sys.executable, "-m", "bench.daemon_bench", "--only", workload, "--spool", spool]
     if quick:
@@ -39,7 +41,8 @@ def main() -> int:
     parser.add_argument("--before-python", default=sys.executable, help="interpreter for the earlier version")
     parser.add_argument("--after", type=Path, default=REPO, help="checkout of the later version (default: this)")
     parser.add_argument("--after-python", default=sys.executable, help="interpreter for the later version")
-    parser.add_argument("--only", default="burst,steady,live,webhooks", help="workloads (see daemon_bench --only)")
+    parser.add_argument("--only", default="burst,steady,live,webhooks",
+                        help="workloads (see daemon_bench --only; issue 21's: slow,degrade,shed,fast,idle)")
     parser.add_argument("--spool", default="disk")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()

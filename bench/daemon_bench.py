@@ -11,6 +11,12 @@ this machine. Prints one line per figure. Not a test: it asserts nothing, it mea
 
 GEV_BENCH_TREE and GEV_BENCH_PYTHON run the daemon of another checkout with its own
 interpreter (bench/compare.py uses them to put two versions side by side in one run).
+GEV_BENCH_PATCH sets module constants of the daemon before it starts, to measure what one
+costs without editing it; GEV_BENCH_PROFILE records the daemon with py-spy (pip install py-spy
+beside this interpreter), for bench/profile_summary.py:
+
+    GEV_BENCH_PATCH='glustereventsd.pipeline.GATHER_SECS=0' python -m bench.daemon_bench --only steady --spool disk
+    GEV_BENCH_PROFILE=/tmp/steady.txt python -m bench.daemon_bench --only steady --spool disk
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -29,11 +36,17 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping, cast
 
 REPO = Path(__file__).resolve().parent.parent
 DAEMON_TREE = Path(os.environ.get("GEV_BENCH_TREE") or REPO)  # whose glustereventsd is measured
 DAEMON_PYTHON = os.environ.get("GEV_BENCH_PYTHON") or sys.executable
+# "module.NAME=value;...": module constants of the daemon set before it starts, to measure what
+# one constant costs without editing the daemon (e.g. glustereventsd.pipeline.GATHER_SECS=0)
+DAEMON_PATCH = os.environ.get("GEV_BENCH_PATCH", "")
+# a path: py-spy records the daemon from its start to its stop into this file (--format raw)
+DAEMON_PROFILE = os.environ.get("GEV_BENCH_PROFILE", "")
+PROFILE_RATE = int(os.environ.get("GEV_BENCH_PROFILE_RATE") or 250)
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -56,16 +69,20 @@ def rss_mb(pid: int) -> float:
 
 
 class ReceiverProcess:
-    def __init__(self, delay: float = 0.0, port: int | None = None, tls: tuple[Path, Path] | None = None) -> None:
+    """bench/receiver.py as a process; ``mode``, ``service`` and ``limit`` as its options say."""
+
+    def __init__(self, delay: float = 0.0, port: int | None = None, tls: tuple[Path, Path] | None = None,
+                 mode: str = "delay", service: float = 0.02, limit: int = 4) -> None:
         self.port = port or free_port(socket.SOCK_STREAM)
         self.delay = delay
         self.tls = tls  # (certificate, key): speak HTTPS
+        self.options = ["--mode", mode, "--service", str(service), "--limit", str(limit)]
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ReceiverProcess:
         tls = [str(self.tls[0]), str(self.tls[1])] if self.tls else []
-        self.proc = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(self.port), str(self.delay), *tls],
-                                     cwd=REPO, stdout=subprocess.PIPE)
+        self.proc = subprocess.Popen([sys.executable, "-m", "bench.receiver", str(self.port), str(self.delay), *tls,
+                                      *self.options], cwd=REPO, stdout=subprocess.PIPE)
         assert self.proc.stdout is not None
         self.proc.stdout.readline()
         return self
@@ -91,7 +108,61 @@ class ReceiverProcess:
         return int(self._get("/stats")["count"])  # type: ignore[index]
 
     def arrivals(self) -> list[tuple[int, float]]:
-        return [(int(i), float(t)) for i, t in self._get("/dump")]  # type: ignore[union-attr]
+        return [(int(i), float(t)) for i, t in cast("list[tuple[int, float]]", self._get("/dump"))]
+
+    def max_in_flight(self) -> int:
+        """The most POSTs the receiver has had unanswered at once."""
+        return int(self._get("/stats")["max_in_flight"])  # type: ignore[index]
+
+    def max_connections(self) -> int:
+        """The most connections open at once (the daemon's, plus the one asking)."""
+        return int(self._get("/stats")["max_connections"])  # type: ignore[index]
+
+    def timings(self) -> list[tuple[float, float, float, int]]:
+        """Every POST: (arrival, service start, answer, HTTP status), times from time.time()."""
+        rows = cast("list[tuple[float, float, float, int]]", self._get("/timings"))
+        return [(float(a), float(s), float(e), int(c)) for a, s, e, c in rows]
+
+
+def thread_cpu(pid: int) -> dict[int, tuple[str, float]]:
+    """Per thread of ``pid``: (name, CPU seconds so far, user + system)."""
+    found: dict[int, tuple[str, float]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name, fields = (task / "comm").read_text().strip(), (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found[int(task.name)] = (name, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS)
+    return found
+
+
+def thread_switches(pid: int) -> dict[int, tuple[str, int]]:
+    """Per thread of ``pid``: (name, voluntary + involuntary context switches so far).
+
+    Each switch away from a thread that then runs again is one wake-up; summed over all
+    threads this is the issue's "wake-ups" figure (a thread that died meanwhile drops out).
+    """
+    found: dict[int, tuple[str, int]] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            switches = 0
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    switches += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        found[int(task.name)] = (name, switches)
+    return found
+
+
+def switches_between(before: Mapping[int, tuple[str, float]],
+                     after: Mapping[int, tuple[str, float]]) -> dict[str, float]:
+    """Growth per thread name between two ``thread_switches`` (or ``thread_cpu``) readings (new threads from 0)."""
+    per_name: dict[str, float] = {}
+    for tid, (name, count) in after.items():
+        per_name[name] = per_name.get(name, 0) + count - before.get(tid, (name, 0))[1]
+    return per_name
 
 
 class Daemon:
@@ -103,6 +174,7 @@ class Daemon:
         (events / "webhooks.json").write_text(json.dumps(webhooks))
         (events / "config.json").write_text(json.dumps(config))
         self.proc: subprocess.Popen[bytes] | None = None
+        self.profiler: subprocess.Popen[bytes] | None = None
         self.rss_peak = 0.0
         self._sampling = threading.Event()
 
@@ -110,7 +182,7 @@ class Daemon:
         log = self.root / "var/log/glusterfs/glustereventsd.log"
         before = log.read_text() .count("glustereventsd started") if log.exists() else 0
         env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(self.root)}
-        self.proc = subprocess.Popen([DAEMON_PYTHON, "-m", "glustereventsd", "--port", str(self.port),
+        self.proc = subprocess.Popen([DAEMON_PYTHON, *launcher(DAEMON_PATCH), "--port", str(self.port),
                                       "--listen", "127.0.0.1"], env=env, cwd=DAEMON_TREE)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -118,7 +190,23 @@ class Daemon:
                 break
             time.sleep(0.05)
         threading.Thread(target=self._sample, daemon=True).start()
+        if DAEMON_PROFILE:
+            self.profiler = subprocess.Popen(
+                [str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(self.proc.pid), "--threads",
+                 "--rate", str(PROFILE_RATE), "--format", "raw", "--output", DAEMON_PROFILE, "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            time.sleep(1.0)  # attached before the workload starts
+            self._name_threads(Path(DAEMON_PROFILE + ".threads"))
         return self
+
+    def _name_threads(self, into: Path) -> None:
+        """Thread ids and Python names (from ``py-spy dump``), for bench/profile_summary.py --names."""
+        assert self.proc
+        dump = subprocess.run([str(Path(sys.executable).with_name("py-spy")), "dump", "--pid", str(self.proc.pid),
+                               "--nonblocking"], capture_output=True, text=True, timeout=60).stdout
+        rows = [f"{m.group(1).lower()} {m.group(2)}"
+                for m in re.finditer(r'^Thread (0x[0-9A-Fa-f]+|\d+) \([^)]*\): "([^"]*)"', dump, re.M)]
+        into.write_text("".join(f"{row}\n" for row in rows))
 
     def _sample(self) -> None:
         while self.proc and self.proc.poll() is None and not self._sampling.is_set():
@@ -134,20 +222,42 @@ class Daemon:
 
     def stop(self) -> None:
         self._sampling.set()
+        if self.profiler:  # py-spy writes its file on SIGINT, before the daemon goes
+            self.profiler.send_signal(signal.SIGINT)
+            self.profiler.wait(60)
+            self.profiler = None
         if self.proc:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(60)
             self.proc = None
 
 
+def launcher(patch: str) -> list[str]:
+    """The interpreter arguments that start glustereventsd, with ``patch``'s constants set first."""
+    if not patch:
+        return ["-m", "glustereventsd"]
+    lines = ["import importlib, runpy"]
+    for item in filter(None, (part.strip() for part in patch.split(";"))):
+        target, _, value = item.partition("=")
+        module, _, name = target.rpartition(".")
+        if not module or not value:
+            raise SystemExit(f"GEV_BENCH_PATCH: {item!r} is not module.NAME=value")
+        lines.append(f"module = importlib.import_module({module!r})")
+        lines.append(f"assert hasattr(module, {name!r}), 'GEV_BENCH_PATCH: no {name} in {module}'")
+        lines.append(f"setattr(module, {name!r}, {value})")
+    lines.append("runpy.run_module('glustereventsd', run_name='__main__', alter_sys=True)")
+    return ["-c", "\n".join(lines)]
+
+
 @contextmanager
 def running(spool: str, receiver: ReceiverProcess, concurrency: int | None = None,
-            extra: dict[str, object] | None = None) -> Iterator[Daemon]:
+            extra: dict[str, object] | None = None, hook: dict[str, object] | None = None) -> Iterator[Daemon]:
+    """A daemon with one webhook (``hook``: its webhooks.json entry beside the token)."""
     with tempfile.TemporaryDirectory(prefix="gevbench-") as folder:
         config: dict[str, object] = {"spool": spool, "disable-events-log": False, **(extra or {})}
         if concurrency:
             config["webhook-concurrency"] = concurrency
-        daemon = Daemon(Path(folder), {receiver.url: {"token": "bench-token"}}, config).start()
+        daemon = Daemon(Path(folder), {receiver.url: {"token": "bench-token", **(hook or {})}}, config).start()
         try:
             yield daemon
         finally:
@@ -224,17 +334,30 @@ def bench_burst(spool: str, count: int) -> dict[str, object]:
 
 
 def bench_steady(spool: str, rate: float, secs: float) -> dict[str, object]:
+    """``rate`` events/s for ``secs``: latency, CPU per 1,000 and wake-ups/s from first send to last arrival."""
     receiver = ReceiverProcess().start()
     try:
         with running(spool, receiver) as daemon:
             count = int(rate * secs)
+            assert daemon.proc
+            switches_before, cpu_before, begin = thread_switches(daemon.proc.pid), daemon.cpu(), time.monotonic()
+            threads_cpu_before = thread_cpu(daemon.proc.pid)
             sent = send(daemon.port, count, rate)
             wait_count(receiver, count, 60)
             arrivals = unique(receiver.arrivals())
+            # CPU and switches up to the poll that saw the last arrival (at most 0.1 s late)
+            elapsed, cpu = time.monotonic() - begin, daemon.cpu() - cpu_before
+            per_thread = switches_between(switches_before, thread_switches(daemon.proc.pid))
+            per_thread_cpu = switches_between(threads_cpu_before, thread_cpu(daemon.proc.pid))
             latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
             return {"sent": count, "lost": count - len(arrivals),
                     "p50_ms": round(percentile(latencies, 0.50), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
-                    "max_ms": round(max(latencies), 1), "rss_peak_mb": round(daemon.rss_peak, 1)}
+                    "max_ms": round(max(latencies), 1), "cpu_s_per_1000": round(cpu / max(1, len(arrivals)) * 1000, 3),
+                    "wakeups_per_s": round(sum(per_thread.values()) / elapsed),
+                    "wakeups_per_thread_per_s": {name: round(n / elapsed) for name, n in sorted(per_thread.items())},
+                    "cpu_s_per_1000_per_thread": {name: round(c / max(1, len(arrivals)) * 1000, 3)
+                                                  for name, c in sorted(per_thread_cpu.items())},
+                    "rss_peak_mb": round(daemon.rss_peak, 1)}
     finally:
         receiver.stop()
 
@@ -254,7 +377,7 @@ def bench_throughput(spool: str, count: int, concurrency: int | None = None) -> 
             elapsed = time.monotonic() - begin
             cpu = daemon.cpu() - cpu_before
             return {"events": got, "rate_per_s": round(got / elapsed), "cpu_s_per_1000": round(cpu / got * 1000, 3),
-                    "rss_peak_mb": round(daemon.rss_peak, 1)}
+                    "receiver_max_connections": receiver.max_connections(), "rss_peak_mb": round(daemon.rss_peak, 1)}
     finally:
         receiver.stop()
 
@@ -292,14 +415,17 @@ def bench_live_rate(spool: str, rate: float, secs: float) -> dict[str, object]:
         receiver.stop()
 
 
-def bench_slow(spool: str, delay: float, window: float, concurrency: int | None = None) -> dict[str, object]:
+def bench_slow(spool: str, delay: float, window: float, concurrency: int | None = None,
+               count: int = 2000, rate: float = 500) -> dict[str, object]:
+    """A webhook answering each request after ``delay`` s: of ``count`` sent at ``rate``, how many in ``window`` s."""
     receiver = ReceiverProcess(delay).start()
     try:
         with running(spool, receiver, concurrency) as daemon:
             begin = time.monotonic()
-            send(daemon.port, 3000, rate=1000)
+            send(daemon.port, count, rate)
             time.sleep(max(0.0, window - (time.monotonic() - begin)))
-            return {"delay_ms": delay * 1000, "delivered_in_window": receiver.count(), "window_s": window}
+            return {"delay_ms": delay * 1000, "sent": count, "rate": rate, "window_s": window,
+                    "delivered_in_window": receiver.count(), "receiver_max_in_flight": receiver.max_in_flight()}
     finally:
         receiver.stop()
 
@@ -409,7 +535,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs")
     parser.add_argument("--only", default="",
-                        help="comma-separated: burst,steady,throughput,live,slow,outage,backlog,webhooks,proxy")
+                        help="comma-separated: burst,steady,throughput,live,slow,outage,backlog,webhooks,proxy; "
+                             "and (bench/adaptive_bench.py) degrade,shed,fast,idle")
     parser.add_argument("--spool", default="disk,memory", help="spool modes to compare")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
@@ -434,6 +561,10 @@ def main() -> int:
                       f"{bench_live_rate(mode, rate, 4 if quick else 10)}", flush=True)
         if want("slow"):
             print(f"slow       spool={mode}: {bench_slow(mode, 0.2, 30)}", flush=True)
+        for name in ("degrade", "shed", "fast", "idle"):  # issue 21's, in bench/adaptive_bench.py
+            if name in only:
+                from bench.adaptive_bench import run_workload
+                run_workload(name, mode, quick)
     if want("outage"):
         secs = 10 if quick else 60
         print(f"outage     spool=disk: webhook down {secs}s at 2000/s: {bench_outage('disk', 2000, secs)}", flush=True)

@@ -67,8 +67,9 @@ def _webhook_settings(parser: argparse.ArgumentParser) -> None:
                         help="Seconds to wait for the webhook to answer one POST, or for a NATS sink's "
                              "PubAck (0: the daemon's webhook-timeout-secs)")
     parser.add_argument("--concurrency", metavar="N",
-                        help="POSTs in flight to this webhook (or events awaiting a NATS sink's PubAck), 1 to 64; "
-                             "1 keeps strict order (0: the daemon's webhook-concurrency or nats-concurrency)")
+                        help="Most POSTs in flight to this webhook (or events awaiting a NATS sink's PubAck), 1 to 64: "
+                             "the ceiling of its adaptive limit; 1 keeps strict order (0: the daemon's "
+                             "webhook-concurrency or nats-concurrency)")
     parser.add_argument("--signing-secret", metavar="whsec_...",
                         help="Sign every delivery (Standard Webhooks) with this secret "
                              "('-': read it from stdin; '': stop signing)")

@@ -208,7 +208,7 @@ def _short(text: str, width: int = 48) -> str:
 
 
 HOOK_COLUMNS = ["NODE", "WEBHOOK", "QUEUED", "DELIVERED", "RETRIED", "DEAD LETTERS", "OLDEST",
-                "LAST ERROR", "LAST SUCCESS"]
+                "LAST ERROR", "LAST SUCCESS", "IN FLIGHT"]
 
 
 def _num(value: object) -> float | None:
@@ -226,7 +226,7 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
         table.align[column] = "r"
     for row in result.rows:
         if not row.ok:
-            table.add_row([row.node, f"NOT OK: {row.error}"] + [""] * 7)
+            table.add_row([row.node, f"NOT OK: {row.error}"] + [""] * (len(HOOK_COLUMNS) - 2))
             continue
         for hook in hooks_of(row):
             url = str(hook.get("url", ""))
@@ -242,6 +242,7 @@ def render_hook_status(result: HookStatusTable, as_json: bool) -> Rendered:
                 f"{_short(error)} ({age(_num(hook.get('last_error_age_secs')))} ago)"
                 if error else "-",
                 _ago(_num(hook.get("last_success_age_secs"))),
+                _in_flight(hook),
             ])
     tail = "".join(f"Note: {row.node}: {row.warning}\n" for row in result.rows if row.warning)
     return Rendered(table.get_string() + "\n" + tail, "", status)
@@ -251,6 +252,14 @@ def _delivered(hook: dict[str, object]) -> str:
     """The DELIVERED cell: with ``(N dup)`` when a NATS stream already held N of them (a retry stored once)."""
     delivered, duplicates = hook.get("delivered", 0), hook.get("duplicates", 0)
     return f"{delivered} ({duplicates} dup)" if duplicates else str(delivered)
+
+
+def _in_flight(hook: dict[str, object]) -> str:
+    """The IN FLIGHT cell: the adaptive limit and why (``12 growing``, ``3 rtt rose``); ``-`` with no daemon."""
+    limit = hook.get("concurrency_limit")
+    if not isinstance(limit, int):
+        return "-"
+    return f"{limit} {printable(str(hook.get('concurrency_reason') or ''))}".strip()
 
 
 def _ago(secs: float | None) -> str:

@@ -93,8 +93,8 @@ class Settings:
     retry_max_backoff_secs: float = 300.0
     dead_letter_max: int = 10_000
     webhook_timeout_secs: float = 10.0
-    webhook_concurrency: int = 8
-    nats_concurrency: int = 64  # NATS sinks: publications awaiting their PubAck (pipelined on one connection)
+    webhook_concurrency: int = 64  # the ceiling of each webhook's adaptive limit (sinks.concurrency)
+    nats_concurrency: int = 64  # NATS sinks: the ceiling of publications awaiting their PubAck (pipelined on one connection)
     webhook_proxy: str = ""  # "": from the environment; "none": direct; else a proxy URL for every webhook
     webhook_no_proxy: str = ""  # hosts webhook-proxy does not apply to (NO_PROXY syntax)
     metrics_address: str = "127.0.0.1"

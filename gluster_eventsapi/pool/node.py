@@ -253,7 +253,7 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
         found = {s.url: s for s in spool.read_status(paths.spool_file, now)}
     except sqlite3.Error as err:
         return _spool_error(paths, err)
-    memory_only, spool_error = _delivery_figures(paths)
+    memory_only, spool_error, limits = _delivery_figures(paths)
     hooks = []
     for url in urls:
         state = found.get(url)
@@ -270,6 +270,9 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
             "last_error_age_secs": _age(now, state.last_error_at) if state else None,
             "last_success_age_secs": _age(now, state.last_success_at) if state else None,
         })
+        limit = limits.get(runstate.webhook_key(url))  # only the running daemon knows it
+        hooks[-1]["concurrency_limit"] = limit[0] if limit else None
+        hooks[-1]["concurrency_reason"] = limit[1] if limit else ""
         if kinds.is_nats(url):  # deliveries the stream already held (a retry stored once)
             hooks[-1]["duplicates"] = state.duplicates if state else 0
     answer: Answer = {"ok": True, "output": "OK", "data": hooks}
@@ -282,18 +285,23 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
     return answer
 
 
-def _delivery_figures(paths: Paths) -> tuple[dict[str, int], str]:
-    """The running daemon's memory-only counts (by webhook key) and spool error, from its status file."""
+def _delivery_figures(paths: Paths) -> tuple[dict[str, int], str, dict[str, tuple[int, str]]]:
+    """The running daemon's memory-only counts, spool error and in-flight limits (by webhook key), from its
+    status file."""
     state = runstate.read_status(paths.runtime_status_file)
     if state is None or state.pid != service.daemon_pid(paths):
-        return {}, ""  # no daemon, or a file left by another one
+        return {}, "", {}  # no daemon, or a file left by another one
     section = state.sections.get("delivery")
     if not isinstance(section, dict):
-        return {}, ""
+        return {}, "", {}
     counts = section.get("memory_only")
     error = section.get("spool_error")
     clean = {str(key): value for key, value in counts.items() if isinstance(value, int)} if isinstance(counts, dict) else {}
-    return clean, error if isinstance(error, str) else ""
+    found = section.get("concurrency")
+    limits = {str(key): (value[0], value[1]) for key, value in found.items()
+              if isinstance(value, list) and len(value) == 2 and isinstance(value[0], int)
+              and isinstance(value[1], str)} if isinstance(found, dict) else {}
+    return clean, error if isinstance(error, str) else "", limits
 
 
 def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:

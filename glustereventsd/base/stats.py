@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Tuple, Union
+from typing import Optional, Tuple, Union
 
 
 Label = Union[str, Tuple[str, ...]]
@@ -141,3 +141,4 @@ class QueueGauge:
     depth: int
     oldest_age_secs: float
     memory_only: int = 0  # of ``depth``: events not in the spool (spool memory, or it could not be written)
+    concurrency: Optional[tuple[int, str]] = None  # the adaptive in-flight limit and why (None: not yet set)

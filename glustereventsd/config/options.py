@@ -205,11 +205,13 @@ _OPTIONS = (
     Option("webhook-timeout-secs", float_between(0.1, 600), False,
            "Default connect and read timeout of one POST."),
     Option("webhook-concurrency", int_between(1, 64), False,
-           "Default number of POSTs in flight to one webhook (1 keeps strict order); only as many "
-           "are used as the backlog needs."),
+           "Most POSTs in flight to one webhook (1 keeps strict order): each webhook starts at 8 "
+           "and adapts between 1 and this, growing while its response time holds and shrinking when it "
+           "rises or the webhook answers 429 or 503; only as many are used as the backlog needs."),
     Option("nats-concurrency", int_between(1, 64), False,
-           "Default number of events awaiting their PubAck per NATS sink, pipelined on one connection (1 keeps "
-           "strict order in the stream even across retries)."),
+           "Most events awaiting their PubAck per NATS sink, pipelined on one connection (1 keeps "
+           "strict order in the stream even across retries): each sink starts here and adapts between 1 and "
+           "this, as webhooks do."),
     Option("webhook-proxy", to_proxy, False,
            "HTTP proxy for every webhook (http://[user:password@]host:port), 'none' for direct; empty: "
            "from the daemon's environment (https_proxy, http_proxy, no_proxy). A webhook's own --proxy wins. "

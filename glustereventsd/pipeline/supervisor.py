@@ -88,7 +88,7 @@ class Outlets:
         self.writer = writer  # pipeline thread only (see the module docstring)
         self.spool_path = writer.path  # the same file across rebuilds: what other threads may read
         self.durable = writer.durable
-        self.spool_damaged = threading.Event()  # set by a reader that found the spool corrupt
+        self.spool_damaged = _Alarm(results.nudge)  # set by a reader that found the spool corrupt: wakes the pipeline
         self.settings = settings
         self.results = results
         self.stats = stats
@@ -134,6 +134,10 @@ class Outlets:
         driver = self._drivers.get(kind) or self._start(kind)
         self._unstarted.discard(kind)
         return driver
+
+    def next_check(self) -> float:
+        """When ``supervise`` next looks at the drivers (its clock): the pipeline sleeps no longer."""
+        return self._next_check
 
     def supervise(self) -> None:
         """Replace a driver whose thread died (it logged why), so no destination stalls silently.
@@ -252,6 +256,13 @@ class Outlets:
             outlets = list(self.by_url.items())
         return {url: outlet.memory_only() for url, outlet in outlets}
 
+    def concurrency(self) -> dict[str, tuple[int, str]]:
+        """Each destination's in-flight limit and why, by URL (any thread; those no driver asked yet left out)."""
+        with self._lock:
+            outlets = list(self.by_url.items())
+        found = {url: outlet.concurrency() for url, outlet in outlets}
+        return {url: (state.limit, state.reason) for url, state in found.items() if state is not None}
+
     def queue_gauges(self) -> list[QueueGauge]:
         """Backlog of every webhook, for the metrics endpoint (called from its thread)."""
         with self._lock:
@@ -270,11 +281,12 @@ class Outlets:
                     oldest = min(oldest_values) if oldest_values else None
                 else:
                     depth, oldest = outlet.waiting(), outlet.oldest_received()
-                gauges.append(QueueGauge(outlet.label, depth, now - oldest if oldest else 0.0, memory_only))
+                gauges.append(QueueGauge(outlet.label, depth, now - oldest if oldest else 0.0, memory_only,
+                                         outlet.concurrency()))
         except sqlite3.Error as err:  # no file for a moment (being rebuilt): what memory holds
             log.warning("Cannot read the spool for the queue gauges: %s", err)
-            return [QueueGauge(o.label, o.waiting(), now - (o.oldest_received() or now), o.memory_only())
-                    for o in outlets]
+            return [QueueGauge(o.label, o.waiting(), now - (o.oldest_received() or now), o.memory_only(),
+                               o.concurrency()) for o in outlets]
         finally:
             if reader is not None:
                 reader.close()
@@ -284,3 +296,15 @@ class Outlets:
 def _wants(hook: Destination, name: str) -> bool:
     """True when the webhook's event filter (glob patterns) admits ``name``."""
     return not hook.events or any(fnmatch.fnmatchcase(name, pattern) for pattern in hook.events)
+
+
+class _Alarm(threading.Event):
+    """An event whose ``set`` also calls ``ring`` (wakes the sleeping pipeline, which checks it each turn)."""
+
+    def __init__(self, ring: Callable[[], None]) -> None:
+        super().__init__()
+        self._ring = ring
+
+    def set(self) -> None:
+        super().set()
+        self._ring()

@@ -3,7 +3,9 @@
 ``Daemon.run()`` binds the sockets, holds the pid file, starts the sources, the pipeline and
 the file watcher, then waits on the control queue until told to stop. The file watcher puts
 reload requests on that queue; signal handlers only set a flag (taking the queue's lock in a
-handler could deadlock), which the main loop looks at every ``SIGNAL_POLL_SECS``. A reload
+handler could deadlock). The main loop sleeps on a doorbell (``runtime.doorbell``) that
+signals and the queue's requests ring, and otherwise wakes only when its own timers are due
+(at most every ``MAIN_WAIT_SECS``). A reload
 builds new settings and webhooks and swaps them in whole, or keeps the old ones and logs why. Files byte for byte those in force
 are not applied twice. The outcome of every request goes to the status file (``runstate``),
 which is how ``glustereventsd --reload`` and the CLI know that a reload was applied.
@@ -44,12 +46,14 @@ from glustereventsd.models import Datagram
 from glustereventsd.sources.udp import BindError, SenderPolicy, UdpSource, debug_enabled, open_sockets
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.runtime.watch import FileWatcher, put_reload
+from glustereventsd.runtime.doorbell import ControlQueue, Doorbell
+from glustereventsd.base.intake import Intake
 
 log = logging.getLogger("glustereventsd.daemon")
 
 INTAKE_MAX = 100_000  # datagrams between the sockets and the pipeline; when full, newest dropped
 RELOAD = "reload"
-SIGNAL_POLL_SECS = 0.1  # how soon a signal's flag is acted on
+MAIN_WAIT_SECS = 1.0  # the main loop's longest sleep (the file watch's poll, the delivery figures)
 RELOAD_SETTLE_SECS = 0.05  # reload requests within this window become one reload
 RELOAD_APPLY_SECS = 10.0  # how long a reload waits for the pipeline to put it in force
 LOAD_ATTEMPTS = 3  # reads of the files while they keep changing under a reload
@@ -126,7 +130,8 @@ class Daemon:
     options: Options = field(default_factory=Options)
 
     def __post_init__(self) -> None:
-        self.control: queue.Queue[str] = queue.Queue(maxsize=16)
+        self._doorbell = Doorbell()  # signals and the control queue's requests wake the main loop
+        self.control: queue.Queue[str] = ControlQueue(self._doorbell, maxsize=16)
         self.stats = Stats()
         self.stopping = threading.Event()
         self.ready = threading.Event()  # set once listening: tests wait on it
@@ -153,7 +158,8 @@ class Daemon:
     # -- signals: record intent only -------------------------------------------------------
     # A handler runs in the main thread between two bytecodes, possibly while that thread holds
     # the control queue's lock (inside Queue.get): taking any lock here could deadlock. So a
-    # handler only sets a flag; the main loop looks at the flags every SIGNAL_POLL_SECS.
+    # handler only sets a flag; the signal also rings the main loop's doorbell (set_wakeup_fd),
+    # which then looks at the flags.
     def _on_reload_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signalled_reload = True
 
@@ -170,8 +176,10 @@ class Daemon:
         for signum, handler in ((signal.SIGUSR2, self._on_reload_signal), (signal.SIGHUP, self._on_reload_signal),
                                 (signal.SIGTERM, self._on_stop_signal), (signal.SIGINT, self._on_stop_signal)):
             self._previous_handlers[signum] = signal.signal(signum, handler)
+        self._doorbell.catch_signals()
 
     def _restore_signals(self) -> None:
+        self._doorbell.release_signals()
         for signum, handler in self._previous_handlers.items():
             signal.signal(signum, handler)  # type: ignore[arg-type]
         self._previous_handlers.clear()
@@ -231,6 +239,7 @@ class Daemon:
         finally:
             pid_file.release()
             self._restore_signals()
+            self._doorbell.close()
 
     def _load_at_start(self) -> tuple[Settings, list[Destination], list[str]]:
         """Load the files; when one is corrupt, fall back to the last copies that loaded."""
@@ -270,7 +279,7 @@ class Daemon:
         # The wiring: sockets -> intake -> pipeline (ingest, commit) -> outlets <- delivery loop
         # (webhooks) and NATS loop (JetStream sinks), and their results back to the pipeline
         # over a bounded channel.
-        intake: queue.Queue[Datagram] = queue.Queue(maxsize=INTAKE_MAX)
+        intake: Intake[Datagram] = Intake(INTAKE_MAX)
         results = ResultChannel(RESULTS_MAX)
         limiter = RateLimitedLog()
         outlets = Outlets(writer, settings, results, self.stats, limiter, nodeid=node)
@@ -319,9 +328,11 @@ class Daemon:
                 metrics.stop()
             self.stopping.set()
             for source in self._sources:
+                source.wake()
+            for source in self._sources:
                 source.join(2)
                 source.close()
-            pipeline.stopping.set()
+            pipeline.request_stop()
             pipeline.join(30)
             if pipeline.is_alive():  # its files are still its own: closing them would lose its last acks
                 log.error("The pipeline did not finish within 30 s; stopping without waiting for it "
@@ -346,17 +357,24 @@ class Daemon:
             return None
         return server
 
-    def _next_request(self) -> str | None:
-        """The next reload or shutdown request (signal flags first), or None after a short wait."""
-        if self._signalled_stop:
-            return SHUTDOWN
-        if self._signalled_reload:
-            self._signalled_reload = False
-            return RELOAD
-        try:
-            return self.control.get(timeout=SIGNAL_POLL_SECS)
-        except queue.Empty:
-            return None
+    def _next_request(self, until: float | None = None) -> str | None:
+        """The next reload or shutdown request (signal flags first), or None once the loop's timers are
+        due (or ``until``, a monotonic time, came)."""
+        for attempt in range(2):
+            if self._signalled_stop:
+                return SHUTDOWN
+            if self._signalled_reload:
+                self._signalled_reload = False
+                return RELOAD
+            try:
+                return self.control.get_nowait()
+            except queue.Empty:
+                pass
+            if attempt == 0:
+                now = time.monotonic()
+                wake_at = min(self._next_figures, now + MAIN_WAIT_SECS, until if until is not None else now + 60)
+                self._doorbell.wait(wake_at - now)
+        return None
 
     def _serve(self, pipeline: Pipeline) -> None:
         while True:
@@ -404,7 +422,8 @@ class Daemon:
         if now < self._next_figures:
             return
         self._next_figures = now + DELIVERY_FIGURES_SECS
-        section = runstate.delivery_section(pipeline.outlets.memory_only(), pipeline.committer.spool_error)
+        section = runstate.delivery_section(pipeline.outlets.memory_only(), pipeline.committer.spool_error,
+                                            pipeline.outlets.concurrency())
         if self._state.sections.get("delivery") != section:
             self._state.sections["delivery"] = section
             self._write_status()
@@ -432,7 +451,7 @@ class Daemon:
         """
         deadline = time.monotonic() + RELOAD_SETTLE_SECS
         while time.monotonic() < deadline:
-            request = self._next_request()
+            request = self._next_request(deadline)
             if request == SHUTDOWN:
                 return True
         return False

@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from glustereventsd.base.stats import QueueGauge, Stats
+from glustereventsd.sinks.concurrency import REASONS
 
 log = logging.getLogger("glustereventsd.metrics")
 PREFIX = "gluster_events"
@@ -96,13 +97,26 @@ class DaemonCollector(Collector):
                                    "Events waiting in memory only, not in the spool (spool memory, or the spool "
                                    "could not be written: they are lost if the daemon stops), by webhook.",
                                    labels=["webhook"])
+        limit = GaugeMetricFamily(f"{PREFIX}_delivery_concurrency_limit",
+                                  "Attempts each destination may have in flight now (adaptive, between 1 and its "
+                                  "concurrency), by webhook.", labels=["webhook"])
+        why = GaugeMetricFamily(f"{PREFIX}_delivery_concurrency_reason",
+                                "Why the in-flight limit is what it is: 1 for the current reason, 0 for the others "
+                                "(start, growing, ceiling, rtt rose, 429, 503, connect error, timeout), by webhook.",
+                                labels=["webhook", "reason"])
         for gauge in gauges:
             depth.add_metric([gauge.webhook], gauge.depth)
             age.add_metric([gauge.webhook], gauge.oldest_age_secs)
             memory.add_metric([gauge.webhook], gauge.memory_only)
+            if gauge.concurrency is not None:
+                limit.add_metric([gauge.webhook], gauge.concurrency[0])
+                for reason in REASONS:
+                    why.add_metric([gauge.webhook, reason], 1.0 if reason == gauge.concurrency[1] else 0.0)
         yield depth
         yield age
         yield memory
+        yield limit
+        yield why
 
 
 class MetricsServer:

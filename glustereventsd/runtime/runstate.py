@@ -247,14 +247,19 @@ def webhook_key(url: str) -> str:
     return hashlib.sha256(url.encode("utf-8")).hexdigest()[:16]
 
 
-def delivery_section(memory_only: dict[str, int], spool_error: str) -> dict[str, Any]:
-    """The ``delivery`` section: events held only in memory per webhook, and why the spool is failing.
+def delivery_section(memory_only: dict[str, int], spool_error: str,
+                     concurrency: dict[str, tuple[int, str]] | None = None) -> dict[str, Any]:
+    """The ``delivery`` section: events held only in memory per webhook, why the spool is failing,
+    and each webhook's adaptive in-flight limit and why (``sinks.concurrency``).
 
-    ``{"spool_error": "database or disk is full", "memory_only": {"<webhook_key>": 9900}}``:
-    what ``webhook-status`` adds to the spool's own figures, which a full disk freezes.
+    ``{"spool_error": "database or disk is full", "memory_only": {"<webhook_key>": 9900},
+    "concurrency": {"<webhook_key>": [12, "growing"]}}``: what ``webhook-status`` adds to the
+    spool's own figures (which a full disk freezes) and to what only the running daemon knows.
     """
     return {"spool_error": spool_error,
-            "memory_only": {webhook_key(url): count for url, count in sorted(memory_only.items()) if count}}
+            "memory_only": {webhook_key(url): count for url, count in sorted(memory_only.items()) if count},
+            "concurrency": {webhook_key(url): [limit, reason]
+                            for url, (limit, reason) in sorted((concurrency or {}).items())}}
 
 
 def remove_status(path: Path, pid: int) -> None:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from glustereventsd.sinks import kinds, urls
+from glustereventsd.sinks.concurrency import AdaptiveLimit, LimitState
 from glustereventsd.models import Outcome, OutcomeKind, Destination
 from glustereventsd.sinks.retry import RetryPolicy
 from glustereventsd.spool.acks import Dead, Delivered, ResultChannel
@@ -133,6 +134,7 @@ class Outlet:
         self.failed_at = float("-inf")  # when the last failure was counted (see finish)
         self.retry: list[Record] = []  # failed records waiting for the backoff, oldest first
         self.last_outcome: Outcome | None = None  # of the latest attempt (webhook-test reads it)
+        self._adaptive: AdaptiveLimit | None = None  # made by the first slot_limit (see sinks.concurrency)
 
     # == the pipeline's side (any thread) ================================================
     @property
@@ -357,9 +359,24 @@ class Outlet:
         self.failed_at = clock_now
         self.blocked_until = clock_now + policy.backoff(self.failures, None)
 
-    def slot_limit(self, concurrency: int) -> int:
-        """How many requests may be in flight now: one while the webhook is failing."""
-        return 1 if self.failures else concurrency
+    def slot_limit(self, ceiling: int, in_flight: int = 0, start: int | None = None) -> int:
+        """How many attempts may be in flight now, with ``in_flight`` already out: one while the
+        destination is failing, else its adaptive limit (``sinks.concurrency``), between 1 and
+        ``ceiling``, starting at ``start`` (default: the ceiling)."""
+        limiter = self._adaptive
+        if limiter is None:
+            limiter = self._adaptive = AdaptiveLimit(ceiling if start is None else start, ceiling)
+        else:
+            limiter.set_ceiling(ceiling)
+        if self.failures:
+            return 1
+        limiter.in_flight(in_flight)
+        return limiter.limit
+
+    def concurrency(self) -> LimitState | None:
+        """The in-flight limit in force and why (any thread), None before the driver first asked."""
+        limiter = self._adaptive
+        return limiter.state if limiter is not None else None
 
     def finish(self, record: Record, outcome: Outcome, results: ResultChannel | None, policy: RetryPolicy,
                stats: Stats, log_limiter: RateLimitedLog, clock_now: float,
@@ -376,6 +393,8 @@ class Outlet:
         now = self._wall()
         if results is None:
             return
+        if self._adaptive is not None:
+            self._adaptive.observe(outcome, started, clock_now)
         if outcome.kind is OutcomeKind.DELIVERED:
             self.failures = 0
             with self._lock:
@@ -398,6 +417,7 @@ class Outlet:
             self._counters.retried += 1
             self._counters.last_error = outcome.detail or outcome.reason
             self._counters.last_error_at = now
+        results.nudge()  # a sleeping pipeline flushes the counters (webhook-status shows the error)
         if now - record.received > policy.max_age_secs:
             self._die(record, f"undelivered after {policy.max_age_secs:g}s: {outcome.reason}", now, results, stats,
                       stopping)

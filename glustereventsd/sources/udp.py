@@ -19,6 +19,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from glustereventsd.base.intake import Intake
 from glustereventsd.models import Datagram
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.base.threadname import name_os_thread
@@ -152,7 +153,7 @@ class UdpSource(threading.Thread):
     def __init__(
         self,
         sock: socket.socket,
-        intake: queue.Queue[Datagram],
+        intake: Intake[Datagram],
         policy_holder: list[SenderPolicy],
         stats: Stats,
         log_limiter: RateLimitedLog,
@@ -169,14 +170,14 @@ class UdpSource(threading.Thread):
     def run(self) -> None:
         """Receive until the daemon stops; never raises."""
         name_os_thread(f"gev-udp-{'v6' if self.sock.family == socket.AF_INET6 else 'v4'}")
-        self.sock.settimeout(0.2)
+        self.sock.settimeout(None)  # blocks until a datagram comes, or ``wake`` (no polling: a quiet daemon sleeps)
         recv = self.sock.recvfrom
         put = self.intake.put_nowait
         while not self.stopping.is_set():
             try:
                 data, address = recv(MAX_UDP_BYTES + 1)
-            except TimeoutError:
-                continue
+                if self.stopping.is_set():
+                    return
             except OSError as err:
                 if self.stopping.is_set():
                     return
@@ -205,6 +206,18 @@ class UdpSource(threading.Thread):
 
     def _warn(self, key: str, message: str) -> None:
         self.log_limiter.log(log, logging.WARNING, f"source:{key}", "%s", message)
+
+    def wake(self) -> None:
+        """Make a blocked receive return now (``stopping`` is set): shutting the socket down wakes it.
+
+        On an unconnected UDP socket Linux answers ENOTCONN and wakes the receiver all the
+        same (it returns no data); elsewhere the thread, a daemon thread, simply ends with
+        the process.
+        """
+        try:
+            self.sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
 
     def close(self) -> None:
         """Close the socket (after the thread has stopped)."""

@@ -168,7 +168,7 @@ def test_webhook_status_of_a_node_where_the_daemon_never_ran(one_node):
     assert status == 0, err
     row = [c.strip() for c in out.splitlines()[3].split("|")[1:-1]]
     assert row == ["localhost", "https://h/x (insecure TLS)", "0", "0", "0", "0", "-", "-",
-                   "never"]
+                   "never", "-"]  # IN FLIGHT: only a running daemon knows it
     status, out, _ = one_node("webhook-redeliver", "https://h/x", "--list")
     assert status == 0 and "No dead letters for https://h/x." in out
     status, out, _ = one_node("webhook-redeliver", "https://h/x", "--json")

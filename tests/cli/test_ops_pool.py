@@ -117,18 +117,20 @@ def test_status_dead_letters_redeliver_on_the_pool(pool, receiver):
                               "dropped": 0, "dead_letters": 0, "oldest_age_secs": 0.0,
                               "last_error": "", "last_error_age_secs": None,
                               "last_success_age_secs": None, "insecure_tls": False,
-                                  "memory_only": 0}
+                              "memory_only": 0, "concurrency_limit": None, "concurrency_reason": ""}
+    assert isinstance(found["localhost"]["concurrency_limit"], int)  # the running daemon's limit
+    assert found["localhost"]["concurrency_reason"]
     run = pool.cli("webhook-status", receiver.url)
     assert run.status == 0
     lines = run.out.splitlines()
     assert [c.strip() for c in lines[1].split("|")[1:-1]] == [
         "NODE", "WEBHOOK", "QUEUED", "DELIVERED", "RETRIED", "DEAD LETTERS", "OLDEST",
-        "LAST ERROR", "LAST SUCCESS"]
+        "LAST ERROR", "LAST SUCCESS", "IN FLIGHT"]
     cells = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
              for line in lines[3:6]}
     assert cells["localhost"][4] == "3" and cells["localhost"][6].startswith("HTTP 410 (")
     assert cells["localhost"][7] == "never"
-    assert cells["node3"] == [receiver.url, "0", "0", "0", "0", "-", "-", "never"]
+    assert cells["node3"] == [receiver.url, "0", "0", "0", "0", "-", "-", "never", "-"]
 
     run = pool.cli("webhook-redeliver", receiver.url, "--list", "--json")
     assert run.status == 0

@@ -61,8 +61,11 @@ def test_one_cli_change_is_one_reload_and_confirmed(tmp_path: Path, receiver: Re
         time.sleep(QUIET_SECS)  # the file watch has seen the change too, by now
         assert reloads(daemon) == count + 1, (argv, daemon.log_text()[-2000:])
         count += 1
-    # The second request of each change (the watch's, or the CLI's signal) was handled, not lost:
-    assert "Configuration unchanged: a reload was asked for, the files are those in force" in daemon.log_text()
+    # The second request of each change (the watch's, or the CLI's signal) is not lost: the
+    # signal now wakes the main loop at once (issue 21: its flag is no longer polled every
+    # 0.1 s), so the two usually fall within one settle window and become one reload, and a
+    # later one finds the files unchanged. Either way: one reload per change (above), each
+    # confirmed to the CLI (its status 0), and the files in force.
     assert in_force(daemon)
 
 

@@ -175,11 +175,17 @@ def test_publications_failing_together_count_as_one_failure_and_the_next_try_is_
     h.offer(10)
     probe = h.published(10)[9]
     h.ack(probe[2], {"stream": "GLUSTER", "seq": 1})
-    rest = h.published(18)[10:]  # back in business: eight in flight again, in order
-    assert [headers["Gluster-Event-Seq"] for *_, headers in rest] == [str(n) for n in range(2, 10)]
+    # Back in business, in order, as many in flight as the timeouts left of the limit (each
+    # window of timeouts halved it once: 8 -> 4 -> 2), not eight at once again.
+    state = h.outlet.concurrency()
+    assert state is not None and state.limit == 2 and state.reason == "timeout"
+    rest = h.published(12)[10:]
+    time.sleep(0.1)
+    assert len(h.client.published) == 12
+    assert [headers["Gluster-Event-Seq"] for *_, headers in rest] == ["2", "3"]
     assert h.outlet.failures == 0
     h.ack(rest[0][2], {"stream": "GLUSTER", "seq": 2})
-    assert h.published(19)[18][3]["Gluster-Event-Seq"] == "10"  # a slot freed: the last one goes
+    assert h.published(13)[12][3]["Gluster-Event-Seq"] == "4"  # a slot freed: the next one goes
 
 
 def test_a_refused_event_is_a_dead_letter_and_the_rest_go_on(harness) -> None:  # type: ignore[no-untyped-def]

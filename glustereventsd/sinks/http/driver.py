@@ -49,8 +49,8 @@ from glustereventsd.spool.records import Record
 
 log = logging.getLogger("glustereventsd.delivery")
 
-IDLE_WAIT_SECS = 0.5  # longest sleep when nothing is due
-EXPIRY_CHECK_SECS = 0.05  # how often in-flight requests are checked against their deadlines
+IDLE_WAIT_SECS = 60.0  # longest sleep when nothing is due (everything that has work wakes the loop)
+START_CONCURRENCY = 8  # a webhook's first in-flight limit (the fixed default before it adapted, issue 21)
 
 
 class Flight:
@@ -98,7 +98,7 @@ class DeliveryLoop:
         self._readers = ReaderHandoff(context.reader)  # the loop's read-only view of the spool (None: spool memory)
         self.connect: Callable[[Route], Connection] = Connection  # tests hand out socket pairs
         self.policy = RetryPolicy()  # swapped whole on reload
-        self.concurrency = 8  # the daemon default, for webhooks that set none
+        self.concurrency = 64  # the daemon's ceiling (webhook-concurrency), for webhooks that set none
         self._selector = selectors.DefaultSelector()
         self._wake_reader, self._wake_writer = socket.socketpair()
         self._wake_reader.setblocking(False)
@@ -112,7 +112,7 @@ class DeliveryLoop:
         self._watched: dict[socket.socket, int] = {}  # loop thread only: socket -> registered events
         self._owner: dict[Connection, HttpSink] = {}  # loop thread only
         self._backing_off: set[HttpSink] = set()
-        self._next_expiry = 0.0
+        self._next_expiry = float("inf")  # no request in flight has a deadline before this (see _expire)
         self.resolver = Resolver(self.wake)
         self._thread: Optional[threading.Thread] = None
 
@@ -222,7 +222,6 @@ class DeliveryLoop:
         now = self.clock()
         if now >= self._next_expiry:
             self._expire(now)
-            self._next_expiry = now + EXPIRY_CHECK_SECS
 
     def release_all(self) -> None:
         """Close every connection; records not finished go back first in line (they are in the spool)."""
@@ -233,9 +232,7 @@ class DeliveryLoop:
     def _wait_secs(self, now: float, deadline: float | None) -> float:
         if self._ready or self.resolver.answers or self._control:
             return 0.0
-        wait = IDLE_WAIT_SECS
-        if any(sink.flights for sink in self.sinks.values()):
-            wait = min(wait, EXPIRY_CHECK_SECS)
+        wait = min(IDLE_WAIT_SECS, self._next_expiry - now)  # the loop sleeps until something is due
         for sink in self._backing_off:
             wait = min(wait, sink.outlet.blocked_until - now)
         if deadline is not None:
@@ -354,7 +351,7 @@ class DeliveryLoop:
             return
         endpoint = self._endpoint(sink)
         concurrency = outlet.hook.concurrency or self.concurrency
-        while len(sink.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
+        while len(sink.flights) < outlet.slot_limit(concurrency, len(sink.flights), START_CONCURRENCY) and self.clock() >= outlet.blocked_until:
             record = outlet.take(self.reader)
             if record is None:
                 break
@@ -376,6 +373,7 @@ class DeliveryLoop:
             connection = self.connect(endpoint.route)
             connection.on_close = self._unwatch
         flight = Flight(record, started, resent_from.deadline if resent_from else started + endpoint.timeout_secs)
+        self._next_expiry = min(self._next_expiry, flight.deadline)
         flight.resent = resent_from is not None
         sink.flights[connection] = flight
         self._owner[connection] = sink
@@ -435,11 +433,21 @@ class DeliveryLoop:
                            self.stopping, started)
 
     def _expire(self, now: float) -> None:
+        """Time out the requests past their deadline, and note when the next one is due.
+
+        Only when one may be due (``_next_expiry``, lowered by each request sent), not every
+        turn or every few milliseconds: a quiet loop sleeps until then.
+        """
+        upcoming = float("inf")
         for connection, sink in list(self._owner.items()):
             flight = sink.flights.get(connection)
-            if flight is None or now < flight.deadline:
+            if flight is None:
+                continue
+            if now < flight.deadline:
+                upcoming = min(upcoming, flight.deadline)
                 continue
             self._guarded(sink, self._time_out, sink, connection, flight)
+        self._next_expiry = upcoming
 
     def _time_out(self, sink: HttpSink, connection: Connection, flight: Flight) -> None:
         if sink.flights.get(connection) is not flight:

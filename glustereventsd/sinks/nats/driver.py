@@ -50,8 +50,7 @@ from glustereventsd.spool.records import Record
 
 log = logging.getLogger("glustereventsd.nats")
 
-EXPIRY_CHECK_SECS = 0.05  # how often publications are checked against their deadlines
-IDLE_CHECK_SECS = 0.25  # the same with nothing in flight (a publication's deadline is at least 0.1 s away)
+EXPIRY_CHECK_SECS = 0.05  # how often publications are checked against their deadlines (none in flight: never)
 CLOSE_WAIT_SECS = 0.5  # how long a stop waits for a connection to close
 CLIENT_NAME = "glustereventsd"
 
@@ -117,6 +116,7 @@ class NatsLoop:
         # thread's current loop when made, and the thread that builds the driver has none (or another).
         self._stop: asyncio.Event | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self._sweeping: asyncio.TimerHandle | None = None  # the next sweep, while publications await a PubAck
         self._thread: Optional[threading.Thread] = None
 
     # -- from other threads --------------------------------------------------------------
@@ -225,7 +225,12 @@ class NatsLoop:
                 self._stop.set()
 
     def _sweep(self) -> None:
-        """Expire publications past their deadline; look at ``stopping``; again soon."""
+        """Expire publications past their deadline; look at ``stopping``; again soon while any is in flight.
+
+        With nothing in flight no sweep is scheduled (an idle daemon sleeps): the next
+        publication starts them again (``_publish``), and a stop request comes on its own.
+        """
+        self._sweeping = None
         self._check_stop()
         if self._stopped():
             return
@@ -239,8 +244,13 @@ class NatsLoop:
                 if expired:
                     self._kick(sink)
         finally:  # whatever happened, publications keep being expired
-            busy = any(sink.flights for sink in self.sinks.values())
-            self.loop.call_later(EXPIRY_CHECK_SECS if busy else IDLE_CHECK_SECS, self._sweep)
+            if any(sink.flights for sink in self.sinks.values()):
+                self._sweep_soon()
+
+    def _sweep_soon(self) -> None:
+        """Make sure a sweep is scheduled (publications await their PubAck)."""
+        if self._sweeping is None and not self._stop.is_set():
+            self._sweeping = self.loop.call_later(EXPIRY_CHECK_SECS, self._sweep)
 
     async def _release_all(self) -> None:
         connecting = {sink.connecting for sink in self.sinks.values() if sink.connecting is not None}
@@ -365,7 +375,7 @@ class NatsLoop:
                 sink.connecting = self.loop.create_task(self._connect(sink, settings))
             return
         concurrency = outlet.hook.concurrency or self.concurrency
-        while len(sink.flights) < outlet.slot_limit(concurrency) and self.clock() >= outlet.blocked_until:
+        while len(sink.flights) < outlet.slot_limit(concurrency, len(sink.flights)) and self.clock() >= outlet.blocked_until:
             if outlet.closed or sink.client is not client:
                 return
             record = outlet.take(self.reader)
@@ -445,6 +455,7 @@ class NatsLoop:
         sink.next_reply += 1
         started = self.clock()
         sink.flights[reply] = Publication(record, started, started + settings.timeout_secs)
+        self._sweep_soon()
         headers = {"Nats-Msg-Id": record.event_id, "Gluster-Event-Seq": str(record.seq),
                    "Gluster-Node-Id": self._nodeid(record)}
         try:

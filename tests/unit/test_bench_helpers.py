@@ -1,0 +1,96 @@
+"""The issue-21 benchmark helpers measure what they claim: the receiver's modes really queue or
+shed (checked with concurrent real HTTP requests against the receiver as its own process), and
+the profile summary adds up samples as a hand count of a small profile does."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+
+import pytest
+
+from bench.daemon_bench import ReceiverProcess, launcher, switches_between
+from bench.profile_summary import parse, summarise
+
+
+def post_together(port: int, count: int) -> list[tuple[int, float]]:
+    """``count`` POSTs at once, each on its own connection: (status, seconds until the answer)."""
+    answers: list[tuple[int, float]] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(count)
+
+    def one(index: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        body = b'{"name": "v%d"}' % index
+        gate.wait()
+        begin = time.monotonic()
+        connection.request("POST", "/listen", body, {"Content-Type": "application/json"})
+        status = connection.getresponse().status
+        with lock:
+            answers.append((status, time.monotonic() - begin))
+        connection.close()
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    return answers
+
+
+@pytest.fixture
+def receiver(request: pytest.FixtureRequest) -> ReceiverProcess:
+    mode, service, limit = request.param
+    process = ReceiverProcess(mode=mode, service=service, limit=limit).start()
+    request.addfinalizer(process.stop)
+    return process
+
+
+@pytest.mark.parametrize("receiver", [("serial", 0.1, 4)], indirect=True)
+def test_serial_receiver_queues_one_at_a_time(receiver: ReceiverProcess) -> None:
+    answers = post_together(receiver.port, 4)
+    assert sorted(status for status, _ in answers) == [200] * 4
+    slowest = max(secs for _, secs in answers)
+    assert slowest >= 0.39  # the fourth waited for three others of 0.1 s each
+    timings = sorted(receiver.timings(), key=lambda t: t[1])
+    starts = [start for _, start, _, _ in timings]
+    assert all(later - earlier >= 0.099 for earlier, later in zip(starts, starts[1:]))
+    assert max(start - arrived for arrived, start, _, _ in timings) >= 0.29
+    assert receiver.max_in_flight() == 4 and receiver.count() == 4
+
+
+@pytest.mark.parametrize("receiver", [("limit", 0.5, 2)], indirect=True)
+def test_limit_receiver_sheds_past_its_limit(receiver: ReceiverProcess) -> None:
+    answers = post_together(receiver.port, 5)
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200, 200, 503, 503, 503]
+    assert all(secs < 0.4 for status, secs in answers if status == 503)  # shed at once
+    assert all(secs >= 0.49 for status, secs in answers if status == 200)
+    assert receiver.count() == 2 and receiver.max_in_flight() == 2
+    assert sum(1 for *_, status in receiver.timings() if status == 503) == 3
+
+
+def test_profile_summary_counts_self_and_total_samples() -> None:
+    raw = [
+        "thread (11): pipeline;run (glustereventsd/pipeline.py:95);turn (glustereventsd/committer.py:80) 6",
+        "thread (11): pipeline;run (glustereventsd/pipeline.py:99);sleep (glustereventsd/pipeline.py:124) 2",
+        "thread (12): deliver;step (glustereventsd/delivery.py:185);select (/usr/lib/python3.11/selectors.py:468) 2",
+    ]
+    text = summarise(parse(raw, {}), 3)
+    assert text.splitlines()[0] == "10 samples"
+    assert "   60.0%  turn (glustereventsd/committer.py)  [thread (11): pipeline 100%]" in text
+    assert "   80.0%  run (glustereventsd/pipeline.py)" in text  # two lines of one function add up
+    assert "   20.0%  select (selectors.py)" in text
+    assert "   80.0%  thread (11): pipeline" in text
+
+
+def test_switch_deltas_and_patch_launcher() -> None:
+    before = {1: ("main", 10.0), 2: ("udp", 5.0)}
+    after = {1: ("main", 13.0), 2: ("udp", 9.0), 3: ("udp", 2.0)}  # a new thread counts from 0
+    assert switches_between(before, after) == {"main": 3.0, "udp": 6.0}
+    assert launcher("") == ["-m", "glustereventsd"]
+    code = launcher("glustereventsd.pipeline.GATHER_SECS=0")[1]
+    assert "setattr(module, 'GATHER_SECS', 0)" in code and "importlib.import_module('glustereventsd.pipeline')" in code
+    with pytest.raises(SystemExit, match="not module.NAME=value"):
+        launcher("GATHER_SECS")
