@@ -249,7 +249,7 @@ class NatsLoop:
 
     def _sweep_soon(self) -> None:
         """Make sure a sweep is scheduled (publications await their PubAck)."""
-        if self._sweeping is None and not self._stop.is_set():
+        if self._sweeping is None and not self._stopped():
             self._sweeping = self.loop.call_later(EXPIRY_CHECK_SECS, self._sweep)
 
     async def _release_all(self) -> None:
