@@ -45,6 +45,8 @@ setup(
             "selenium>=4.15",
             "wheel>=0.40",  # the packaging test builds a wheel without build isolation
             "pyyaml>=6",  # the alert rules test reads etc/prometheus/*.yml
+            # parses each --format cloudevents POST as a receiver would (cloudevents.http.from_http; 2.x dropped it)
+            "cloudevents>=1.9,<2",
             # lint-imports checks the layering contracts of .importlinter (docs/ARCHITECTURE.md), and its
             # grimp builds the import graph the cycle test reads: both would be hand-written otherwise.
             "import-linter>=2.0",

@@ -129,9 +129,11 @@ def _sync_failure(status: ExitStatus, rows: Sequence[NodeResult]) -> str:
 INSECURE_NOTE = "(insecure TLS: certificate not verified)"
 
 
-def _webhook_line(url: str, insecure: Sequence[str]) -> str:
-    """A registered URL as a table shows it: control characters escaped, never printed raw."""
-    return f"{printable(url)} {INSECURE_NOTE}" if url in insecure else printable(url)
+def _webhook_line(url: str, insecure: Sequence[str], formats: Sequence[tuple[str, str]] = ()) -> str:
+    """A registered URL as a table shows it: control characters escaped, never printed raw; its format if not plain."""
+    text = f"{printable(url)} {INSECURE_NOTE}" if url in insecure else printable(url)
+    shown = dict(formats).get(url)
+    return f"{text} (format {shown})" if shown else text
 
 
 def render_status(result: StatusReport, as_json: bool) -> Rendered:
@@ -144,7 +146,7 @@ def render_status(result: StatusReport, as_json: bool) -> Rendered:
         note = "".join(f"Note: {url} has insecure TLS: its certificate is not verified\n"
                        for url in result.webhooks if url in result.insecure_tls)
         return Rendered(envelope({"webhooks": list(result.webhooks), "data": rows}), note, status)
-    head = "Webhooks:\n" + "".join(f"{_webhook_line(url, result.insecure_tls)}\n"
+    head = "Webhooks:\n" + "".join(f"{_webhook_line(url, result.insecure_tls, result.formats)}\n"
                                     for url in result.webhooks or ("None",)) + "\n"
     table = node_table(column, result.rows, [_cell(row) for row in result.rows])
     return Rendered(head + table + "\n", "", status)

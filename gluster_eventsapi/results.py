@@ -65,6 +65,7 @@ class StatusReport:
     webhooks: tuple[str, ...]
     rows: tuple[NodeResult, ...]
     insecure_tls: tuple[str, ...] = ()  # URLs whose HTTPS certificate is not verified
+    formats: tuple[tuple[str, str], ...] = ()  # (URL, format) of webhooks not sending the plain Gluster body
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ class Destination:
     nats_password: str = field(default="", repr=False)
     nats_nkey: str = ""  # a file holding an NKey user seed (a path)
     nats_creds: str = ""  # a .creds file: user JWT and NKey seed (a path)
+    # Webhooks only: what a POST carries. "": Gluster's body as is; "cloudevents": the same body as a
+    # CloudEvent in HTTP binary mode; "alertmanager": the url lists Alertmanagers, events become alerts.
+    format: str = ""
 
     def describe_auth(self) -> str:
         """Name the authentication in use without revealing it."""

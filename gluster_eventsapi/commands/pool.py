@@ -22,7 +22,7 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> StatusReport:
     """Registered webhooks and, per node, whether glustereventsd runs."""
     webhooks = store.read_webhooks(ctx.get_paths())
     rows = on_pool(ctx, "node-status", {})
-    return StatusReport(tuple(webhooks), tuple(rows), hooks.insecure_urls(webhooks))
+    return StatusReport(tuple(webhooks), tuple(rows), hooks.insecure_urls(webhooks), hooks.formats(webhooks))
 
 
 def cmd_reload(args: argparse.Namespace, ctx: Context) -> NodeTable:

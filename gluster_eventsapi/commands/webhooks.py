@@ -69,7 +69,7 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     if token is None and secret is None and not changes:
         raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
                        "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "
-                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events "
+                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events, --format "
                        f"(a NATS sink: {hooks.NATS_AUTH_HINT})")
     changed: dict[str, Any] = {}
 

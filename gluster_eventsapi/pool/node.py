@@ -19,6 +19,7 @@ from glustereventsd.sinks import kinds
 from glustereventsd.base import filereader
 from glustereventsd.runtime import reloader
 from glustereventsd.runtime import runstate
+from glustereventsd.config import nodeid
 from glustereventsd.config.options import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.base.fsutil import atomic_write_bytes
 from glustereventsd.base.paths import Paths
@@ -174,6 +175,14 @@ def _missing_tls_files(paths: Paths) -> str:
     return f"{what} {', '.join(missing)} missing on this node: {advice}, or deliveries from this node that need it fail"
 
 
+def _known_node_id(paths: Paths) -> str:
+    """This node's id as the daemon names it (glusterd's UUID, or the one it generated); "" if none yet."""
+    try:
+        return nodeid.read_glusterd_uuid(paths.glusterd_info) or nodeid.read_node_id(paths.node_id_file) or ""
+    except (ConfigError, OSError):
+        return ""
+
+
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     """POST the test request of SPEC section 3 from this node and report the outcome."""
     url = request.get("url")
@@ -197,7 +206,8 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
     except ConfigError as err:
         return {"ok": False, "error": f"cannot read the proxy settings: {err}"}
     outcome = probe.send_test(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
-                                 proxy_config=layer, environment=service.daemon_environment(paths))
+                                 proxy_config=layer, environment=service.daemon_environment(paths),
+                                 nodeid=_known_node_id(paths))
     if outcome.ok:
         return {"ok": True, "output": "OK"}
     return {"ok": False, "error": describe_outcome(outcome)}

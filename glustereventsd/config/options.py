@@ -119,6 +119,14 @@ def to_proxy(value: object) -> str:
     return text
 
 
+def to_format(value: object) -> str:
+    """A webhook's format (``kinds.FORMATS``); the default, ``gluster``, is stored as ""."""
+    text = to_text(value).lower()
+    if text not in kinds.FORMATS:
+        raise ConfigError(f"must be one of {', '.join(kinds.FORMATS)}")
+    return "" if text == kinds.GLUSTER_FORMAT else text
+
+
 def to_host_list(value: object) -> str:
     """A NO_PROXY-style list of hosts, domains and networks, separated by commas."""
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
@@ -314,6 +322,7 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
     "client-cert": ("client_cert", to_text),
     "client-key": ("client_key", to_text),
     "events": ("events", lambda v: to_patterns(v)),
+    "format": ("format", to_format),
     # NATS sinks (nats:// and tls:// URLs)
     "nats-token": ("nats_token", to_text),
     "nats-user": ("nats_user", to_text),
@@ -380,6 +389,9 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
         if isinstance(name, str) and base_dir is not None and not os.path.isabs(name):
             fields[attribute] = str(base_dir / name)
     if kinds.is_nats(url):
+        if fields.get("format"):
+            raise ConfigError(f"{display_url(url)!r}: format {fields['format']} is for webhooks; a NATS sink "
+                              "publishes the Gluster body with its own headers")
         methods = [key for key in NATS_AUTH_KEYS if fields.get(WEBHOOK_KEYS[key][0])]
         if len(methods) > 1:
             raise ConfigError(f"{display_url(url)!r} sets {' and '.join(methods)}: a NATS sink authenticates "

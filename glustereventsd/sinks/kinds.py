@@ -13,6 +13,10 @@ HTTP = "http"
 NATS = "nats"
 KINDS = (HTTP, NATS)
 NOUNS = {HTTP: "Webhook", NATS: "NATS sink"}  # what logs and messages call a destination of each kind
+# What a webhook's POST carries (webhooks.json "format"): the Gluster body (the default), the same
+# body as a CloudEvent (``http/cloudevents``).
+GLUSTER_FORMAT = "gluster"
+FORMATS = (GLUSTER_FORMAT, "cloudevents")
 _BY_SCHEME = {"http": HTTP, "https": HTTP, "nats": NATS, "tls": NATS}
 
 
