@@ -92,9 +92,11 @@ def _webhook_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", metavar="PATTERN[,PATTERN]",
                         help="Send only events whose name matches one of these glob patterns, "
                              "e.g. 'VOLUME_*,QUORUM_*' ('': every event)")
-    parser.add_argument("--format", choices=("gluster", "cloudevents"),
-                        help="What each POST carries: gluster (the Gluster body, the default) or cloudevents "
-                             "(the same body as a CloudEvent 1.0, HTTP binary mode: ce-id, ce-source, ce-type...)")
+    parser.add_argument("--format", choices=("gluster", "cloudevents", "alertmanager"),
+                        help="What each POST carries: gluster (the Gluster body, the default), cloudevents "
+                             "(the same body as a CloudEvent 1.0, HTTP binary mode: ce-id, ce-source, ce-type...) "
+                             "or alertmanager (the URL lists the Alertmanagers of one cluster, comma-separated: "
+                             "conditions become alerts that fire and resolve, posted to every one)")
     nats = parser.add_argument_group("NATS JetStream sinks (nats://SERVER[,SERVER]/PREFIX or tls://...)",
                                      "One way to authenticate; secrets come from stdin ('-') or a file, never argv. "
                                      "--ca-bundle, --client-cert/--client-key and --insecure-tls apply to the "

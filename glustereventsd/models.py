@@ -97,6 +97,8 @@ class Settings:
     dead_letter_max: int = 10_000
     webhook_timeout_secs: float = 10.0
     webhook_concurrency: int = 8
+    alert_resend_secs: float = 60.0  # Alertmanager sinks: open conditions are posted again this often
+    alert_generator_url: str = ""  # Alertmanager sinks: generatorURL template ({event}, {event_id}, {node})
     nats_concurrency: int = 64  # NATS sinks: publications awaiting their PubAck (pipelined on one connection)
     webhook_proxy: str = ""  # "": from the environment; "none": direct; else a proxy URL for every webhook
     webhook_no_proxy: str = ""  # hosts webhook-proxy does not apply to (NO_PROXY syntax)

@@ -303,6 +303,10 @@ def settings_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
     notes = []
     if kinds.is_nats(url):
         return _nats_notes(url, entry)
+    if entry.get("format") == kinds.ALERTMANAGER:
+        notes.append(f"Note: {url} gets Gluster's conditions and alarms as alerts (docs/CONDITIONS.md), posted to "
+                     "every Alertmanager listed; informational events are not posted. Check with "
+                     f"'gluster-eventsapi webhook-test {url}' (it posts one alert, resolved at once).")
     https = url.lower().startswith("https:")
     if entry.get("insecure-tls"):
         notes.append(f"Warning: {url}: HTTPS certificates will NOT be verified (--insecure-tls): "

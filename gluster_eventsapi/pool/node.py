@@ -198,6 +198,7 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         return _nats_sink_test(hook, paths)
     from glustereventsd.sinks.http import proxies  # imported here: only this command needs HTTP
     from glustereventsd.sinks.http import probe
+    from glustereventsd.sinks.alertmanager import probe as alert_probe
     from glustereventsd.config.options import load_settings
 
     try:
@@ -205,7 +206,8 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         layer = proxies.config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
     except ConfigError as err:
         return {"ok": False, "error": f"cannot read the proxy settings: {err}"}
-    outcome = probe.send_test(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
+    send = alert_probe.send_test if kinds.kind_of(url, hook.format) == kinds.ALERTMANAGER else probe.send_test
+    outcome = send(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
                                  proxy_config=layer, environment=service.daemon_environment(paths),
                                  nodeid=_known_node_id(paths))
     if outcome.ok:

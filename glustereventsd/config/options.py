@@ -218,6 +218,12 @@ _OPTIONS = (
     Option("nats-concurrency", int_between(1, 64), False,
            "Default number of events awaiting their PubAck per NATS sink, pipelined on one connection (1 keeps "
            "strict order in the stream even across retries)."),
+    Option("alert-resend-secs", float_between(5, 3600), False,
+           "Alertmanager sinks: how often open conditions are sent again (Alertmanager forgets an alert "
+           "that is not); each send keeps them firing for 4 periods."),
+    Option("alert-generator-url", to_text, False,
+           "Alertmanager sinks: the generatorURL of each alert, where an administrator sees the event, with "
+           "{event}, {event_id} and {node} filled in (e.g. a log search for the event id); empty: none."),
     Option("webhook-proxy", to_proxy, False,
            "HTTP proxy for every webhook (http://[user:password@]host:port), 'none' for direct; empty: "
            "from the daemon's environment (https_proxy, http_proxy, no_proxy). A webhook's own --proxy wins. "
@@ -344,14 +350,15 @@ def to_patterns(value: object) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-def validate_url(url: str) -> str:
-    """Check a webhook URL (see ``weburl.parse``) or NATS sink URL (``natsurl.parse``); return it stripped.
+def validate_url(url: str, format: str = "") -> str:
+    """Check a webhook URL (see ``weburl.parse``), NATS sink URL (``natsurl.parse``) or, with format
+    ``alertmanager``, the Alertmanagers' URLs (``alertmanager.url``); return it stripped.
 
     Raises ConfigError. Messages quote the URL without its user info, query or fragment:
     they may hold secrets.
     """
     try:
-        return urls.canonical(url)
+        return urls.canonical(url, format)
     except urls.UrlError as err:
         raise ConfigError(str(err)) from None
 
@@ -398,7 +405,7 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
                               "one way only; remove all but one")
         if bool(fields.get("nats_user")) != bool(fields.get("nats_password")):
             raise ConfigError(f"{display_url(url)!r}: nats-user and nats-password go together")
-    return Destination(url=validate_url(url), **fields)  # type: ignore[arg-type]
+    return Destination(url=validate_url(url, str(fields.get("format", ""))), **fields)  # type: ignore[arg-type]
 
 
 def parse_webhooks(data: Mapping[str, object], path: Path, events_dir: Path | None = None) -> list[Destination]:

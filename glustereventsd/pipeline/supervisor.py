@@ -198,6 +198,13 @@ class Outlets:
             hook = dataclasses.replace(configured,
                                        timeout_secs=configured.timeout_secs or settings.webhook_timeout_secs)
             existing = by_url.get(url)
+            if existing is not None and existing.kind != kinds.kind_of(url, hook.format):
+                # The format made it another kind (a webhook became an Alertmanager sink): another
+                # driver takes it over; its queue stays in the spool under the same hook id.
+                self._driver(existing.kind).remove(existing)
+                by_url.pop(url)
+                by_id.pop(existing.hook_id, None)
+                existing = None
             if existing is None:
                 hook_id = self.writer.hook_id(url)
                 outlet = Outlet(hook, hook_id, self.writer.durable, window, memory, proxies)

@@ -26,7 +26,8 @@ from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.reader import SpoolReader
 
-DRIVERS = {kinds.HTTP: "glustereventsd.sinks.http.driver", kinds.NATS: "glustereventsd.sinks.nats.driver"}
+DRIVERS = {kinds.HTTP: "glustereventsd.sinks.http.driver", kinds.NATS: "glustereventsd.sinks.nats.driver",
+           kinds.ALERTMANAGER: "glustereventsd.sinks.alertmanager.driver"}
 
 
 @dataclass
