@@ -8,6 +8,10 @@ a resolved alert is gone from it.
 from __future__ import annotations
 
 import datetime
+import re
+import shlex
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -217,3 +221,35 @@ def test_a_reload_keeps_the_open_conditions_and_re_sends_them(daemon: DaemonProc
     wait_for(lambda: am.alerts(alertname="GlusterServerQuorumLost"), timeout=3 * RESEND, what="re-sent after reload")
     gf_event("QUORUM_REGAINED", port=daemon.port, volume="gv1")
     wait_for(lambda: not am.alerts(), what="resolved")
+
+
+def test_the_readme_route_and_silence_work_with_amtool(tmp_path: Path, make_am: Any) -> None:
+    """The README's example route is a valid config that pages for brick alerts, and its silence mutes a volume."""
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool is not installed")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("An example route"):]
+    route = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    config = tmp_path / "route.yml"
+    config.write_text(route.replace("<your key>", "k").replace("<your webhook URL>", "https://chat.example/x"))
+    assert subprocess.run([amtool, "check-config", str(config)], capture_output=True).returncode == 0
+
+    def receiver_of(*labels: str) -> str:
+        out = subprocess.run([amtool, "config", "routes", "test", "--config.file", str(config), *labels],
+                             capture_output=True, text=True)
+        return out.stdout.strip()
+
+    assert receiver_of("alertname=GlusterBrickDown", "severity=critical", "volume=gv0") == "pager"
+    assert receiver_of("alertname=GlusterServiceDown", "severity=warning") == "chat"
+    am = make_am()
+    command = re.search(r"```sh\n(amtool .*?)```", section, re.S).group(1)  # type: ignore[union-attr]
+    argv = [amtool, f"--alertmanager.url={am.url}"] + shlex.split(
+        command.replace("\\\n", " ").replace("$USER", "tester"))[3:]
+    assert subprocess.run(argv, capture_output=True).returncode == 0
+    assert am.post([{"labels": {"alertname": "GlusterBrickDown", "severity": "critical", "volume": "gv0"}},
+                    {"labels": {"alertname": "GlusterBrickDown", "severity": "critical", "volume": "gv1"}}]) == 200
+    states = wait_for(lambda: {a["labels"]["volume"]: a["status"]["state"] for a in am.alerts()}
+                      if len(am.alerts()) == 2 and all(a["status"]["state"] != "unprocessed" for a in am.alerts())
+                      else None, what="silence applied")
+    assert states == {"gv0": "suppressed", "gv1": "active"}
