@@ -196,6 +196,11 @@ def _peer_add(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssh-identity", help="Private key file for this peer")
 
 
+def _conditions(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true",
+                        help="Also list conditions and alarms over in the last 15 minutes (and what closed them)")
+
+
 def _peer_del(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("host", help="Host name of the peer, as added")
 
@@ -220,6 +225,8 @@ COMMANDS: Mapping[str, Command] = {
                                  webhooks.cmd_webhook_redeliver),
     "nats-stream-add": Command("Create the JetStream stream a NATS sink publishes into (from this node)",
                                _nats_stream_add, webhooks.cmd_nats_stream_add),
+    "conditions": Command("Show the Gluster conditions open across the pool (a brick down, quorum lost...): "
+                          "which, since when, reported by which nodes", _conditions, pool.cmd_conditions),
     "listen": Command("Receive events like a webhook and print each one (a test receiver)",
                       _listen, tools.cmd_listen),
     "emit": Command("Send one event through this node's glustereventsd (to test the path)",

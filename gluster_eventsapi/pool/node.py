@@ -294,6 +294,28 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
     return answer
 
 
+def node_conditions(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
+    """This node's conditions and alarms (its spool's ``conditions`` table), each as a dict."""
+    from glustereventsd.spool import admin as spool
+
+    try:
+        rows = spool.read_conditions(paths.spool_file)
+    except sqlite3.Error as err:
+        return _spool_error(paths, err)
+    data = []
+    for row in rows:
+        try:
+            labels = json.loads(row.labels)
+            annotations = json.loads(row.annotations)
+        except ValueError:
+            continue
+        data.append({"key": row.key, "alertname": row.alertname, "kind": row.kind, "labels": labels,
+                     "summary": str(annotations.get("summary", "")), "opened_at": row.opened_at,
+                     "last_open_at": row.last_open_at, "closed_at": row.closed_at, "ends_at": row.ends_at,
+                     "open_event": row.open_event, "close_event": row.close_event})
+    return {"ok": True, "output": "OK", "data": data}
+
+
 def _delivery_figures(paths: Paths) -> tuple[dict[str, int], str]:
     """The running daemon's memory-only counts (by webhook key) and spool error, from its status file."""
     state = runstate.read_status(paths.runtime_status_file)
@@ -349,6 +371,7 @@ NODE_COMMANDS: Mapping[str, Handler] = {
     "node-webhook-test": node_webhook_test,
     "node-webhook-status": node_webhook_status,
     "node-webhook-redeliver": node_webhook_redeliver,
+    "node-conditions": node_conditions,
 }
 
 
