@@ -22,7 +22,7 @@ from eventtypes.emit import gf_event
 from glustereventsd.base.paths import resolve_paths
 from glustereventsd.models import Destination
 from glustereventsd.sinks.alertmanager import probe
-from glustereventsd.spool.admin import read_status
+from glustereventsd.spool.admin import read_status, request_requeue
 from tests.alertmanager import BINARY, Alertmanager
 from tests.helpers import DaemonProcess, Receiver, nodeid_of, wait_for
 
@@ -173,8 +173,25 @@ def test_400_is_a_dead_letter_never_retried(daemon: DaemonProcess, receiver: Rec
     gf_event("QUORUM_LOST", port=daemon.port, volume="gv1")
     wait_for(lambda: status(daemon).dead_letters == 1, what="dead letter")
     time.sleep(1.0)
-    assert len(receiver.attempts) == 1 and status(daemon).retried == 0
+    posts = [a for a in receiver.attempts if "QUORUM_LOST" in a.body.decode() or "ServerQuorum" in a.body.decode()]
+    assert len([a for a in posts if a.status == 400]) >= 1 and status(daemon).retried == 0
     assert "HTTP 400" in status(daemon).last_error
+    # webhook-redeliver's way: request the re-queue, reload; the dead letter is posted again.
+    receiver.behaviour.default = 200
+    assert request_requeue(resolve_paths({"GLUSTER_EVENTS_ROOT": str(daemon.root)}).spool_file,
+                           receiver.url.rsplit("/", 1)[0]) == 1
+    daemon.reload()
+    wait_for(lambda: status(daemon).dead_letters == 0 and status(daemon).delivered == 1, what="redelivered")
+    assert [a.status for a in receiver.attempts if b"GlusterServerQuorumLost" in a.body][-1] == 200
+
+
+def test_the_event_filter_applies_to_events_and_re_sends(daemon: DaemonProcess, receiver: Receiver) -> None:
+    start(daemon, receiver.url.rsplit("/", 1)[0], events=["QUORUM_*"])
+    gf_event("BRICK_DISCONNECTED", port=daemon.port, **BRICK)
+    gf_event("QUORUM_LOST", port=daemon.port, volume="gv1")
+    wait_for(lambda: len(receiver.requests) >= 3, timeout=4 * RESEND, what="the alert and two re-sends")
+    names = [alert["labels"]["alertname"] for request in receiver.requests for alert in request.json()]
+    assert set(names) == {"GlusterServerQuorumLost"}  # the brick's condition is kept, never posted here
 
 
 def test_webhook_test_posts_an_alert_that_is_already_resolved(make_am: Any) -> None:
