@@ -218,18 +218,25 @@ class AlertmanagerDriver:
             control, self._control = self._control, []
         for what, outlet in control:
             current = self.sinks.get(outlet.hook_id)
-            if current is not None and (what == "remove" or current.outlet is not outlet):
-                if what == "add" or current.outlet is outlet:
-                    self._drop(current)
-                    del self.sinks[outlet.hook_id]
             if what == "add":
+                if current is not None:
+                    self._drop(current)
                 self.sinks[outlet.hook_id] = Members(outlet)
+            elif current is not None and current.outlet is outlet:
+                self._drop(current)
+                del self.sinks[outlet.hook_id]
 
-    def _drop(self, state: Members) -> None:
+    def _close_members(self, state: Members) -> None:
+        """Close the members' connections (the HTTP loop applies it at its next turn)."""
         for member in state.members:
             self.http.remove(member)
-        self.http.release_all()
         state.members = []
+        state.generation = -1
+
+    def _drop(self, state: Members) -> None:
+        """The sink goes: its members close, and records waiting for a retry go back to the outlet."""
+        self._close_members(state)
+        state.outlet.release([])
 
     def _guarded(self, state: Members, step: object) -> bool:
         try:
@@ -246,9 +253,8 @@ class AlertmanagerDriver:
         """The members' outlets for the settings in force (made again when they change)."""
         hook, options, generation = state.outlet.settings()
         if generation != state.generation:
-            self._drop(state)
+            self._close_members(state)
             state.generation = generation
-            state.members = []
             for member in amurl.split(hook.url):
                 one = Outlet(member_hook(hook, member), -next(_member_ids), durable=False, window=Limit(4, 1 << 30),
                              memory_limit=Limit(4, 1 << 30), options=options)
