@@ -270,3 +270,29 @@ def test_the_readme_route_and_silence_work_with_amtool(tmp_path: Path, make_am: 
                       if len(am.alerts()) == 2 and all(a["status"]["state"] != "unprocessed" for a in am.alerts())
                       else None, what="silence applied")
     assert states == {"gv0": "suppressed", "gv1": "active"}
+
+
+def test_a_webhook_that_becomes_an_alertmanager_sink_changes_driver_on_reload(daemon: DaemonProcess,
+                                                                              receiver: Receiver) -> None:
+    base = receiver.url.rsplit("/", 1)[0]
+    daemon.write_webhooks({base: {}})
+    daemon.write_config({"alert-resend-secs": RESEND})
+    daemon.start()
+    gf_event("BRICK_DISCONNECTED", port=daemon.port, **BRICK)
+    wait_for(lambda: receiver.count() == 1, what="posted as a plain webhook")
+    assert receiver.requests[0].path == "/" and receiver.requests[0].json()["event"] == "BRICK_DISCONNECTED"
+    daemon.write_webhooks({base: {"format": "alertmanager"}})
+    daemon.reload()
+    gf_event("QUORUM_LOST", port=daemon.port, volume="gv1")
+    wait_for(lambda: any(r.path == "/api/v2/alerts" and any(a["labels"]["alertname"] == "GlusterServerQuorumLost"
+                                                             for a in r.json()) for r in receiver.requests),
+             what="posted as an alert once the format changed")
+    # The brick's condition, opened while the destination was a plain webhook, is in the re-sends too.
+    wait_for(lambda: any(a["labels"]["alertname"] == "GlusterBrickDown" for r in receiver.requests
+                         if r.path == "/api/v2/alerts" for a in r.json()), timeout=3 * RESEND, what="re-sent")
+    daemon.write_webhooks({base: {}})
+    daemon.reload()
+    before = receiver.count()
+    gf_event("VOLUME_CREATE", port=daemon.port, name="gv9")
+    wait_for(lambda: any(r.path == "/" and r.json().get("event") == "VOLUME_CREATE"
+                         for r in receiver.requests[before:]), what="a plain webhook again")
