@@ -75,8 +75,7 @@ This is the design the Alertmanager sink follows.
   `conditions` table, written by the spool's writer in the same transaction as the events that
   change them (whether or not any destination wants those events), so they survive a restart
   and a reload, and spool recovery copies them like any table. Rows over for 15 minutes are
-  deleted. With `spool memory` the Alertmanager sink posts what each event says but has no
-  state to re-send from.
+  deleted. With `spool memory` too: the file then keeps no events, but it keeps this table.
 - **Several Alertmanagers:** a sink's URL lists the members of one Alertmanager cluster,
   comma-separated, and every alert is posted to every member (members share silences and
   notifications, not alerts). An event counts as delivered once one member stored its alerts;

@@ -114,7 +114,7 @@ class Outlets:
         """Start the driver of ``kind`` and hand it every outlet of that kind (and only those)."""
         make = self._factories.get(kind) or factory(kind)
         context = DriverContext(self.results, self.stats, self.log_limiter, self.stopping, self._reader(),
-                                self.environment, self.nodeid)
+                                self.environment, self.nodeid, spool_path=self.spool_path)
         driver = make(context)
         driver.configure(self.settings)
         for outlet in self.by_id.values():

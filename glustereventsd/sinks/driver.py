@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Protocol
 
 from glustereventsd.base.stats import RateLimitedLog, Stats
@@ -43,6 +44,7 @@ class DriverContext:
     nodeid: str = ""
     clock: Callable[[], float] = time.monotonic  # backoff, deadlines
     wall: Callable[[], float] = time.time  # counters, latencies
+    spool_path: Optional[Path] = None  # the spool file, which also holds the conditions with spool memory
 
 
 class Driver(Protocol):

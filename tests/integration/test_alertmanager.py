@@ -121,9 +121,15 @@ def test_an_alarm_fires_until_its_duration_ends(daemon: DaemonProcess, make_am: 
     assert seconds(alarm["startsAt"]) == at and seconds(alarm["endsAt"]) - at >= 3600
 
 
-def test_restarted_daemon_keeps_the_alert_firing_then_resolves_it(daemon: DaemonProcess, make_am: Any) -> None:
+@pytest.mark.parametrize("spool", ["disk", "memory"])
+def test_restarted_daemon_keeps_the_alert_firing_then_resolves_it(daemon: DaemonProcess, make_am: Any,
+                                                                  spool: str) -> None:
     am = make_am()
     start(daemon, am.url)
+    if spool == "memory":  # the events are not kept over a restart, the open conditions are
+        daemon.stop()
+        daemon.write_config({"alert-resend-secs": RESEND, "spool": "memory"})
+        daemon.start()
     opened = int(time.time()) - 5
     gf_event("BRICK_DISCONNECTED", port=daemon.port, ts=opened, **BRICK)
     wait_for(lambda: brick_alerts(am), what="alert fires")

@@ -64,7 +64,7 @@ def of_event(record: Record, row: Optional[ConditionRow], has_state: bool, now: 
     """The alerts one delivered event posts (none for an informational one).
 
     ``row`` is the event's condition as the spool holds it now (the committer wrote it with
-    the event), ``has_state`` False when the sink reads no spool (``spool memory``): a close
+    the event), ``has_state`` False when the sink could open no reader of the spool: a close
     is then posted even though the sink cannot know whether the condition was open.
     """
     try:

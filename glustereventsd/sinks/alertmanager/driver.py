@@ -21,8 +21,8 @@ in the spool (``alerts.of_event``) and posted to every member at once:
 Every ``alert-resend-secs`` each sink posts the open conditions and alarms of the spool's
 ``conditions`` table (and those resolved in the last 15 minutes) that its event filter
 admits, to every member: that keeps them firing, tells an Alertmanager that restarted, and
-after a daemon restart or reload picks up where it was. With ``spool memory`` the sink reads
-no table and posts only what each event says.
+after a daemon restart or reload picks up where it was. With ``spool memory`` too: the file
+keeps the conditions table (not the events), read through a reader of this driver's own.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import fnmatch
 import itertools
 import json
 import logging
+import sqlite3
 import threading
 import time
 from typing import Optional
@@ -111,7 +112,17 @@ class AlertmanagerDriver:
         self.stopping = context.stopping
         self.clock = context.clock
         self.wall = context.wall
-        self._readers = ReaderHandoff(context.reader)
+        # Conditions are read through the spool's reader; with spool memory the drivers get none, but
+        # the file still holds the conditions table: this driver then opens a reader of its own
+        # (Outlet.take never reads the queue of a memory spool with it).
+        reader = context.reader
+        if reader is None and context.spool_path is not None:
+            try:
+                reader = SpoolReader(context.spool_path)
+            except sqlite3.Error as err:
+                log.error("Cannot read the open conditions in %s (%s): Alertmanager sinks post each event's "
+                          "alerts but do not re-send them", context.spool_path, err)
+        self._readers = ReaderHandoff(reader)
         self.http = DeliveryLoop(DriverContext(None, context.stats, context.log_limiter, context.stopping,
                                                environment=context.environment, nodeid=context.nodeid))
         self.policy = RetryPolicy()
