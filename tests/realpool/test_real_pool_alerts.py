@@ -47,6 +47,9 @@ def test_a_peer_down_for_two_nodes_is_one_alert_resolved_when_it_is_back(gpool: 
     try:
         wait_for(lambda: am.poll() is None and run_in_netns(gpool.bridge_ns, lambda: _ready(port)), timeout=20,
                  what="alertmanager ready")
+        # Every node answers first (as the harness waits for its first status: under load a pool-wide
+        # command has been seen to find sshd slow to answer for over 35 s).
+        wait_for(lambda: node1.cli("status").status == 0, timeout=120, interval=1, what="every node answers")
         # The peers run this tree's CLI: a login shell's PATH may put another install first (pyenv's
         # shims here), and an older CLI would test the URL as a plain webhook.
         remote = str(Path(sysconfig.get_path("scripts")) / "gluster-eventsapi")
