@@ -46,6 +46,8 @@ setup(
             "wheel>=0.40",  # the packaging test builds a wheel without build isolation,
             "setuptools>=61",  # so it needs the build backend in the venv (3.12+ venvs come without it)
             "pyyaml>=6",  # the alert rules test reads etc/prometheus/*.yml
+            # parses each --format cloudevents POST as a receiver would (cloudevents.http.from_http; 2.x dropped it)
+            "cloudevents>=1.9,<2",
             # lint-imports checks the layering contracts of .importlinter (docs/ARCHITECTURE.md), and its
             # grimp builds the import graph the cycle test reads: both would be hand-written otherwise.
             "import-linter>=2.0",

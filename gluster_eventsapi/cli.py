@@ -93,6 +93,11 @@ def _webhook_settings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", metavar="PATTERN[,PATTERN]",
                         help="Send only events whose name matches one of these glob patterns, "
                              "e.g. 'VOLUME_*,QUORUM_*' ('': every event)")
+    parser.add_argument("--format", choices=("gluster", "cloudevents", "alertmanager"),
+                        help="What each POST carries: gluster (the Gluster body, the default), cloudevents "
+                             "(the same body as a CloudEvent 1.0, HTTP binary mode: ce-id, ce-source, ce-type...) "
+                             "or alertmanager (the URL lists the Alertmanagers of one cluster, comma-separated: "
+                             "conditions become alerts that fire and resolve, posted to every one)")
     nats = parser.add_argument_group("NATS JetStream sinks (nats://SERVER[,SERVER]/PREFIX or tls://...)",
                                      "One way to authenticate; secrets come from stdin ('-') or a file, never argv. "
                                      "--ca-bundle, --client-cert/--client-key and --insecure-tls apply to the "
@@ -192,6 +197,11 @@ def _peer_add(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ssh-identity", help="Private key file for this peer")
 
 
+def _conditions(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--all", action="store_true",
+                        help="Also list conditions and alarms over in the last 15 minutes (and what closed them)")
+
+
 def _peer_del(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("host", help="Host name of the peer, as added")
 
@@ -216,6 +226,8 @@ COMMANDS: Mapping[str, Command] = {
                                  webhooks.cmd_webhook_redeliver),
     "nats-stream-add": Command("Create the JetStream stream a NATS sink publishes into (from this node)",
                                _nats_stream_add, webhooks.cmd_nats_stream_add),
+    "conditions": Command("Show the Gluster conditions open across the pool (a brick down, quorum lost...): "
+                          "which, since when, reported by which nodes", _conditions, pool.cmd_conditions),
     "listen": Command("Receive events like a webhook and print each one (a test receiver)",
                       _listen, tools.cmd_listen),
     "emit": Command("Send one event through this node's glustereventsd (to test the path)",

@@ -7,6 +7,7 @@ pool-wide command from its rows (all OK, some, none).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ from gluster_eventsapi.errors import SYNC_TEXTS, UPSTREAM_TEXTS, ExitStatus
 from gluster_eventsapi.jsonform import hook_status_rows, hooks_of, node_row
 from gluster_eventsapi.results import (
     DeadLetterReport,
+    ConditionsReport,
     HookStatusTable,
     Message,
     NameValues,
@@ -129,9 +131,11 @@ def _sync_failure(status: ExitStatus, rows: Sequence[NodeResult]) -> str:
 INSECURE_NOTE = "(insecure TLS: certificate not verified)"
 
 
-def _webhook_line(url: str, insecure: Sequence[str]) -> str:
-    """A registered URL as a table shows it: control characters escaped, never printed raw."""
-    return f"{printable(url)} {INSECURE_NOTE}" if url in insecure else printable(url)
+def _webhook_line(url: str, insecure: Sequence[str], formats: Sequence[tuple[str, str]] = ()) -> str:
+    """A registered URL as a table shows it: control characters escaped, never printed raw; its format if not plain."""
+    text = f"{printable(url)} {INSECURE_NOTE}" if url in insecure else printable(url)
+    shown = dict(formats).get(url)
+    return f"{text} (format {shown})" if shown else text
 
 
 def render_status(result: StatusReport, as_json: bool) -> Rendered:
@@ -144,7 +148,7 @@ def render_status(result: StatusReport, as_json: bool) -> Rendered:
         note = "".join(f"Note: {url} has insecure TLS: its certificate is not verified\n"
                        for url in result.webhooks if url in result.insecure_tls)
         return Rendered(envelope({"webhooks": list(result.webhooks), "data": rows}), note, status)
-    head = "Webhooks:\n" + "".join(f"{_webhook_line(url, result.insecure_tls)}\n"
+    head = "Webhooks:\n" + "".join(f"{_webhook_line(url, result.insecure_tls, result.formats)}\n"
                                     for url in result.webhooks or ("None",)) + "\n"
     table = node_table(column, result.rows, [_cell(row) for row in result.rows])
     return Rendered(head + table + "\n", "", status)
@@ -309,8 +313,38 @@ def render_dead_letters(result: DeadLetterReport, as_json: bool) -> Rendered:
 NEWEST_SHOWN = 5
 
 
+def render_conditions(result: ConditionsReport, as_json: bool) -> Rendered:
+    """``conditions``: one row per alert identity, open first (most severe, oldest first)."""
+    status = exit_status(result.rows) if result.rows else ExitStatus.OK
+    unreachable = "".join(f"Note: {row.node}: {row.error or 'not reached'}; its conditions are not shown\n"
+                          for row in result.rows if not row.ok)
+    if as_json:
+        return Rendered(envelope({"conditions": list(result.conditions),
+                                  "nodes": [node_row("CONDITIONS", row, row.value if row.ok else "NOT OK")
+                                            for row in result.rows]}), unreachable, status)
+    if not result.conditions:
+        return Rendered("No Gluster condition is open on any node.\n", unreachable, status)
+    table = _table(["CONDITION", "SEVERITY", "LABELS", "STATE", "SINCE", "NODES", "SUMMARY"])
+    table.align = "l"
+    now = time.time()
+    for entry in result.conditions:
+        labels = {k: v for k, v in dict(entry.get("labels") or {}).items() if k not in ("alertname", "severity")}
+        if entry.get("state") == "open":
+            state, since, nodes = "open", age(now - float(entry.get("since") or now)) + " ago", entry["open_on"]
+        else:
+            closed = float(entry.get("closed_at") or now)
+            state, since, nodes = f"over {age(now - closed)} ago", f"({entry.get('close_event') or 'ended'})", \
+                entry["over_on"]
+        table.add_row([printable(str(entry.get("alertname", ""))), printable(str(dict(entry["labels"]).get(
+            "severity", ""))), printable(", ".join(f"{k}={v}" for k, v in sorted(labels.items()))), state, since,
+            printable(", ".join(nodes)), printable(_short(str(entry.get("summary", "")), 60))])
+    return Rendered(table.get_string() + "\n", unreachable, status)
+
+
 def render(result: Result, as_json: bool) -> Rendered:
     """Render any command result."""
+    if isinstance(result, ConditionsReport):
+        return render_conditions(result, as_json)
     if isinstance(result, HookStatusTable):
         return render_hook_status(result, as_json)
     if isinstance(result, DeadLetterReport):

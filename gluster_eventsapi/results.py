@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 PROTOCOL = 3  # version of the node-* request/answer; bumped on incompatible changes
 
@@ -65,6 +65,16 @@ class StatusReport:
     webhooks: tuple[str, ...]
     rows: tuple[NodeResult, ...]
     insecure_tls: tuple[str, ...] = ()  # URLs whose HTTPS certificate is not verified
+    formats: tuple[tuple[str, str], ...] = ()  # (URL, format) of webhooks not sending the plain Gluster body
+
+
+@dataclass(frozen=True)
+class ConditionsReport:
+    """``conditions``: every condition open across the pool (one entry per alert identity, with the
+    nodes that report it), and each node's answer (a node not reached is listed, not ignored)."""
+
+    conditions: tuple[dict[str, Any], ...]
+    rows: tuple[NodeResult, ...]
 
 
 @dataclass(frozen=True)
@@ -97,4 +107,5 @@ class Message:
     quiet: bool = False  # the command already printed what it had to (listen)
 
 
-Result = Union[NodeTable, StatusReport, NameValues, PeerRows, Message, HookStatusTable, DeadLetterReport]
+Result = Union[NodeTable, StatusReport, NameValues, PeerRows, Message, HookStatusTable, DeadLetterReport,
+               ConditionsReport]

@@ -56,6 +56,9 @@ class Destination:
     nats_password: str = field(default="", repr=False)
     nats_nkey: str = ""  # a file holding an NKey user seed (a path)
     nats_creds: str = ""  # a .creds file: user JWT and NKey seed (a path)
+    # Webhooks only: what a POST carries. "": Gluster's body as is; "cloudevents": the same body as a
+    # CloudEvent in HTTP binary mode; "alertmanager": the url lists Alertmanagers, events become alerts.
+    format: str = ""
 
     def describe_auth(self) -> str:
         """Name the authentication in use without revealing it."""
@@ -95,6 +98,8 @@ class Settings:
     webhook_timeout_secs: float = 10.0
     webhook_concurrency: int = 64  # the ceiling of each webhook's adaptive limit (sinks.concurrency)
     nats_concurrency: int = 64  # NATS sinks: the ceiling of publications awaiting their PubAck (pipelined on one connection)
+    alert_resend_secs: float = 60.0  # Alertmanager sinks: open conditions are posted again this often
+    alert_generator_url: str = ""  # Alertmanager sinks: generatorURL template ({event}, {event_id}, {node})
     webhook_proxy: str = ""  # "": from the environment; "none": direct; else a proxy URL for every webhook
     webhook_no_proxy: str = ""  # hosts webhook-proxy does not apply to (NO_PROXY syntax)
     metrics_address: str = "127.0.0.1"

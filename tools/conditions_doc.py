@@ -57,13 +57,33 @@ This is the design the Alertmanager sink follows.
   `endsAt` = that report's time + the expiry.
 - **Sweeps:** the informational events under "Sweeps" close every open condition listed for
   them whose labels match, as a closing event would (a stopped volume has no brick to wait for).
-- **Several nodes:** every node's daemon posts the conditions its own node reported, with the
-  same labels, so Alertmanager shows one alert. The newest report wins across the pool: a
-  node that still holds a condition open does not re-fire it once it sees (in Alertmanager's
-  `GET /api/v2/alerts`, or in the pool's view of conditions) that it was closed after its own
-  last opening report; otherwise its next re-send would fire a resolved alert again. So when
-  peer B is down for nodes A and C and A sees it back first, the alert resolves with A's
-  PEER_CONNECT.
+- **Several nodes (decided: the alert fires while any node holds it open):** every node's
+  daemon posts the conditions its own node reported, with the same labels, so Alertmanager
+  shows one alert. Each node resolves its own report only; while another node still re-sends
+  it open, Alertmanager keeps it firing (its merge keeps the later `endsAt`), and it resolves
+  when the last node that reported it sees it close. So when peer B is down for nodes A and C
+  and A sees it back first, the alert resolves with C's PEER_CONNECT, not A's. Why not "the
+  newest report wins": a node cannot learn that another closed it. Alertmanager's
+  `GET /api/v2/alerts` lists active alerts only (checked against 0.25: a resolved alert is
+  absent from it), and the daemons never talk to each other (only the CLI reaches the pool,
+  over SSH). And each node's report is its own observation: a peer C still cannot reach, a
+  replica set a client on C still finds down, is still a fault on C, which an alert resolved
+  by A would hide. The cost: a node that missed the closing event (its daemon was down when
+  the peer came back) keeps the alert firing until a sweep, an expiry or its next closing
+  event; the node holding it is the one whose spool has the row (`conditions` table).
+- **Where the state lives:** each node's open conditions and alarms are rows of the spool's
+  `conditions` table, written by the spool's writer in the same transaction as the events that
+  change them (whether or not any destination wants those events), so they survive a restart
+  and a reload, and spool recovery copies them like any table. Rows over for 15 minutes are
+  deleted. With `spool memory` too: the file then keeps no events, but it keeps this table.
+- **Several Alertmanagers:** a sink's URL lists the members of one Alertmanager cluster,
+  comma-separated, and every alert is posted to every member (members share silences and
+  notifications, not alerts). An event counts as delivered once one member stored its alerts;
+  a member that was down gets the open conditions with the next re-send. A 400 from every
+  member that answered is a dead letter (never retried); 5xx, 429 and timeouts are retried.
+- **generatorURL:** the `alert-generator-url` config key, a template with `{event}`,
+  `{event_id}` and `{node}` (e.g. a log search for the event's id, which is also its
+  `webhook-id`); none by default, since no page shows one event of a node on its own.
 - **Missing attributes:** an identity label whose attribute is missing gets the value
   `unknown` (Alertmanager drops labels with empty values, which would silently merge such an
   alert with a different one); `evaluate()` names those labels in `missing` for the sink to

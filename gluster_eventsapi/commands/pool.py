@@ -15,14 +15,20 @@ from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.files import hooks, store
 from gluster_eventsapi.pool import peers
 from gluster_eventsapi.pool.run import on_pool, sync_pool
-from gluster_eventsapi.results import Message, NodeTable, PeerRows, StatusReport
+from gluster_eventsapi.pool.conditions import pool_conditions
+from gluster_eventsapi.results import ConditionsReport, Message, NodeTable, PeerRows, StatusReport
 
 
 def cmd_status(args: argparse.Namespace, ctx: Context) -> StatusReport:
     """Registered webhooks and, per node, whether glustereventsd runs."""
     webhooks = store.read_webhooks(ctx.get_paths())
     rows = on_pool(ctx, "node-status", {})
-    return StatusReport(tuple(webhooks), tuple(rows), hooks.insecure_urls(webhooks))
+    return StatusReport(tuple(webhooks), tuple(rows), hooks.insecure_urls(webhooks), hooks.formats(webhooks))
+
+
+def cmd_conditions(args: argparse.Namespace, ctx: Context) -> ConditionsReport:
+    """Every condition open across the pool: which, since when, reported by which nodes."""
+    return pool_conditions(ctx, include_over=bool(getattr(args, "all", False)))
 
 
 def cmd_reload(args: argparse.Namespace, ctx: Context) -> NodeTable:

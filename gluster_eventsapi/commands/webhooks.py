@@ -21,9 +21,9 @@ from gluster_eventsapi.pool.run import on_pool, sync_pool
 from gluster_eventsapi.results import DeadLetterReport, Message, NodeTable
 
 
-def _url(raw: str) -> str:
+def _url(raw: str, format: str | None = None) -> str:
     try:
-        return validate_url(raw)
+        return validate_url(raw, "" if format in (None, kinds.GLUSTER_FORMAT) else str(format))
     except ConfigError as err:
         raise CliError(str(err)) from None
 
@@ -37,7 +37,7 @@ def _entry_dict(entry: object) -> dict[str, Any]:
 
 def cmd_webhook_add(args: argparse.Namespace, ctx: Context) -> NodeTable:
     """Register a webhook on this node, then sync the pool."""
-    url = _url(args.url)
+    url = _url(args.url, getattr(args, "format", None))
     hooks.check_flags(url, args)
     reader = StdinSecrets(ctx)
     token, secret = bearer_and_secret(args, reader)
@@ -69,7 +69,7 @@ def cmd_webhook_mod(args: argparse.Namespace, ctx: Context) -> NodeTable:
     if token is None and secret is None and not changes:
         raise CliError("nothing to change: give at least one of --bearer_token, --secret, "
                        "--signing-secret, --timeout-secs, --concurrency, --ca-bundle, "
-                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events "
+                       "--client-cert/--client-key, --insecure-tls/--verify-tls, --proxy, --events, --format "
                        f"(a NATS sink: {hooks.NATS_AUTH_HINT})")
     changed: dict[str, Any] = {}
 
@@ -109,10 +109,10 @@ def cmd_webhook_test(args: argparse.Namespace, ctx: Context) -> NodeTable:
 
     A registered webhook is tested with its stored settings unless -t/-s are given.
     """
-    url = _url(args.url)
+    registered = store.read_webhooks(ctx.get_paths()).get(args.url.strip())
+    url = _url(args.url, _entry_dict(registered).get("format") if registered is not None else None)
     hooks.check_flags(url, args)
     token, secret = bearer_and_secret(args, StdinSecrets(ctx))
-    registered = store.read_webhooks(ctx.get_paths()).get(url)
     entry = _entry_dict(registered) if registered is not None else {}
     if token is not None or secret is not None:
         entry["token"], entry["secret"] = token or "", secret or ""

@@ -150,6 +150,8 @@ def settings_changes(args: argparse.Namespace, read_secret: SecretReader, store_
         changes["insecure-tls"] = True if args.insecure_tls else None
     if getattr(args, "events", None) is not None:
         changes["events"] = event_patterns(args.events) or None
+    if getattr(args, "format", None) is not None:
+        changes["format"] = None if args.format == kinds.GLUSTER_FORMAT else args.format
     changes.update(nats_changes(args, read_secret, store_file))
     return changes
 
@@ -159,7 +161,7 @@ def settings_changes(args: argparse.Namespace, read_secret: SecretReader, store_
 NATS_FLAGS = {"nats_token": "--nats-token", "nats_user": "--nats-user", "nats_password": "--nats-password",
               "nats_nkey": "--nats-nkey", "nats_creds": "--nats-creds"}
 WEBHOOK_ONLY_FLAGS = {"bearer_token": "--bearer_token", "secret": "--secret", "signing_secret": "--signing-secret",
-                      "proxy": "--proxy"}
+                      "proxy": "--proxy", "format": "--format"}
 MAX_SECRET_FILE_BYTES = 64 * 1024
 NATS_AUTH_HINT = "--nats-token, --nats-user/--nats-password, --nats-nkey or --nats-creds"
 
@@ -262,6 +264,19 @@ def check_entry(url: str, entry: Mapping[str, Any]) -> None:
         raise CliError(message, ExitStatus.INVALID_CONFIG) from None
 
 
+def formats(webhooks: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    """(URL, format) of the registered webhooks whose format is not the default (status shows it)."""
+    found = []
+    for url, entry in webhooks.items():
+        try:
+            hook = webhook_from_entry(url, entry)
+        except ConfigError:
+            continue  # read_webhooks already checked the file; be lenient here
+        if hook.format:
+            found.append((url, hook.format))
+    return tuple(found)
+
+
 def insecure_urls(webhooks: Mapping[str, object]) -> tuple[str, ...]:
     """The registered URLs whose HTTPS certificates are not verified (``insecure-tls``)."""
     found = []
@@ -288,6 +303,10 @@ def settings_notes(url: str, entry: Mapping[str, Any]) -> tuple[str, ...]:
     notes = []
     if kinds.is_nats(url):
         return _nats_notes(url, entry)
+    if entry.get("format") == kinds.ALERTMANAGER:
+        notes.append(f"Note: {url} gets Gluster's conditions and alarms as alerts (docs/CONDITIONS.md), posted to "
+                     "every Alertmanager listed; informational events are not posted. Check with "
+                     f"'gluster-eventsapi webhook-test {url}' (it posts one alert, resolved at once).")
     https = url.lower().startswith("https:")
     if entry.get("insecure-tls"):
         notes.append(f"Warning: {url}: HTTPS certificates will NOT be verified (--insecure-tls): "

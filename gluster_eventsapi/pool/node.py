@@ -19,6 +19,7 @@ from glustereventsd.sinks import kinds
 from glustereventsd.base import filereader
 from glustereventsd.runtime import reloader
 from glustereventsd.runtime import runstate
+from glustereventsd.config import nodeid
 from glustereventsd.config.options import ConfigError, load_webhooks, webhook_from_entry
 from glustereventsd.base.fsutil import atomic_write_bytes
 from glustereventsd.base.paths import Paths
@@ -174,6 +175,14 @@ def _missing_tls_files(paths: Paths) -> str:
     return f"{what} {', '.join(missing)} missing on this node: {advice}, or deliveries from this node that need it fail"
 
 
+def _known_node_id(paths: Paths) -> str:
+    """This node's id as the daemon names it (glusterd's UUID, or the one it generated); "" if none yet."""
+    try:
+        return nodeid.read_glusterd_uuid(paths.glusterd_info) or nodeid.read_node_id(paths.node_id_file) or ""
+    except (ConfigError, OSError):
+        return ""
+
+
 def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
     """POST the test request of SPEC section 3 from this node and report the outcome."""
     url = request.get("url")
@@ -189,6 +198,7 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         return _nats_sink_test(hook, paths)
     from glustereventsd.sinks.http import proxies  # imported here: only this command needs HTTP
     from glustereventsd.sinks.http import probe
+    from glustereventsd.sinks.alertmanager import probe as alert_probe
     from glustereventsd.config.options import load_settings
 
     try:
@@ -196,8 +206,10 @@ def node_webhook_test(request: Mapping[str, Any], paths: Paths, now: float) -> A
         layer = proxies.config_rules(settings.webhook_proxy, settings.webhook_no_proxy)
     except ConfigError as err:
         return {"ok": False, "error": f"cannot read the proxy settings: {err}"}
-    outcome = probe.send_test(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
-                                 proxy_config=layer, environment=service.daemon_environment(paths))
+    send = alert_probe.send_test if kinds.kind_of(url, hook.format) == kinds.ALERTMANAGER else probe.send_test
+    outcome = send(hook, int(now), hook.timeout_secs or settings.webhook_timeout_secs,
+                                 proxy_config=layer, environment=service.daemon_environment(paths),
+                                 nodeid=_known_node_id(paths))
     if outcome.ok:
         return {"ok": True, "output": "OK"}
     return {"ok": False, "error": describe_outcome(outcome)}
@@ -285,6 +297,28 @@ def node_webhook_status(request: Mapping[str, Any], paths: Paths, now: float) ->
     return answer
 
 
+def node_conditions(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
+    """This node's conditions and alarms (its spool's ``conditions`` table), each as a dict."""
+    from glustereventsd.spool import admin as spool
+
+    try:
+        rows = spool.read_conditions(paths.spool_file)
+    except sqlite3.Error as err:
+        return _spool_error(paths, err)
+    data = []
+    for row in rows:
+        try:
+            labels = json.loads(row.labels)
+            annotations = json.loads(row.annotations)
+        except ValueError:
+            continue
+        data.append({"key": row.key, "alertname": row.alertname, "kind": row.kind, "labels": labels,
+                     "summary": str(annotations.get("summary", "")), "opened_at": row.opened_at,
+                     "last_open_at": row.last_open_at, "closed_at": row.closed_at, "ends_at": row.ends_at,
+                     "open_event": row.open_event, "close_event": row.close_event})
+    return {"ok": True, "output": "OK", "data": data}
+
+
 def _delivery_figures(paths: Paths) -> tuple[dict[str, int], str, dict[str, tuple[int, str]]]:
     """The running daemon's memory-only counts, spool error and in-flight limits (by webhook key), from its
     status file."""
@@ -345,6 +379,7 @@ NODE_COMMANDS: Mapping[str, Handler] = {
     "node-webhook-test": node_webhook_test,
     "node-webhook-status": node_webhook_status,
     "node-webhook-redeliver": node_webhook_redeliver,
+    "node-conditions": node_conditions,
 }
 
 

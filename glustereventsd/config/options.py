@@ -119,6 +119,14 @@ def to_proxy(value: object) -> str:
     return text
 
 
+def to_format(value: object) -> str:
+    """A webhook's format (``kinds.FORMATS``); the default, ``gluster``, is stored as ""."""
+    text = to_text(value).lower()
+    if text not in kinds.FORMATS:
+        raise ConfigError(f"must be one of {', '.join(kinds.FORMATS)}")
+    return "" if text == kinds.GLUSTER_FORMAT else text
+
+
 def to_host_list(value: object) -> str:
     """A NO_PROXY-style list of hosts, domains and networks, separated by commas."""
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
@@ -212,6 +220,12 @@ _OPTIONS = (
            "Most events awaiting their PubAck per NATS sink, pipelined on one connection (1 keeps "
            "strict order in the stream even across retries): each sink starts here and adapts between 1 and "
            "this, as webhooks do."),
+    Option("alert-resend-secs", float_between(5, 3600), False,
+           "Alertmanager sinks: how often open conditions are sent again (Alertmanager forgets an alert "
+           "that is not); each send keeps them firing for 4 periods."),
+    Option("alert-generator-url", to_text, False,
+           "Alertmanager sinks: the generatorURL of each alert, where an administrator sees the event, with "
+           "{event}, {event_id} and {node} filled in (e.g. a log search for the event id); empty: none."),
     Option("webhook-proxy", to_proxy, False,
            "HTTP proxy for every webhook (http://[user:password@]host:port), 'none' for direct; empty: "
            "from the daemon's environment (https_proxy, http_proxy, no_proxy). A webhook's own --proxy wins. "
@@ -316,6 +330,7 @@ WEBHOOK_KEYS: Mapping[str, tuple[str, Converter]] = {
     "client-cert": ("client_cert", to_text),
     "client-key": ("client_key", to_text),
     "events": ("events", lambda v: to_patterns(v)),
+    "format": ("format", to_format),
     # NATS sinks (nats:// and tls:// URLs)
     "nats-token": ("nats_token", to_text),
     "nats-user": ("nats_user", to_text),
@@ -337,14 +352,15 @@ def to_patterns(value: object) -> tuple[str, ...]:
     return tuple(p.strip() for p in value.split(",") if p.strip())
 
 
-def validate_url(url: str) -> str:
-    """Check a webhook URL (see ``weburl.parse``) or NATS sink URL (``natsurl.parse``); return it stripped.
+def validate_url(url: str, format: str = "") -> str:
+    """Check a webhook URL (see ``weburl.parse``), NATS sink URL (``natsurl.parse``) or, with format
+    ``alertmanager``, the Alertmanagers' URLs (``alertmanager.url``); return it stripped.
 
     Raises ConfigError. Messages quote the URL without its user info, query or fragment:
     they may hold secrets.
     """
     try:
-        return urls.canonical(url)
+        return urls.canonical(url, format)
     except urls.UrlError as err:
         raise ConfigError(str(err)) from None
 
@@ -382,13 +398,16 @@ def webhook_from_entry(url: str, entry: object, base_dir: Path | None = None) ->
         if isinstance(name, str) and base_dir is not None and not os.path.isabs(name):
             fields[attribute] = str(base_dir / name)
     if kinds.is_nats(url):
+        if fields.get("format"):
+            raise ConfigError(f"{display_url(url)!r}: format {fields['format']} is for webhooks; a NATS sink "
+                              "publishes the Gluster body with its own headers")
         methods = [key for key in NATS_AUTH_KEYS if fields.get(WEBHOOK_KEYS[key][0])]
         if len(methods) > 1:
             raise ConfigError(f"{display_url(url)!r} sets {' and '.join(methods)}: a NATS sink authenticates "
                               "one way only; remove all but one")
         if bool(fields.get("nats_user")) != bool(fields.get("nats_password")):
             raise ConfigError(f"{display_url(url)!r}: nats-user and nats-password go together")
-    return Destination(url=validate_url(url), **fields)  # type: ignore[arg-type]
+    return Destination(url=validate_url(url, str(fields.get("format", ""))), **fields)  # type: ignore[arg-type]
 
 
 def parse_webhooks(data: Mapping[str, object], path: Path, events_dir: Path | None = None) -> list[Destination]:

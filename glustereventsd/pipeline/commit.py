@@ -74,7 +74,7 @@ class Committer:
         appends = [(outlet.hook_id, event) for event in events for outlet in self.outlets.wanting(event.name)]
         acks, deaths = self._account(results)
         self._flush_counters()
-        done = self._commit(appends, acks, deaths)
+        done = self._commit(appends, acks, deaths, events)
         if done is None:
             return
         committed, trims = done
@@ -106,21 +106,21 @@ class Committer:
             self._usage[hook_id] = list(self.writer.usage(hook_id))
 
     def _commit(self, appends: list[tuple[int, NewEvent]], acks: list[int],
-                deaths: list[tuple[Record, str]]) -> tuple[Committed, Trims] | None:
+                deaths: list[tuple[Record, str]], events: Sequence[NewEvent] = ()) -> tuple[Committed, Trims] | None:
         """Write the turn; on a corrupt spool rebuild it and write the turn to the fresh one.
 
         None when it could not be written (the turn then goes on from memory: ``_spool_failed``).
         """
         trims = self._trims(appends)
         try:
-            return self.writer.commit(appends, acks, deaths, trims), trims
+            return self.writer.commit(appends, acks, deaths, trims, events), trims
         except sqlite3.Error as err:
             if not (is_corruption(err) and self.rebuild_spool(str(err))):
                 self._spool_failed(err, appends, acks, deaths)
                 return None
         trims = self._trims(appends)  # from the fresh spool's usage
         try:
-            return self.writer.commit(appends, acks, deaths, trims), trims
+            return self.writer.commit(appends, acks, deaths, trims, events), trims
         except sqlite3.Error as err:
             self._spool_failed(err, appends, acks, deaths)
             return None

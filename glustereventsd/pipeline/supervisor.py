@@ -115,7 +115,7 @@ class Outlets:
         """Start the driver of ``kind`` and hand it every outlet of that kind (and only those)."""
         make = self._factories.get(kind) or factory(kind)
         context = DriverContext(self.results, self.stats, self.log_limiter, self.stopping, self._reader(),
-                                self.environment, self.nodeid)
+                                self.environment, self.nodeid, spool_path=self.spool_path)
         driver = make(context)
         driver.configure(self.settings)
         for outlet in self.by_id.values():
@@ -219,6 +219,13 @@ class Outlets:
             hook = dataclasses.replace(configured,
                                        timeout_secs=configured.timeout_secs or settings.webhook_timeout_secs)
             existing = by_url.get(url)
+            if existing is not None and existing.kind != kinds.kind_of(url, hook.format):
+                # The format made it another kind (a webhook became an Alertmanager sink): another
+                # driver takes it over; its queue stays in the spool under the same hook id.
+                self._driver(existing.kind).remove(existing)
+                by_url.pop(url)
+                by_id.pop(existing.hook_id, None)
+                existing = None
             if existing is None:
                 hook_id = self.writer.hook_id(url)
                 outlet = Outlet(hook, hook_id, self.writer.durable, window, memory, proxies)

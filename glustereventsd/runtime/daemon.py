@@ -34,7 +34,7 @@ from glustereventsd.spool.startup import open_spool
 from glustereventsd.ingest.eventlog import EventLog
 from glustereventsd.base.fsutil import NotRegularFile, PidFile, PidFileBusy
 from glustereventsd.config.lastgood import LastGood
-from glustereventsd.runtime.metrics import DaemonCollector, MetricsServer
+from glustereventsd.runtime.metrics import DaemonCollector, MetricsServer, spool_conditions
 from glustereventsd.models import Settings, Destination
 from glustereventsd.base.paths import Paths
 from glustereventsd.pipeline.commit import Committer
@@ -348,7 +348,8 @@ class Daemon:
         """Start the Prometheus endpoint when metrics-port is set; a failure is logged, not fatal."""
         if not settings.metrics_port:
             return None
-        server = MetricsServer(DaemonCollector(self.stats, pipeline.outlets.queue_gauges))
+        server = MetricsServer(DaemonCollector(self.stats, pipeline.outlets.queue_gauges,
+                                               spool_conditions(self.paths.spool_file)))
         try:
             self.metrics_port = server.start(settings.metrics_address, settings.metrics_port)
         except OSError as err:

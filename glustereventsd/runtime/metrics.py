@@ -13,17 +13,23 @@ series that appears with it.
 
 from __future__ import annotations
 
+import json
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from glustereventsd.base.stats import QueueGauge, Stats
 from glustereventsd.sinks.concurrency import REASONS
+from glustereventsd.spool.reader import SpoolReader
+from glustereventsd.spool.records import ConditionRow
 
 log = logging.getLogger("glustereventsd.metrics")
 PREFIX = "gluster_events"
@@ -35,12 +41,58 @@ KNOWN_LABELS: dict[str, tuple[str, ...]] = {
 }
 
 
-class DaemonCollector(Collector):
-    """Turns ``Stats`` and the queue gauges into metric families."""
+def spool_conditions(path: Path) -> Callable[[], list[ConditionRow]]:
+    """What the conditions gauge reads at each scrape: the spool's ``conditions`` table, through a
+    reader opened for that scrape (the file may have been rebuilt since the last one)."""
 
-    def __init__(self, stats: Stats, queues: Callable[[], list[QueueGauge]]) -> None:
+    def read() -> list[ConditionRow]:
+        try:
+            reader = SpoolReader(path)
+        except sqlite3.Error:
+            return []
+        try:
+            return reader.conditions()
+        except sqlite3.Error as err:
+            log.warning("Cannot read the open conditions for the metrics: %s", err)
+            return []
+        finally:
+            reader.close()
+
+    return read
+
+
+def open_now(row: ConditionRow, now: float) -> bool:
+    """True for a condition not closed nor expired, or an alarm not over yet."""
+    if row.closed_at:
+        return False
+    if row.kind == "alarm":
+        return row.ends_at > now
+    return not row.ends_at or row.ends_at > now
+
+
+def condition_labels(row: ConditionRow) -> dict[str, str] | None:
+    """The gauge's labels of one condition: its alert labels, ``alertname`` as ``condition`` (a rule's
+    alertname would replace it), and ``kind``; None for a row whose labels do not read."""
+    try:
+        labels = json.loads(row.labels)
+    except ValueError:
+        return None
+    if not isinstance(labels, dict):
+        return None
+    made = {str(k): str(v) for k, v in labels.items() if k != "alertname"}
+    made["condition"] = row.alertname
+    made["kind"] = row.kind
+    return made
+
+
+class DaemonCollector(Collector):
+    """Turns ``Stats``, the queue gauges and the open conditions into metric families."""
+
+    def __init__(self, stats: Stats, queues: Callable[[], list[QueueGauge]],
+                 conditions: Callable[[], list[ConditionRow]] = list) -> None:
         self.stats = stats
         self.queues = queues
+        self.conditions = conditions
 
     def collect(self) -> Iterator[Any]:
         """Yield every metric family (called by prometheus_client on each scrape)."""
@@ -117,6 +169,23 @@ class DaemonCollector(Collector):
         yield memory
         yield limit
         yield why
+        yield from self._conditions()
+
+    def _conditions(self) -> Iterator[Any]:
+        """``gluster_events_condition_open`` (1) and ``..._opened_timestamp_seconds``, one series per open
+        condition or alarm this node reported, labelled like its alert (docs/CONDITIONS.md)."""
+        now = time.time()
+        opened = Metric(f"{PREFIX}_condition_open", "Gluster conditions open and alarms on, as this node saw "
+                        "them: 1 per condition, labelled like its alert (condition = the alertname).", "gauge")
+        since = Metric(f"{PREFIX}_condition_opened_timestamp_seconds",
+                       "When each open condition opened (the event's time), labelled as condition_open.", "gauge")
+        for row in self.conditions():
+            labels = condition_labels(row) if open_now(row, now) else None
+            if labels is not None:
+                opened.add_sample(f"{PREFIX}_condition_open", labels, 1)
+                since.add_sample(f"{PREFIX}_condition_opened_timestamp_seconds", labels, row.opened_at)
+        yield opened
+        yield since
 
 
 class MetricsServer:

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Optional, Protocol
 
 from glustereventsd.base.stats import RateLimitedLog, Stats
@@ -26,7 +27,8 @@ from glustereventsd.sinks.outlet import Outlet
 from glustereventsd.spool.acks import ResultChannel
 from glustereventsd.spool.reader import SpoolReader
 
-DRIVERS = {kinds.HTTP: "glustereventsd.sinks.http.driver", kinds.NATS: "glustereventsd.sinks.nats.driver"}
+DRIVERS = {kinds.HTTP: "glustereventsd.sinks.http.driver", kinds.NATS: "glustereventsd.sinks.nats.driver",
+           kinds.ALERTMANAGER: "glustereventsd.sinks.alertmanager.driver"}
 
 
 @dataclass
@@ -42,6 +44,7 @@ class DriverContext:
     nodeid: str = ""
     clock: Callable[[], float] = time.monotonic  # backoff, deadlines
     wall: Callable[[], float] = time.time  # counters, latencies
+    spool_path: Optional[Path] = None  # the spool file, which also holds the conditions with spool memory
 
 
 class Driver(Protocol):

@@ -104,7 +104,7 @@ class Outlet:
     def __init__(self, hook: Destination, hook_id: int, durable: bool, window: int | Limit, memory_limit: int | Limit,
                  options: object = None, wall: Callable[[], float] = time.time) -> None:
         self.hook_id = hook_id
-        self.kind = kinds.kind_of(hook.url)  # fixed: a URL of another kind is another outlet
+        self.kind = kinds.kind_of(hook.url, hook.format)  # fixed: another kind is another outlet
         self.label = urls.label(hook.url, hook_id)  # for logs and metric labels: no credentials or query
         self._wall = wall  # the time counters and latencies are stamped with (tests pass their own)
         self.durable = durable  # False: spool memory, the window is the whole queue

@@ -7,20 +7,34 @@ and show any destination without asking which kind it is.
 
 from __future__ import annotations
 
+from glustereventsd.sinks import kinds
+from glustereventsd.sinks.alertmanager import url as amurl
 from glustereventsd.sinks.http import url as weburl
 from glustereventsd.sinks.kinds import is_nats
 from glustereventsd.sinks.nats import url as natsurl
 from glustereventsd.sinks.urltext import UrlError
 
 
-def canonical(url: str) -> str:
-    """Check a destination URL with its kind's parser; return it as configured (stripped). Raises UrlError."""
-    return natsurl.parse(url).text if is_nats(url) else weburl.parse(url).text
+def canonical(url: str, format: str = "") -> str:
+    """Check a destination URL (with ``format``) with its kind's parser; return it as configured (stripped).
+    Raises UrlError."""
+    kind = kinds.kind_of(url, format)
+    if kind == kinds.ALERTMANAGER:
+        return amurl.canonical(url)
+    return natsurl.parse(url).text if kind == kinds.NATS else weburl.parse(url).text
 
 
 def display(url: str) -> str:
-    """A destination URL safe for logs, tables and messages: no credentials, query or fragment; printable."""
-    return natsurl.display(url) if is_nats(url) else weburl.display(url)
+    """A destination URL safe for logs, tables and messages: no credentials, query or fragment; printable.
+
+    Several http(s) URLs joined by commas are an Alertmanager cluster: each is shown.
+    """
+    if is_nats(url):
+        return natsurl.display(url)
+    members = amurl.split(url)
+    if len(members) > 1 and all(m.lower().startswith(("http://", "https://")) for m in members):
+        return amurl.display(url)
+    return weburl.display(url)
 
 
 def label(url: str, hook_id: int) -> str:

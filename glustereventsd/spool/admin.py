@@ -14,6 +14,7 @@ from pathlib import Path
 
 from glustereventsd.spool import schema
 from glustereventsd.spool.db import connect, transaction
+from glustereventsd.spool.records import ConditionRow
 from glustereventsd.spool.writer import move_dead_to_queue
 
 
@@ -120,3 +121,18 @@ def request_requeue(path: Path, url: str) -> int:
     finally:
         db.close()
     return int(count)
+
+
+def read_conditions(path: Path) -> list[ConditionRow]:
+    """Every condition and alarm of a spool's ``conditions`` table (open, and over in the last 15
+    minutes); [] when the daemon never ran here or its spool predates the table."""
+    if not path.exists():
+        return []
+    db = connect(path, readonly=True)
+    try:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='conditions'").fetchone():
+            return []
+        columns = ", ".join(ConditionRow._fields)
+        return [ConditionRow(*row) for row in db.execute(f"SELECT {columns} FROM conditions ORDER BY opened_at, key")]
+    finally:
+        db.close()

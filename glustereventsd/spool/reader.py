@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from glustereventsd.spool.db import DAMAGED_TEXT, connect, is_corruption
-from glustereventsd.spool.records import Record
+from glustereventsd.spool.records import ConditionRow, Record
 
 READER_CACHE_KIB = 256
+CONDITION_COLUMNS = ", ".join(ConditionRow._fields)
 
 
 class SpoolReader:
@@ -62,6 +63,16 @@ class SpoolReader:
         """Receipt time of the oldest event queued for a webhook (None when none is)."""
         rows = self._read("SELECT received FROM queue WHERE hook_id=? ORDER BY id LIMIT 1", (hook_id,))
         return float(rows[0][0]) if rows else None
+
+    def conditions(self) -> list[ConditionRow]:
+        """Every condition and alarm of the ``conditions`` table (open, and recently over), oldest first."""
+        rows = self._read(f"SELECT {CONDITION_COLUMNS} FROM conditions ORDER BY opened_at, key", ())
+        return [ConditionRow(*row) for row in rows]
+
+    def condition(self, key: str) -> ConditionRow | None:
+        """The row of one alert identity, if any."""
+        rows = self._read(f"SELECT {CONDITION_COLUMNS} FROM conditions WHERE key=?", (key,))
+        return ConditionRow(*rows[0]) if rows else None
 
     def close(self) -> None:
         """Close the connection."""

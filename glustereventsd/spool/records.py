@@ -53,3 +53,21 @@ class HookCounters:
         """True when there is something to flush."""
         return bool(self.delivered or self.retried or self.dropped or self.dead or self.duplicates
                     or self.last_error_at or self.last_success_at)
+
+
+class ConditionRow(NamedTuple):
+    """One row of the ``conditions`` table (``schema.CONDITIONS``): a condition or alarm of this node."""
+
+    key: str
+    alertname: str
+    kind: str  # "condition" or "alarm"
+    labels: str  # JSON object
+    annotations: str  # JSON object
+    opened_at: float
+    last_open_at: float
+    closed_at: float  # 0: open
+    ends_at: float  # an alarm's end, a condition's expiry; 0: none
+    open_event: str
+    close_event: str
+    nodeid: str
+    open_id: str  # the opening event's id (its webhook-id): the alert's generatorURL may name it

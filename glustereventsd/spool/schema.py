@@ -119,9 +119,27 @@ HOOKS = Table("hooks", (
 QUEUE = Table("queue", _event(), (Index("queue_by_hook", ("hook_id", "id")),))
 DEAD = Table("dead", _event(Column("reason", "TEXT"), Column("died", "REAL")), (Index("dead_by_hook", ("hook_id", "id")),))
 REQUEUE_REQUESTS = Table("requeue_requests", (Column("url", "TEXT", "PRIMARY KEY"), Column("at", "REAL")))
+# Gluster conditions (eventtypes.conditions) open or recently over on this node, one row per alert
+# identity; written with the events that change them (``spool.conditions``), read by the Alertmanager
+# sink to post them again after a restart, and by the gauge and the CLI.
+CONDITIONS = Table("conditions", (
+    Column("key", "TEXT", "PRIMARY KEY", note="the alert's identity: condition_key(labels)"),
+    Column("alertname", "TEXT"),
+    Column("kind", "TEXT", note="condition or alarm"),
+    Column("labels", "TEXT", note="JSON object, alertname and severity included"),
+    Column("annotations", "TEXT", note="JSON object: summary, description"),
+    Column("opened_at", "REAL", note="event time of the report that opened it"),
+    Column("last_open_at", "REAL", note="event time of the latest opening report"),
+    Column("closed_at", "REAL", default=0.0, note="event time of the closing report; 0: open"),
+    Column("ends_at", "REAL", default=0.0, note="an alarm's end, a condition's expiry; 0: none"),
+    Column("open_event", "TEXT"),
+    Column("close_event", "TEXT", default=""),
+    Column("nodeid", "TEXT", note="the node that reported it"),
+    Column("open_id", "TEXT", default="", note="event id of the report that opened it (its webhook-id)"),
+))
 SQLITE_SEQUENCE = Table("sqlite_sequence", (Column("name", "TEXT", ""), Column("seq", "INTEGER", "")), created=False)
 
-TABLES: tuple[Table, ...] = (META, HOOKS, QUEUE, DEAD, REQUEUE_REQUESTS, SQLITE_SEQUENCE)
+TABLES: tuple[Table, ...] = (META, HOOKS, QUEUE, DEAD, REQUEUE_REQUESTS, CONDITIONS, SQLITE_SEQUENCE)
 BY_NAME: dict[str, Table] = {table.name: table for table in TABLES}
 
 SCHEMA = "\n" + "\n".join(statement for table in TABLES if table.created for statement in table.statements()) + "\n"

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from glustereventsd.spool import schema
+from glustereventsd.spool import conditions, schema
 from glustereventsd.spool.db import connect, transaction
 from glustereventsd.models import NewEvent
 from glustereventsd.spool.records import HookCounters, Record
@@ -77,6 +77,7 @@ class SpoolWriter:
         self.next_seq = int(row[0]) if row else 1
         self.counters: dict[int, HookCounters] = {}
         self._next_row_id = self._row_ids_from()
+        self._next_prune = 0.0  # when over conditions are deleted next (wall time)
 
     def _row_ids_from(self) -> int:
         """The next queue row id: this writer numbers its rows itself, to insert a turn at once.
@@ -145,11 +146,14 @@ class SpoolWriter:
         acks: Iterable[int],
         deaths: Iterable[tuple[Record, str]],
         trims: Iterable[tuple[int, int, tuple[int, ...]]],
+        events: Sequence[NewEvent] = (),
     ) -> Committed:
         """Write one group commit: appends, acks, dead letters, counters, and trims.
 
         ``trims`` are (hook_id, count, keep): drop that many of the webhook's oldest queued rows
-        (the spool is full), except the row ids in ``keep`` (being delivered). Raises sqlite3.Error (for example a full disk); nothing is then
+        (the spool is full), except the row ids in ``keep`` (being delivered). ``events`` are the
+        turn's new events, whoever they are queued for: the conditions they open or close are
+        written with them (``spool.conditions``). Raises sqlite3.Error (for example a full disk); nothing is then
         written and the counters stay pending for the next commit.
         """
         added: list[Record] = []
@@ -187,11 +191,18 @@ class SpoolWriter:
                      record.received, record.body, reason, time.time()))
                 if record.id:
                     self.db.execute("DELETE FROM queue WHERE id=?", (record.id,))
+            if events:
+                conditions.apply(self.db, events)
+            now = time.time()
+            if now >= self._next_prune:
+                conditions.prune(self.db, now)
             if appends:
                 self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)",
                                 (self.next_seq,))
             self._flush_counters()
         self.counters = {}  # flushed: only once the commit succeeded
+        if now >= self._next_prune:
+            self._next_prune = now + conditions.PRUNE_EVERY_SECS
         if self.durable and appends:
             self._next_row_id += len(appends)  # only once committed: a failed turn's ids are free again
         return Committed(added, trimmed)

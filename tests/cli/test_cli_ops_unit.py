@@ -201,3 +201,19 @@ def test_listen_on_a_busy_port_is_a_clear_error(one_node):
         port = busy.getsockname()[1]
         status, _, err = one_node("listen", "--port", str(port))
     assert status == 1 and f"cannot listen on 127.0.0.1:{port}" in err and "--port" in err
+
+
+def test_webhook_format_cloudevents_is_stored_shown_and_refused_for_nats(one_node):
+    url = "https://h.example/ce"
+    status, _, err = one_node("webhook-add", url, "--format", "cloudevents")
+    assert status == 0, err
+    assert hooks_file(one_node)[url] == {"token": "", "secret": "", "format": "cloudevents"}
+    status, out, _ = one_node("status")
+    assert f"{url} (format cloudevents)" in out.splitlines()
+    assert one_node("webhook-mod", url, "--format", "gluster")[0] == 0
+    assert "format" not in hooks_file(one_node)[url]  # the default is not written
+    status, _, err = one_node("webhook-add", "nats://127.0.0.1:4222/gluster", "--format", "cloudevents")
+    assert status != 0 and "--format: not used by a NATS sink" in err
+    (one_node.events / "webhooks.json").write_text(json.dumps({url: {"format": "xml"}}))
+    status, _, err = one_node("status")
+    assert status != 0 and "format" in err and "gluster, cloudevents" in err

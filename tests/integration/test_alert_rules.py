@@ -12,10 +12,13 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from eventtypes.emit import gf_event
 
 from tests.helpers import REPO, DaemonProcess, Receiver, send_raw, wait_for
 from tests.integration.test_metrics import free_tcp_port, scrape
@@ -42,7 +45,7 @@ def test_promtool_checks_the_rules() -> None:
     done = subprocess.run([promtool(), "check", "rules", str(RULES)], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 7 rules found" in done.stdout
+    assert "SUCCESS: 8 rules found" in done.stdout
 
 
 def test_promtool_unit_tests_of_the_rules() -> None:
@@ -70,7 +73,8 @@ def test_every_alert_the_issue_asks_for_is_there() -> None:
     assert set(expressions) == {"GlusterEventsWebhookFailing", "GlusterEventsDeliveryBehind",
                                 "GlusterEventsDropped", "GlusterEventsDeadLettersGrowing",
                                 "GlusterEventsSpoolWriteFailing", "GlusterEventsMetricsDown",
-                                "GlusterEventsMetricsAbsent"}
+                                "GlusterEventsMetricsAbsent", "GlusterConditionOpen"}
+    assert "without (instance)" in expressions["GlusterConditionOpen"]  # several nodes' reports: one alert
     assert "by (job, instance, reason)" in expressions["GlusterEventsDropped"]
     assert 'absent(up{job="glustereventsd"})' in expressions["GlusterEventsMetricsAbsent"]
 
@@ -84,6 +88,8 @@ def test_rules_name_metrics_that_a_real_daemon_exports(daemon: DaemonProcess) ->
     daemon.write_webhooks({down.url: {}})
     daemon.start()
     send_raw(daemon.port, b"1468303352 2 name=gv1")
+    gf_event("BRICK_DISCONNECTED", port=daemon.port, peer="h2", volume="gv0", brick="/b1")  # opens a condition
+    gf_event("AFR_SPLIT_BRAIN", port=daemon.port, subvol="gv0-replicate-0", type="data", file="/f")  # an alarm
 
     def retried() -> set[str] | None:
         names = {name for name, _ in scrape(metrics_port)}
@@ -94,7 +100,7 @@ def test_rules_name_metrics_that_a_real_daemon_exports(daemon: DaemonProcess) ->
             for name in re.findall(r"\bgluster_events_[a-z0-9_]+", expr)}
     assert used == {"gluster_events_queue_oldest_age_seconds", "gluster_events_delivery_retries_total",
                     "gluster_events_dropped_total", "gluster_events_dead_letters_total",
-                    "gluster_events_spool_errors_total"}
+                    "gluster_events_spool_errors_total", "gluster_events_condition_open"}
     missing = used - exported
     assert not missing, f"the alert rules use metrics the daemon does not export: {sorted(missing)}"
     # The counters the rules watch are there at 0 before their first increment.
@@ -102,4 +108,19 @@ def test_rules_name_metrics_that_a_real_daemon_exports(daemon: DaemonProcess) ->
     assert samples[("gluster_events_spool_errors_total", (("reason", "write_failed"),))] == 0
     assert samples[("gluster_events_dropped_total", (("reason", "spool_full"),))] == 0
     assert samples[("gluster_events_dead_letters_total", (("webhook", down.url),))] == 0
-    assert samples[("gluster_events_queue_depth", (("webhook", down.url),))] == 1
+    assert samples[("gluster_events_queue_depth", (("webhook", down.url),))] == 3
+    # The open condition and the alarm, labelled like their alerts (alertname as "condition").
+    conditions = {labels: value for (name, labels), value in samples.items()
+                  if name == "gluster_events_condition_open"}
+    assert conditions == {
+        (("brick", "h2:/b1"), ("condition", "GlusterBrickDown"), ("kind", "condition"), ("severity", "critical"),
+         ("volume", "gv0")): 1,
+        (("condition", "GlusterAfrSplitBrain"), ("file", "/f"), ("kind", "alarm"), ("severity", "critical"),
+         ("subvol", "gv0-replicate-0"), ("volume", "gv0")): 1}
+    since = samples[("gluster_events_condition_opened_timestamp_seconds",
+                     next(labels for labels in conditions if ("kind", "condition") in labels))]
+    assert abs(since - time.time()) < 60
+    # Closed: gone from the gauge at the next scrape.
+    gf_event("BRICK_CONNECTED", port=daemon.port, peer="h2", volume="gv0", brick="/b1")
+    wait_for(lambda: len([n for (n, _) in scrape(metrics_port) if n == "gluster_events_condition_open"]) == 1,
+             what="closed condition gone from the gauge")

@@ -42,7 +42,11 @@ def fill(path: Path) -> None:
     hook = writer.hook_id(URL)
     events = [NewEvent(f"msg_{i}", writer.take_seq(), "VOLUME_CREATE", 1700000000 + i, 1700000000.5, b"{}")
               for i in range(3)]
-    added = writer.commit([(hook, event) for event in events], [], [], []).added
+    down = NewEvent("msg_c", writer.take_seq(), "BRICK_DISCONNECTED", 1700000000, 1700000000.5,
+                    b'{"nodeid": "n1", "ts": 1700000000, "event": "BRICK_DISCONNECTED", '
+                    b'"message": {"peer": "h1", "volume": "gv0", "brick": "/b1"}}')
+    # Every event of a turn may change the conditions table, queued for a webhook or not.
+    added = writer.commit([(hook, event) for event in events], [], [], [], [*events, down]).added
     writer.count(hook).delivered += 1
     writer.count(hook).last_error, writer.count(hook).last_error_at = "HTTP 500", 1700000001.25
     writer.commit([], [added[0].id], [(added[1], "HTTP 410")], [])

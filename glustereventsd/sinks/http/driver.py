@@ -93,6 +93,7 @@ class DeliveryLoop:
         self.log_limiter = context.log_limiter
         self.stopping = context.stopping
         self.environment = rules_from_environment(context.environment)  # fixed for the driver's life
+        self.nodeid = context.nodeid  # what a format names the node with (a CloudEvent's source)
         self.clock = context.clock  # tests drive a fake one (see ``step``)
         self.wall = context.wall
         self._readers = ReaderHandoff(context.reader)  # the loop's read-only view of the spool (None: spool memory)
@@ -332,7 +333,7 @@ class DeliveryLoop:
                 self._close(connection)  # made with the old settings
             sink.idle = []
             try:
-                sink.endpoint = Endpoint(hook, config, self.environment)
+                sink.endpoint = Endpoint(hook, config, self.environment, self.nodeid)
             except (ValueError, OSError) as err:  # bad URL, proxy, TLS file or signing secret
                 sink.endpoint = None
                 self.log_limiter.log(log, logging.ERROR, f"{outlet.hook_id}:config",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from glustereventsd.base.stats import RateLimitedLog, Stats
 from glustereventsd.models import Outcome, OutcomeKind, Destination
 from glustereventsd.sinks.driver import DriverContext
-from glustereventsd.sinks.http import proxies
+from glustereventsd.sinks.http import cloudevents, proxies
 from glustereventsd.sinks.http.driver import DeliveryLoop
 from glustereventsd.sinks.http.outcomes import failure
 from glustereventsd.sinks.http.proxies import ProxyRules
@@ -32,12 +32,14 @@ TEST_BODY = b"{}"
 
 
 def send_test(hook: Destination, now: int, timeout_secs: float | None = None,
-              proxy_config: ProxyRules | None = None, environment: Mapping[str, str] | None = None) -> Outcome:
+              proxy_config: ProxyRules | None = None, environment: Mapping[str, str] | None = None,
+              nodeid: str = "") -> Outcome:
     """Send the webhook-test request through the delivery engine and classify the answer.
 
     A POST of ``TEST_BODY`` (``{}``, application/json), with a JWT whose sub is TEST and iat
     now; with a signing secret it is signed like an event (over that body), so a receiver can
-    check its secret with a test too. Proxies come from ``proxy_config`` (the daemon's config keys) and
+    check its secret with a test too. A CloudEvents webhook gets a valid CloudEvent (``ce-type``
+    ``org.gluster.test``, source this node ``nodeid``), which a broker such as Knative's requires. Proxies come from ``proxy_config`` (the daemon's config keys) and
     ``environment`` (the daemon's environment variables), as for delivery.
     """
     if timeout_secs:
@@ -47,9 +49,11 @@ def send_test(hook: Destination, now: int, timeout_secs: float | None = None,
         Endpoint(hook, proxy_config or ProxyRules(), proxies.rules_from_environment(environment))
     except (ValueError, OSError) as err:
         return Outcome(OutcomeKind.REJECT, "config", 0, None, f"cannot use webhook settings: {err}")
-    loop = DeliveryLoop(DriverContext(None, Stats(), RateLimitedLog(), threading.Event(), environment=environment))
+    loop = DeliveryLoop(DriverContext(None, Stats(), RateLimitedLog(), threading.Event(), environment=environment,
+                                      nodeid=nodeid))
     outlet = Outlet(hook, 0, durable=False, window=1, memory_limit=1, options=proxy_config)
-    message_id = f"msg_test_{os.urandom(12).hex()}" if hook.signing_secret else ""
+    identified = hook.signing_secret or hook.format == cloudevents.FORMAT  # a CloudEvent needs an id
+    message_id = f"msg_test_{os.urandom(12).hex()}" if identified else ""
     outlet.offer([Record(0, 0, message_id, 0, "TEST", now, time.time(), TEST_BODY)])
     loop.add(outlet)
     limit = (hook.timeout_secs or DEFAULT_TIMEOUT_SECS) + 1.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from glustereventsd.models import Destination
 from glustereventsd.sinks import tls as tlsconfig
-from glustereventsd.sinks.http import auth, proxies
+from glustereventsd.sinks.http import auth, cloudevents, proxies
 from glustereventsd.sinks.http import url as weburl
 from glustereventsd.sinks.http.connection import Route
 from glustereventsd.sinks.http.proxies import ProxyRules
@@ -67,10 +67,14 @@ def varying_headers(
 class Endpoint:
     """One generation of a webhook's settings, made ready to send (formatted once per change)."""
 
-    __slots__ = ("hook", "route", "timeout_secs", "head", "empty_head", "signing_key", "proxied_plain")
+    __slots__ = ("hook", "route", "timeout_secs", "head", "empty_head", "signing_key", "proxied_plain",
+                 "cloudevents")
 
-    def __init__(self, hook: Destination, config: ProxyRules, environment: ProxyRules) -> None:
-        """Raises ValueError (bad URL, proxy or signing secret) or OSError (a TLS file)."""
+    def __init__(self, hook: Destination, config: ProxyRules, environment: ProxyRules, nodeid: str = "") -> None:
+        """Raises ValueError (bad URL, proxy or signing secret) or OSError (a TLS file).
+
+        ``nodeid`` names this node in what the format adds (a CloudEvent's ``ce-source``).
+        """
         url = weburl.parse(hook.url)
         proxy = proxies.choose(url.scheme, url.host, url.port, hook.proxy, config, environment)
         self.hook = hook
@@ -78,6 +82,9 @@ class Endpoint:
         self.timeout_secs = hook.timeout_secs or DEFAULT_TIMEOUT_SECS
         base = [("Host", url.host_header), *self.route.proxy_headers()]
         line = self.route.request_line()
+        self.cloudevents = hook.format == cloudevents.FORMAT
+        if self.cloudevents:
+            base += cloudevents.fixed_headers(nodeid)
         self.head = request_head(line, base + fixed_headers(hook, with_body=True))
         self.empty_head = request_head(line, base + fixed_headers(hook, with_body=False))
         self.signing_key = auth.signing_key(hook.signing_secret) if hook.signing_secret else None
@@ -87,4 +94,6 @@ class Endpoint:
         """The bytes of the POST carrying ``record``, sent at ``now`` (a test request, sub TEST, has ``probe.TEST_BODY``)."""
         headers = varying_headers(self.hook, record.name, record.ts, now, record.body,
                                   record.event_id, record.seq or None, self.signing_key)
+        if self.cloudevents:
+            headers += cloudevents.varying_headers(record, now)
         return format_request(self.head if record.body else self.empty_head, headers, record.body)
