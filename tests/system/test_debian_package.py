@@ -333,6 +333,27 @@ def test_stop_is_prompt_and_clean(node: Node) -> None:
     node.run("systemctl", "start", UNIT)
 
 
+UPGRADE_TIMES = """
+import os, subprocess, time
+offset = time.time() - time.monotonic()  # systemd's *Monotonic timestamps are CLOCK_MONOTONIC
+def at(prop):
+    out = subprocess.check_output(["systemctl", "show", "--value", "-p", prop, "glustereventsd.service"])
+    return int(out) / 1e6 + offset
+print(at("InactiveEnterTimestampMonotonic"), os.stat(os.sys.argv[1]).st_ctime, at("ActiveEnterTimestampMonotonic"))
+"""
+
+
+def test_upgrade_stops_the_daemon_before_its_files_are_replaced(node: Node) -> None:
+    before = node.show("MainPID")["MainPID"]
+    node.run("sh", "-c", "dpkg -i /debs/gluster-eventsapi_*.deb", timeout=120)  # the same version again: an upgrade
+    props = _ours_running(node, "ours after the upgrade")
+    assert props["MainPID"] != before
+    # Stopped (prerm upgrade) before dpkg put the new files in place, started (postinst) after.
+    script = f"{VENV}/bin/glustereventsd"
+    stopped, replaced, started = map(float, node.run("python3", "-c", UPGRADE_TIMES, script).stdout.split())
+    assert stopped < replaced < started, (stopped, replaced, started)
+
+
 def test_purge_gives_glusters_own_daemon_back_running(node: Node) -> None:
     purge = readme.blocks(readme.WITH_GLUSTER)[1]
     node.sh(purge)
