@@ -385,6 +385,9 @@ def test_steady_traffic_past_the_byte_bound_drops_nothing(daemon: DaemonProcess,
     stream = Stream(daemon.port, 1500, rate_per_sec=500).start()  # ~190 KB of bodies, never a backlog
     stream.join()
     wait_for(lambda: len(receiver.distinct_names()) == 1500, timeout=30, what="all 1,500 delivered")
-    status = spool.read_status(daemon.root / "var/lib/glustereventsd/spool.sqlite3")[0]
+    spool_file = daemon.root / "var/lib/glustereventsd/spool.sqlite3"
+    # The last acks reach the spool with the pipeline's next commit, a moment after the receiver saw them.
+    wait_for(lambda: spool.read_status(spool_file)[0].queued == 0, timeout=10, what="the last acks committed")
+    status = spool.read_status(spool_file)[0]
     assert status.dropped == 0 and status.queued == 0
     assert "Spool full" not in daemon.log_text()

@@ -333,6 +333,27 @@ def test_stop_is_prompt_and_clean(node: Node) -> None:
     node.run("systemctl", "start", UNIT)
 
 
+UPGRADE_TIMES = """
+import os, subprocess, time
+offset = time.time() - time.monotonic()  # systemd's *Monotonic timestamps are CLOCK_MONOTONIC
+def at(prop):
+    out = subprocess.check_output(["systemctl", "show", "--value", "-p", prop, "glustereventsd.service"])
+    return int(out) / 1e6 + offset
+print(at("InactiveEnterTimestampMonotonic"), os.stat(os.sys.argv[1]).st_ctime, at("ActiveEnterTimestampMonotonic"))
+"""
+
+
+def test_upgrade_stops_the_daemon_before_its_files_are_replaced(node: Node) -> None:
+    before = node.show("MainPID")["MainPID"]
+    node.run("sh", "-c", "dpkg -i /debs/gluster-eventsapi_*.deb", timeout=120)  # the same version again: an upgrade
+    props = _ours_running(node, "ours after the upgrade")
+    assert props["MainPID"] != before
+    # Stopped (prerm upgrade) before dpkg put the new files in place, started (postinst) after.
+    script = f"{VENV}/bin/glustereventsd"
+    stopped, replaced, started = map(float, node.run("python3", "-c", UPGRADE_TIMES, script).stdout.split())
+    assert stopped < replaced < started, (stopped, replaced, started)
+
+
 def test_purge_gives_glusters_own_daemon_back_running(node: Node) -> None:
     purge = readme.blocks(readme.WITH_GLUSTER)[1]
     node.sh(purge)
@@ -352,10 +373,79 @@ def test_purge_gives_glusters_own_daemon_back_running(node: Node) -> None:
     wait_for(lambda: node.has_volume_set("/pre", value), 30, what="Gluster's own daemon delivering again")
 
 
+def _ours_running(node: Node, what: str) -> dict[str, str]:
+    """Our daemon active and READY under the unit name, enabled (so also after a reboot)."""
+    props = node.wait_show(lambda p: p["ActiveState"] == "active" and bool(p["StatusText"]), what,
+                           "ActiveState", "StatusText", "MainPID", "UnitFileState", "FragmentPath")
+    assert props["UnitFileState"] == "enabled", props
+    assert f"{VENV}/bin/python" in node.cmdline(props["MainPID"]), props
+    assert "ExecStart=/usr/sbin/glustereventsd" in node.run("cat", props["FragmentPath"]).stdout
+    return props
+
+
+def _gluster_running(node: Node, what: str) -> dict[str, str]:
+    props = node.wait_show(lambda p: p["ActiveState"] == "active", what, "ActiveState", "MainPID", "UnitFileState")
+    assert VENV not in node.cmdline(props["MainPID"]), props
+    return props
+
+
+def test_remove_gives_glusters_daemon_back_as_it_was_and_a_reinstall_from_rc_starts_ours(node: Node) -> None:
+    # Gluster's own daemon running but disabled: given back exactly so (running, still disabled).
+    node.run("systemctl", "disable", UNIT)
+    install = readme.blocks(readme.WITH_GLUSTER)[0]
+    node.sh(install, cwd="/debs")
+    _ours_running(node, "ours after the install")
+    recorded = node.run("cat", "/var/lib/gluster-eventsapi/gluster-unit").stdout
+    assert recorded.split() == ["enabled=disabled", "active=active"], recorded
+    node.run("apt-get", "remove", "-q", "gluster-eventsapi", timeout=120)
+    props = _gluster_running(node, "Gluster's own daemon after the remove")
+    assert props["UnitFileState"] == "disabled", props
+    assert node.run("dpkg-query", "-W", "-f=${db:Status-Abbrev}", "gluster-eventsapi").stdout.strip() == "rc"
+    # From the rc state (postinst gets the old version as $2): ours enabled and started all the same.
+    node.sh(install, cwd="/debs")
+    _ours_running(node, "ours after a reinstall from the rc state")
+
+
+def test_a_masked_unit_is_reported_at_install(node: Node) -> None:
+    node.run("apt-get", "remove", "-q", "gluster-eventsapi", timeout=120)
+    _gluster_running(node, "Gluster's own daemon after the remove")
+    node.run("systemctl", "stop", UNIT)
+    node.run("systemctl", "mask", UNIT)
+    # dpkg, not apt (which puts the scripts' stderr on its stdout): the warning is on stderr.
+    ran = node.run("sh", "-c", "dpkg -i /debs/gluster-eventsapi_*.deb", timeout=120)
+    assert f"WARNING: {UNIT} is masked" in ran.stderr, ran.stdout + ran.stderr
+    assert node.show("ActiveState")["ActiveState"] == "inactive"
+    # What the warning says to do.
+    node.run("sh", "-c", f"systemctl unmask {UNIT} && systemctl enable --now {UNIT}")
+    _ours_running(node, "ours once unmasked")
+
+
+def test_ours_survives_glusterfs_server_remove_and_purge(node: Node) -> None:
+    # glusterfs-server's own scripts manage the unit name: Debian 11's prerm stops it and
+    # postrm remove masks it; 12's and 13's postrm purge removes its enable link.
+    removed = node.run("apt-get", "remove", "-q", "glusterfs-server", timeout=180)
+    _ours_running(node, "ours after apt-get remove glusterfs-server")
+    assert node.run("test", "-L", f"/etc/systemd/system/{UNIT}", check=False).returncode != 0
+    if node.release.suite == "bullseye":  # the mask was made, and taken back
+        assert "masked glustereventsd.service on its removal: unmasked" in removed.stdout, removed.stdout
+    port = json.loads(node.run("cat", "/etc/glusterfs/eventsconfig.json").stdout)["port"]
+    assert node.listening(port)
+    purged = node.run("apt-get", "purge", "-q", "glusterfs-server", timeout=180)
+    assert node.run("dpkg-query", "-W", "-f=${db:Status-Abbrev}", "glusterfs-server", check=False).stdout.strip() in ("", "un")
+    _ours_running(node, "ours after apt-get purge glusterfs-server")
+    if node.release.suite != "bullseye":  # the enable link was removed, and made again
+        assert "purge disabled glustereventsd.service: enabled again" in purged.stdout, purged.stdout
+    assert node.run("test", "-L", f"/etc/systemd/system/multi-user.target.wants/{UNIT}", check=False).returncode == 0
+    assert node.run("test", "-L", f"/etc/systemd/system/{UNIT}", check=False).returncode != 0
+    assert node.listening(port)  # the same daemon, on the port of the (now purged) eventsconfig.json
+    node.run("apt-get", "purge", "-q", "gluster-eventsapi", timeout=120)
+
+
 def test_without_gluster_the_package_runs_on_its_shipped_defaults(node: Node) -> None:
     # Gluster 11.1's own daemon (Debian 13) can take its TimeoutStopSec (90 s) to stop: killed.
-    node.run("systemctl", "kill", "--signal=SIGKILL", "glusterd.service", UNIT)
-    node.run("systemctl", "stop", "glusterd.service", UNIT, timeout=120)
+    # (glusterfs-server is purged already: glusterd.service may be gone or a leftover process.)
+    node.run("systemctl", "kill", "--signal=SIGKILL", "glusterd.service", UNIT, check=False)
+    node.run("systemctl", "stop", "glusterd.service", UNIT, timeout=120, check=False)
     node.run("sh", "-c", "apt-get purge -q 'glusterfs-*' >/dev/null", timeout=180)
     node.run("rm", "-rf", "/var/lib/glusterd", "/etc/glusterfs", "/var/log/glusterfs")
     assert node.run("sh", "-c", "command -v gluster", check=False).returncode != 0
