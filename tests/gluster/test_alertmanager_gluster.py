@@ -66,6 +66,12 @@ def brick_down(node: GlusterNode) -> list[dict[str, Any]]:
     return [a for a in alerts(node) if a["labels"].get("alertname") == "GlusterBrickDown"]
 
 
+def event_log(node: GlusterNode) -> list[str]:
+    """The lines of the daemon's events.log (every event it accepted, in order)."""
+    path = node.folder / "state/log/events.log"
+    return path.read_text().splitlines() if path.exists() else []
+
+
 def test_a_killed_brick_fires_and_start_force_resolves(node: GlusterNode) -> None:
     node.run(["mkdir", "-p", BRICK_PATH])
     for argv in (["volume", "create", VOLUME, f"{ADDRESS}:{BRICK_PATH}", "force"], ["volume", "start", VOLUME]):
@@ -74,13 +80,25 @@ def test_a_killed_brick_fires_and_start_force_resolves(node: GlusterNode) -> Non
     pid = wait_until(lambda: node.run(["pgrep", "-f", f"glusterfsd.*{VOLUME}"]).stdout.split(), 30, "the brick process")
     assert not brick_down(node)  # glusterd's BRICK_CONNECTED at start opened nothing
     node.run(["kill", "-9", *pid])
+    killed_at = len(event_log(node))
     (alert,) = wait_until(lambda: brick_down(node), 60, "GlusterBrickDown to fire")
     assert alert["labels"] == {"alertname": "GlusterBrickDown", "severity": "critical", "volume": VOLUME,
                                "brick": f"{ADDRESS}:{BRICK_PATH}"}
     assert alert["status"]["state"] == "active"
     done = node.run(OUR_CLI + ["conditions", "--json"])
     assert [c["alertname"] for c in json.loads(done.stdout)["output"]["conditions"]] == ["GlusterBrickDown"]
-    done = node.gluster("volume", "start", VOLUME, "force")
-    assert done.returncode == 0, done.stdout + done.stderr
+    # glusterd sends BRICK_CONNECTED once the restarted brick connects; a 'start force' that comes
+    # while glusterd still handles the kill (seen once in a loaded CI run) may restart nothing and
+    # send nothing, and an administrator then runs it again: so may the test, up to three times.
+    for attempt in range(3):
+        done = node.gluster("volume", "start", VOLUME, "force")
+        assert done.returncode == 0, done.stdout + done.stderr
+        try:
+            wait_until(lambda: any('"BRICK_CONNECTED"' in line for line in event_log(node)[killed_at:]), 20,
+                       "glusterd's BRICK_CONNECTED")
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
     wait_until(lambda: not brick_down(node), 60, "GlusterBrickDown to resolve")
     assert "Traceback" not in (node.folder / "state/log/glustereventsd.log").read_text()
