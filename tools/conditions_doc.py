@@ -57,6 +57,10 @@ This is the design the Alertmanager sink follows.
   `endsAt` = that report's time + the expiry.
 - **Sweeps:** the informational events under "Sweeps" close every open condition listed for
   them whose labels match, as a closing event would (a stopped volume has no brick to wait for).
+- **Cleared by hand:** a node whose daemon was down when the closing event came keeps the
+  condition open; `gluster-eventsapi condition-clear` closes it on every node (closed by
+  `CLEARED`, at the time of the clear), posted as a closing event would be. A report newer than
+  the clear opens it again.
 - **Several nodes (decided: the alert fires while any node holds it open):** every node's
   daemon posts the conditions its own node reported, with the same labels, so Alertmanager
   shows one alert. Each node resolves its own report only; while another node still re-sends
