@@ -9,6 +9,8 @@ does) and streams the changes to the browser.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -172,3 +174,13 @@ def test_the_panel_shows_what_is_open_at_load_then_follows_the_events(node: Daem
     browser.open(web.url())
     wait_for(lambda: panel(browser)["loaded"] and panel(browser)["empty"], what="empty at load")
     other.stop()
+
+    # A condition cleared by hand (condition-clear, the real CLI) is gone from a page opened after it.
+    gf_event("BRICK_DISCONNECTED", port=node.port, **BRICK)
+    wait_for(lambda: open_names() == ["GlusterBrickDown"], what="open again")
+    done = subprocess.run([sys.executable, "-m", "gluster_eventsapi", "condition-clear", BRICK_KEY],
+                          env={**node.env, "PATH": "/nonexistent"}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "Cleared GlusterBrickDown" in done.stdout, done.stdout + done.stderr
+    time.sleep(3.2)  # past the pause between two reads of the pool
+    browser.open(web.url())
+    wait_for(lambda: panel(browser)["empty"], what="the cleared condition gone from the page")
