@@ -202,6 +202,13 @@ def _conditions(parser: argparse.ArgumentParser) -> None:
                         help="Also list conditions and alarms over in the last 15 minutes (and what closed them)")
 
 
+def _condition_clear(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("condition", nargs="+", metavar="ALERTNAME|LABEL=VALUE|KEY",
+                        help="Which open conditions: an alert name, label=value pairs (all must match), or one "
+                             "condition's key as 'conditions --json' shows it, e.g. 'GlusterBrickDown "
+                             "brick=server2:/bricks/b1' or 'GlusterServerQuorumLost volume=gv0'")
+
+
 def _peer_del(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("host", help="Host name of the peer, as added")
 
@@ -228,6 +235,9 @@ COMMANDS: Mapping[str, Command] = {
                                _nats_stream_add, webhooks.cmd_nats_stream_add),
     "conditions": Command("Show the Gluster conditions open across the pool (a brick down, quorum lost...): "
                           "which, since when, reported by which nodes", _conditions, pool.cmd_conditions),
+    "condition-clear": Command("Close open conditions on every node, for a node that missed their closing event "
+                               "(its daemon was down): Alertmanager gets the resolution, 'conditions' and the "
+                               "page drop them", _condition_clear, pool.cmd_condition_clear),
     "listen": Command("Receive events like a webhook and print each one (a test receiver)",
                       _listen, tools.cmd_listen),
     "emit": Command("Send one event through this node's glustereventsd (to test the path)",

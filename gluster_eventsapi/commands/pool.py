@@ -1,6 +1,6 @@
 """The pool commands: status, reload and sync of every node's daemon, and the peers file.
 
-``status``, ``reload`` and ``sync`` fan out to every node (``pool.run``); ``peer-add``,
+``status``, ``reload``, ``sync``, ``conditions`` and ``condition-clear`` fan out to every node (``pool.run``); ``peer-add``,
 ``peer-del`` and ``peer-list`` read and change this node's peers file, the list of nodes
 used where Gluster's own ``gluster pool list`` is not available.
 """
@@ -15,7 +15,7 @@ from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.files import hooks, store
 from gluster_eventsapi.pool import peers
 from gluster_eventsapi.pool.run import on_pool, sync_pool
-from gluster_eventsapi.pool.conditions import pool_conditions
+from gluster_eventsapi.pool.conditions import clear_pool, parse_selection, pool_conditions
 from gluster_eventsapi.results import ConditionsReport, Message, NodeTable, PeerRows, StatusReport
 
 
@@ -29,6 +29,11 @@ def cmd_status(args: argparse.Namespace, ctx: Context) -> StatusReport:
 def cmd_conditions(args: argparse.Namespace, ctx: Context) -> ConditionsReport:
     """Every condition open across the pool: which, since when, reported by which nodes."""
     return pool_conditions(ctx, include_over=bool(getattr(args, "all", False)))
+
+
+def cmd_condition_clear(args: argparse.Namespace, ctx: Context) -> NodeTable:
+    """Close chosen open conditions on every node, for a node that missed their closing event."""
+    return clear_pool(ctx, parse_selection(args.condition))
 
 
 def cmd_reload(args: argparse.Namespace, ctx: Context) -> NodeTable:

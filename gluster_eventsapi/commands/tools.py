@@ -1,9 +1,10 @@
 """The tools to check the event path end to end: ``listen`` (a test receiver) and ``emit``.
 
 ``listen`` runs the reference webhook receiver (``listen.server``), with ``--web`` its live
-page, and with ``--pool`` the watcher that shows the pool's delivery state there: this
-module hands that watcher ``pool.hookstatus.webhook_status`` as a callable, since
-``listen/`` may not import the pool. ``emit`` sends one event datagram to the local daemon.
+page and the page's "now" panel of open conditions, and with ``--pool`` the watcher that
+shows the pool's delivery state there: this module hands the watchers
+``pool.conditions.pool_conditions`` and ``pool.hookstatus.webhook_status`` as callables,
+since ``listen/`` may not import the pool. ``emit`` sends one event datagram to the local daemon.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from gluster_eventsapi.pool import service
 from gluster_eventsapi.results import Message
 
 if TYPE_CHECKING:
-    from gluster_eventsapi.listen.poolwatch import PoolWatch
     from gluster_eventsapi.listen.web import WebSite
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -44,26 +44,33 @@ def cmd_listen(args: argparse.Namespace, ctx: Context) -> Message:
     auth = listen.Auth(token or "", secret or "", signing)
     output = listen.Output(ctx.stdout, ctx.stderr, bool(args.json or args.sub_json),
                            threading.Lock())
-    web, on_ready, watcher = _listen_page(args, ctx)
+    web, starts, stops = _listen_page(args, ctx)
+
+    def on_ready() -> None:
+        for start in starts:
+            start()
+
     try:
         listen.serve(args.host, args.port, auth, output, web=web, on_ready=on_ready)
     except OSError as err:
         raise CliError(f"cannot listen on {args.host}:{args.port}: {err.strerror or err} "
                        "(choose another --port or --host)") from None
     finally:
-        if watcher is not None:
-            watcher.stop()
+        for stop in stops:
+            stop()
     return Message("", quiet=True)
 
 
 def _listen_page(args: argparse.Namespace, ctx: Context
-                 ) -> tuple[WebSite | None, Callable[[], None] | None, PoolWatch | None]:
-    """The web page of ``listen --web``, what starts its pool watcher, and the watcher."""
+                 ) -> tuple[WebSite | None, list[Callable[[], None]], list[Callable[[], None]]]:
+    """The web page of ``listen --web``, and what starts and stops its watchers (started once listening)."""
     if not args.web:
-        return None, None, None
+        return None, [], []
     from gluster_eventsapi.listen import feed as livefeed
+    from gluster_eventsapi.listen import now as nowpanel
     from gluster_eventsapi.listen import poolwatch
     from gluster_eventsapi.listen import web as webserve
+    from gluster_eventsapi.pool.conditions import pool_conditions
     from gluster_eventsapi.pool.hookstatus import webhook_status
     from gluster_eventsapi.pool.run import ssh_settings
 
@@ -71,15 +78,23 @@ def _listen_page(args: argparse.Namespace, ctx: Context
         assets = webserve.load_assets()
     except webserve.MissingAsset as err:
         raise CliError(str(err)) from None
-    feed = livefeed.Feed(catalog=hooks.catalog(), pool_enabled=bool(args.pool))
+    feed = livefeed.Feed(catalog=hooks.catalog(), pool_enabled=bool(args.pool), now=nowpanel.OpenConditions())
     web = webserve.WebSite(feed, assets, loopback_only=webserve.is_loopback(args.host))
-    if not args.pool:
-        return web, None, None
-    settings = ssh_settings(ctx.get_paths())
-    watcher = poolwatch.PoolWatch(
-        poolwatch.page_fetch(lambda: webhook_status(ctx)), feed.set_pool,
-        deadline=settings.connect_timeout_secs + settings.command_timeout_secs + 5.0)
-    return web, watcher.start, watcher
+    try:
+        settings = ssh_settings(ctx.get_paths())
+        deadline = settings.connect_timeout_secs + settings.command_timeout_secs + 5.0
+    except CliError:  # an unreadable config: the pool read reports it on the page
+        deadline = 40.0
+    conditions = nowpanel.ConditionsWatch(lambda: pool_conditions(ctx), feed.begin_conditions, feed.set_conditions,
+                                          feed.conditions_failed, feed.client_count, deadline=deadline)
+    feed.on_subscribe = conditions.want
+    starts, stops = [conditions.start], [conditions.stop]
+    if args.pool:
+        watcher = poolwatch.PoolWatch(poolwatch.page_fetch(lambda: webhook_status(ctx)), feed.set_pool,
+                                      deadline=deadline)
+        starts.append(watcher.start)
+        stops.append(watcher.stop)
+    return web, starts, stops
 
 
 def _event_id(text: str, numbering: str) -> tuple[int, str]:

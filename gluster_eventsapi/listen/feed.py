@@ -2,8 +2,8 @@
 
 One ``Feed`` owns every piece of shared state, under one lock: the newest ``max_events``
 requests (older ones are forgotten), counts per event type and per node since the listener
-started, events per second over the last ``TIMELINE_SECS``, the latest pool health, and the
-connected browsers. Publishing never waits for a browser: each one has a bounded buffer,
+started, events per second over the last ``TIMELINE_SECS``, the latest pool health, the open
+conditions of the "now" panel (``listen.now``), and the connected browsers. Publishing never waits for a browser: each one has a bounded buffer,
 and a browser whose buffer is full (too slow, or gone without closing) is dropped; its page
 reconnects and starts again from a snapshot.
 
@@ -19,7 +19,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
+
+from gluster_eventsapi.listen.now import OpenConditions
+from gluster_eventsapi.results import ConditionsReport
 
 #: Requests held for the page (the newest ones); documented in docs/CLI.md.
 MAX_EVENTS_HELD = 1000
@@ -183,6 +186,9 @@ class Feed:
     _timeline: Timeline = field(default_factory=Timeline, repr=False)
     _subscribers: list[Subscriber] = field(default_factory=list, repr=False)
     _pool: dict[str, Any] | None = field(default=None, repr=False)
+    #: The "now" panel's open conditions (None: no panel), and what to call when a page opens.
+    now: Optional[OpenConditions] = field(default=None, repr=False)
+    on_subscribe: Optional[Callable[[], None]] = field(default=None, repr=False)
     _seq: int = 0
     closed: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -202,7 +208,38 @@ class Feed:
                 self._nodes.add(row["node"] or "?")
                 self._timeline.add(row["received"])
             self._broadcast(sse_message("row", row))
+            if self.now is not None and kind == "event" and auth != "failed" and event is not None:
+                self._send_conditions(self.now.apply_event(event, row["received"]))
         return row
+
+    def _send_conditions(self, keys: Sequence[str]) -> None:
+        """One ``condition`` message per changed key: its entry, or null when it closed (lock held)."""
+        assert self.now is not None
+        for key in keys:
+            self._broadcast(sse_message("condition", {"key": key, "entry": self.now.entry(key)}))
+
+    def _expire(self) -> None:
+        if self.now is not None:
+            self._send_conditions(self.now.expire(self.clock()))
+
+    def begin_conditions(self) -> int:
+        """A read of the pool's conditions starts: the events applied so far (replayed over its answer)."""
+        with self._lock:
+            return self.now.seq if self.now is not None else 0
+
+    def set_conditions(self, report: ConditionsReport, since_seq: int) -> None:
+        """The pool's open conditions (``pool_conditions``): replace the panel's and send it to every browser."""
+        with self._lock:
+            if self.now is not None:
+                self.now.replace(report, since_seq, self.clock())
+                self._broadcast(sse_message("conditions", self.now.snapshot()))
+
+    def conditions_failed(self, error: str) -> None:
+        """The pool's conditions could not be read: every browser is told why."""
+        with self._lock:
+            if self.now is not None:
+                self.now.failed(error, self.clock())
+                self._broadcast(sse_message("conditions", self.now.snapshot()))
 
     def set_pool(self, state: dict[str, Any]) -> None:
         """Replace the pool health (from the pool watcher) and send it to every browser."""
@@ -223,15 +260,19 @@ class Feed:
                 "timeline": self._timeline.series(now), "clients": len(self._subscribers)}
 
     def stats(self) -> dict[str, Any]:
-        """Counts since the start and the timeline (sent to every browser each second)."""
+        """Counts since the start and the timeline (sent to every browser each second); alarms whose
+        time is up leave the "now" panel here."""
         with self._lock:
+            self._expire()
             return self._stats()
 
     def _snapshot(self) -> dict[str, Any]:
         # Rows are never changed once made, so a shallow copy is a consistent snapshot.
+        self._expire()
         return {"max_events": self.max_events, "timeline_secs": self._timeline.length,
                 "catalog": list(self.catalog), "rows": list(self._rows),
-                "stats": self._stats(), "pool_enabled": self.pool_enabled, "pool": self._pool}
+                "stats": self._stats(), "pool_enabled": self.pool_enabled, "pool": self._pool,
+                "conditions": self.now.snapshot() if self.now is not None else None}
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a page needs to start: limits, catalog, rows held, counts, pool."""
@@ -250,6 +291,8 @@ class Feed:
             subscriber = Subscriber(self.client_buffer)
             self._subscribers.append(subscriber)
             snapshot = self._snapshot()
+        if self.on_subscribe is not None:
+            self.on_subscribe()  # the "now" panel reads the pool's conditions again
         return subscriber, sse_message("snapshot", snapshot)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:

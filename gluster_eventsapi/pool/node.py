@@ -372,6 +372,33 @@ def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float)
     return answer
 
 
+def node_condition_clear(request: Mapping[str, Any], paths: Paths, now: float) -> Answer:
+    """Close this node's open conditions that match the request, then reload the daemon so that its
+    Alertmanager sinks post the resolutions at once (a stopped daemon posts them when it starts)."""
+    alertname, key, labels = request.get("alertname", ""), request.get("key", ""), request.get("labels", {})
+    if not isinstance(alertname, str) or not isinstance(key, str) or not isinstance(labels, dict) \
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items()) \
+            or not (alertname or key or labels):
+        return {"ok": False, "error": "bad request: no condition chosen"}
+    from glustereventsd.spool import admin as spool
+
+    try:
+        cleared = spool.clear_conditions(paths.spool_file, alertname, labels, key, now)
+    except sqlite3.Error as err:
+        return _spool_error(paths, err)
+    answer: Answer = {"ok": True, "output": str(len(cleared)), "data": {"cleared": cleared}}
+    if not cleared:
+        return answer
+    try:
+        running = service.reload(paths)
+    except service.ReloadError as err:
+        return {**answer, "ok": False, "error": f"cleared {len(cleared)}, but {err}"}
+    if not running:
+        answer["warning"] = (f"cleared {len(cleared)}; glustereventsd is not running on this node: its "
+                             "Alertmanager sinks post the resolution when it starts")
+    return answer
+
+
 NODE_COMMANDS: Mapping[str, Handler] = {
     "node-status": node_status,
     "node-reload": node_reload,
@@ -380,6 +407,7 @@ NODE_COMMANDS: Mapping[str, Handler] = {
     "node-webhook-status": node_webhook_status,
     "node-webhook-redeliver": node_webhook_redeliver,
     "node-conditions": node_conditions,
+    "node-condition-clear": node_condition_clear,
 }
 
 

@@ -1,8 +1,9 @@
-"""The CLI's view of a node's spool: ``webhook-status`` and ``webhook-redeliver``.
+"""The CLI's view of a node's spool: ``webhook-status``, ``webhook-redeliver``, ``conditions`` and ``condition-clear``.
 
 ``read_status`` and ``list_dead`` read the file (read-only, while the daemon runs);
 ``request_requeue`` asks the running daemon to re-queue a webhook's dead letters, and
-``requeue_dead`` moves them itself when no daemon runs. The CLI imports this module and no
+``requeue_dead`` moves them itself when no daemon runs. ``read_conditions`` reads the open
+conditions and ``clear_conditions`` closes chosen ones. The CLI imports this module and no
 other of the spool.
 """
 
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from glustereventsd.spool import schema
+from glustereventsd.spool import conditions, schema
 from glustereventsd.spool.db import connect, transaction
 from glustereventsd.spool.records import ConditionRow
 from glustereventsd.spool.writer import move_dead_to_queue
@@ -134,5 +135,25 @@ def read_conditions(path: Path) -> list[ConditionRow]:
             return []
         columns = ", ".join(ConditionRow._fields)
         return [ConditionRow(*row) for row in db.execute(f"SELECT {columns} FROM conditions ORDER BY opened_at, key")]
+    finally:
+        db.close()
+
+
+def clear_conditions(path: Path, alertname: str, labels: dict[str, str], key: str,
+                     now: float | None = None) -> list[dict[str, object]]:
+    """Close the open conditions and alarms that match (``spool.conditions.clear``); return them.
+
+    Written straight into the file, running daemon or not: the daemon keeps no copy of the table
+    in memory (its writer, its Alertmanager sinks and its gauge read it each time), and SQLite
+    orders this transaction with the writer's. [] when the daemon never ran here.
+    """
+    if not path.exists():
+        return []
+    db = connect(path)
+    try:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='conditions'").fetchone():
+            return []
+        with transaction(db):
+            return conditions.clear(db, alertname, labels, key, time.time() if now is None else now)
     finally:
         db.close()

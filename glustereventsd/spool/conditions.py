@@ -11,6 +11,9 @@ rules (docs/CONDITIONS.md, "How a condition becomes an Alertmanager alert"):
   close for a row that is not open changes nothing;
 - an alarm inserts or extends its row (``ends_at`` = time + duration);
 - a sweep (an informational event, e.g. VOLUME_STOP) closes the open rows it matches;
+- ``clear`` (``condition-clear``, through ``spool.admin``) closes the open rows an
+  administrator chose, for a node that missed the closing event (``close_event`` ``CLEARED``);
+  a later opening report, or a repeat of a cleared alarm, opens it again;
 - rows over for ``KEEP_OVER_SECS`` (15 minutes: the Alertmanager sink re-sends a resolution
   that long) are deleted, at most once a minute.
 
@@ -34,6 +37,8 @@ KEEP_OVER_SECS = 900.0  # a condition closed (an alarm ended) is kept this long,
 PRUNE_EVERY_SECS = 60.0
 CONDITION = "condition"
 ALARM = "alarm"
+#: The ``close_event`` of a row an administrator cleared (``condition-clear``).
+CLEARED = "CLEARED"
 # The names that may change a row: one lookup per event keeps the others (most of them) cheap.
 RELEVANT = frozenset(name for name, (kind, _) in catalog.TABLE.items() if kind != catalog.INFO) | frozenset(
     catalog.SWEEPS)
@@ -107,7 +112,8 @@ def _apply_one(db: sqlite3.Connection, outcome: catalog.Outcome, ts: float, node
         return 1
     if outcome.kind == catalog.ALARM:
         ends = ts + (outcome.duration_secs or 0)
-        if row is None or row[2] <= ts:  # new, or the previous one is over: a new alarm
+        # New, or the previous one is over (or was cleared before this report): a new alarm.
+        if row is None or row[2] <= ts or (row[1] and row[1] <= ts):
             db.execute("INSERT OR REPLACE INTO conditions (key, alertname, kind, labels, annotations, opened_at, "
                        "last_open_at, closed_at, ends_at, open_event, close_event, nodeid, open_id) "
                        "VALUES (?,?,?,?,?,?,?,0,?,?,'',?,?)",
@@ -125,3 +131,31 @@ def prune(db: sqlite3.Connection, now: float) -> int:
     limit = now - KEEP_OVER_SECS
     return int(db.execute("DELETE FROM conditions WHERE (closed_at > 0 AND closed_at < ?) "
                           "OR (ends_at > 0 AND ends_at < ?)", (limit, limit)).rowcount)
+
+
+def clear(db: sqlite3.Connection, alertname: str, labels: Mapping[str, str], key: str,
+          now: float) -> list[dict[str, object]]:
+    """Inside a transaction: close every condition and alarm open at ``now`` that matches (its
+    ``key`` if given, its ``alertname`` if given, and every one of ``labels``); return each one
+    closed as ``{"key", "alertname", "labels"}``.
+
+    For a node that missed a closing event (its daemon was down): the row is closed at ``now``
+    with ``close_event`` ``CLEARED``, so the Alertmanager sinks post its resolution and it leaves
+    the gauge and ``conditions``, as if the closing event had come.
+    """
+    cleared: list[dict[str, object]] = []
+    for row_key, row_alertname, labels_text, opened_at in db.execute(
+            "SELECT key, alertname, labels, opened_at FROM conditions "
+            "WHERE closed_at=0 AND (ends_at=0 OR ends_at>?) ORDER BY opened_at, key", (now,)).fetchall():
+        if (key and row_key != key) or (alertname and row_alertname != alertname):
+            continue
+        try:
+            row_labels = json.loads(labels_text)
+        except ValueError:
+            row_labels = {}
+        if not isinstance(row_labels, dict) or any(row_labels.get(k) != v for k, v in labels.items()):
+            continue
+        db.execute("UPDATE conditions SET closed_at=?, close_event=? WHERE key=?",
+                   (max(now, opened_at), CLEARED, row_key))
+        cleared.append({"key": row_key, "alertname": row_alertname, "labels": row_labels})
+    return cleared

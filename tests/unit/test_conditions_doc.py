@@ -1,4 +1,4 @@
-"""docs/CONDITIONS.md is generated from eventtypes/conditions.py and kept in step with it."""
+"""docs/CONDITIONS.md is generated from eventtypes/conditions/ and kept in step with it."""
 
 from __future__ import annotations
 

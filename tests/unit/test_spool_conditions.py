@@ -87,3 +87,41 @@ def test_a_message_that_is_not_what_gluster_sends_changes_nothing_and_never_rais
     turn(writer, *broken)
     assert [json.loads(r.labels)["brick"] for r in rows(path).values()] == ["unknown"]  # evaluate's "unknown"
     writer.close()
+
+
+def test_clear_closes_only_what_matches_and_a_later_report_opens_it_again(tmp_path: Path) -> None:
+    from glustereventsd.spool import admin
+
+    path = tmp_path / "spool.sqlite3"
+    assert admin.clear_conditions(path, "", {"volume": "gv0"}, "", T) == []  # no spool yet
+    writer = SpoolWriter(path)
+    split_brain = {"subvol": "gv0-replicate-0", "type": "data", "file": "/f"}
+    turn(writer, event(writer, "BRICK_DISCONNECTED", 100, **BRICK),
+         event(writer, "BRICK_DISCONNECTED", 101, peer="h3", volume="gv0", brick="/b2"),
+         event(writer, "QUORUM_LOST", 102, volume="gv1"), event(writer, "AFR_SPLIT_BRAIN", 103, **split_brain))
+    now = T + 300
+    # Every given thing must match: the alert name and each label.
+    assert admin.clear_conditions(path, "GlusterBrickDown", {"volume": "gv1"}, "", now) == []
+    assert admin.clear_conditions(path, "", {"brick": "h2:/b1", "volume": "gv9"}, "", now) == []
+    (cleared,) = admin.clear_conditions(path, "GlusterBrickDown", {"brick": "h2:/b1"}, "", now)
+    assert (cleared["key"], cleared["alertname"], cleared["labels"]["volume"]) == (KEY, "GlusterBrickDown", "gv0")
+    assert (rows(path)[KEY].closed_at, rows(path)[KEY].close_event) == (now, conditions.CLEARED)
+    assert admin.clear_conditions(path, "", {}, KEY, now + 1) == []  # closed already: nothing to clear
+    # By key, and by a label shared by several (one alarm among them).
+    assert [c["alertname"] for c in admin.clear_conditions(path, "", {"volume": "gv0"}, "", now)] == [
+        "GlusterBrickDown", "GlusterAfrSplitBrain"]
+    assert [c["key"] for c in admin.clear_conditions(path, "", {}, 'GlusterServerQuorumLost{volume="gv1"}', now)] == [
+        'GlusterServerQuorumLost{volume="gv1"}']
+    assert all(row.closed_at for row in rows(path).values())
+    # An alarm over by its own end is not open: a clear leaves it alone.
+    turn(writer, event(writer, "AFR_SPLIT_BRAIN", 104, subvol="gv5-replicate-0", file="/g"))
+    assert admin.clear_conditions(path, "GlusterAfrSplitBrain", {"volume": "gv5"}, "", T + 104 + 86400 + 1) == []
+    # Reports newer than the clear open the condition and re-raise the alarm; older ones do not.
+    turn(writer, event(writer, "BRICK_DISCONNECTED", 299, **BRICK), event(writer, "AFR_SPLIT_BRAIN", 299, **split_brain))
+    assert all(row.closed_at for key, row in rows(path).items() if "gv5" not in key)
+    turn(writer, event(writer, "BRICK_DISCONNECTED", 400, **BRICK), event(writer, "AFR_SPLIT_BRAIN", 400, **split_brain))
+    reopened = {row.alertname: row for row in rows(path).values() if not row.closed_at and "gv5" not in row.key}
+    assert sorted(reopened) == ["GlusterAfrSplitBrain", "GlusterBrickDown"]
+    assert reopened["GlusterBrickDown"].opened_at == reopened["GlusterAfrSplitBrain"].opened_at == T + 400
+    assert reopened["GlusterAfrSplitBrain"].ends_at == T + 400 + 86400
+    writer.close()

@@ -1,7 +1,9 @@
 // The live page of "gluster-eventsapi listen --web".
 //
 // It follows /events (Server-Sent Events): a "snapshot" first (on every reconnect), then a
-// "row" per request, "stats" every second and "pool" when the pool's delivery state changes.
+// "row" per request, "stats" every second, "pool" when the pool's delivery state changes,
+// and for the "now" panel "conditions" (the pool's open conditions, read from every node)
+// and "condition" (one that an event opened, changed or closed; null entry: it is gone).
 // Everything in a row came from whoever sent the request, so nothing from it is ever parsed
 // as HTML: every value goes into the page through textContent, attributes set one by one,
 // or SVG elements built with createElementNS. Standard DOM APIs only (Chromium, Firefox).
@@ -23,7 +25,9 @@
     pending: [],
     frame: 0,
     filter: { event: "", node: "", text: "" },
+    now: { entries: new Map(), loaded: false, error: "", names: new Map(), readAt: null, frame: 0, fresh: new Set() },
   };
+  const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 };
 
   // --- small helpers -----------------------------------------------------------------
 
@@ -65,7 +69,7 @@
   }
 
   function nodeLabel(id) {
-    const name = state.nodeNames.get(id);
+    const name = state.nodeNames.get(id) || state.now.names.get(id);
     return name ? `${name} · ${shortNode(id)}` : id;
   }
 
@@ -361,6 +365,7 @@
     state.stats = stats;
     renderCounts();
     renderTimeline(stats.timeline);
+    if (state.now.entries.size) scheduleNow(); // the ages move on
   }
 
   // --- pool health -------------------------------------------------------------------
@@ -437,6 +442,125 @@
     if (renamed) { renderAllRows(); renderCounts(); }
   }
 
+  // --- the "now" panel: open conditions --------------------------------------------
+
+  function isoTime(seconds) {
+    return new Date(seconds * 1000).toISOString();
+  }
+
+  function timeElement(seconds) {
+    const t = el("time", null, clock(seconds));
+    t.setAttribute("datetime", isoTime(seconds));
+    t.title = fullTime(seconds);
+    return t;
+  }
+
+  function nowRow(entry, now) {
+    const tr = el("tr", `sev-${entry.severity || "none"}`);
+    tr.dataset.key = entry.key;
+    tr.dataset.alertname = entry.alertname;
+    tr.dataset.severity = entry.severity;
+    tr.dataset.kind = entry.kind;
+    if (state.now.fresh.has(entry.key)) tr.classList.add("fresh");
+
+    const severity = el("td", "severity");
+    severity.appendChild(badge(`sev-${entry.severity || "none"}`, entry.severity || "?"));
+    tr.appendChild(severity);
+
+    const condition = el("td", "condition", entry.alertname);
+    if (entry.kind === "alarm") condition.appendChild(badge("alarm", "alarm", "a one-shot alarm: it leaves when its time is up"));
+    tr.appendChild(condition);
+
+    const labels = el("td", "labels");
+    for (const [key, value] of Object.entries(entry.labels || {}).sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (labels.firstChild) labels.appendChild(document.createTextNode(" "));
+      const chip = el("span", "attr");
+      chip.dataset.label = key;
+      chip.appendChild(el("span", "k", key));
+      chip.appendChild(document.createTextNode("="));
+      chip.appendChild(el("span", "v", value));
+      labels.appendChild(chip);
+    }
+    tr.appendChild(labels);
+
+    const since = el("td", "since");
+    since.appendChild(timeElement(entry.since));
+    since.appendChild(el("span", "ago", `${age(now - entry.since)} ago`));
+    if (typeof entry.ends_at === "number") {
+      const until = el("span", "until", "until ");
+      until.appendChild(timeElement(entry.ends_at));
+      since.appendChild(until);
+    }
+    tr.appendChild(since);
+
+    const nodes = el("td", "nodes");
+    for (const id of entry.nodes || []) {
+      const name = state.nodeNames.get(id) || state.now.names.get(id);
+      const span = el("span", null, !id ? "(no node id)" : name ? `${name} · ${shortNode(id)}` : shortNode(id));
+      span.dataset.node = id;
+      span.title = id;
+      nodes.appendChild(span);
+    }
+    tr.appendChild(nodes);
+
+    tr.appendChild(el("td", "summary", entry.summary));
+    return tr;
+  }
+
+  function renderNow() {
+    const now = state.stats ? state.stats.now : Date.now() / 1000;
+    const entries = [...state.now.entries.values()].sort((a, b) =>
+      ((SEVERITY_RANK[a.severity] ?? 3) - (SEVERITY_RANK[b.severity] ?? 3)) || (a.since - b.since)
+      || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const fragment = document.createDocumentFragment();
+    for (const entry of entries) fragment.appendChild(nowRow(entry, now));
+    $("now-rows").replaceChildren(fragment);
+    state.now.fresh.clear();
+    $("now-table").hidden = entries.length === 0;
+    const reading = !state.now.loaded && !state.now.error;
+    $("now-empty").hidden = entries.length > 0 || reading;
+    const critical = entries.filter((e) => e.severity === "critical").length;
+    $("now-count").textContent = entries.length
+      ? `${entries.length} open${critical ? ` · ${critical} critical` : ""}` : "";
+    const status = $("now-status");
+    status.classList.toggle("error", Boolean(state.now.error));
+    status.textContent = state.now.error || (reading ? "Reading the pool's open conditions…" : "");
+    status.hidden = !status.textContent;
+    $("now-read").textContent = state.now.readAt
+      ? `pool read at ${clock(state.now.readAt)}, then kept current by the events` : "";
+    $("now").dataset.loaded = state.now.loaded ? "1" : "";
+  }
+
+  function scheduleNow() {
+    if (state.now.frame) return;
+    const flush = () => { state.now.frame = 0; renderNow(); };
+    state.now.frame = document.hidden ? setTimeout(flush, 250) : requestAnimationFrame(flush);
+  }
+
+  function applyConditions(snapshot) {
+    $("now").hidden = !snapshot;
+    if (!snapshot) return;
+    state.now.entries = new Map((snapshot.entries || []).map((entry) => [entry.key, entry]));
+    state.now.loaded = Boolean(snapshot.loaded);
+    state.now.error = snapshot.error || "";
+    state.now.readAt = snapshot.read_at;
+    const names = new Map(Object.entries(snapshot.names || {}));
+    const renamed = JSON.stringify([...names]) !== JSON.stringify([...state.now.names]);
+    state.now.names = names;
+    if (renamed) relabelNodes();
+    scheduleNow();
+  }
+
+  function applyCondition(change) {
+    if (change.entry) {
+      if (!state.now.entries.has(change.key)) state.now.fresh.add(change.key);
+      state.now.entries.set(change.key, change.entry);
+    } else {
+      state.now.entries.delete(change.key);
+    }
+    scheduleNow();
+  }
+
   // --- filter controls ---------------------------------------------------------------
 
   function setFilter(which, value) {
@@ -476,6 +600,7 @@
     for (const node of Object.keys(snapshot.stats.nodes || {})) if (node !== "?" && node !== "(other)") addNode(node);
     if (snapshot.pool_enabled) $("pool").hidden = false;
     if (snapshot.pool) renderPool(snapshot.pool);
+    applyConditions(snapshot.conditions);
     $("filter-event").value = state.filter.event;
     $("filter-node").value = state.filter.node;
     renderAllRows();
@@ -503,6 +628,8 @@
     });
     source.addEventListener("stats", (e) => applyStats(JSON.parse(e.data)));
     source.addEventListener("pool", (e) => renderPool(JSON.parse(e.data)));
+    source.addEventListener("conditions", (e) => applyConditions(JSON.parse(e.data)));
+    source.addEventListener("condition", (e) => applyCondition(JSON.parse(e.data)));
   }
 
   document.addEventListener("DOMContentLoaded", () => {

@@ -21,7 +21,9 @@ in the spool (``alerts.of_event``) and posted to every member at once:
 Every ``alert-resend-secs`` each sink posts the open conditions and alarms of the spool's
 ``conditions`` table (and those resolved in the last 15 minutes) that its event filter
 admits, to every member: that keeps them firing, tells an Alertmanager that restarted, and
-after a daemon restart or reload picks up where it was. With ``spool memory`` too: the file
+after a daemon restart or reload picks up where it was (a reload re-sends at once: that is how
+``condition-clear``, which closes rows in the spool, gets its resolutions out without waiting
+for the period). With ``spool memory`` too: the file
 keeps the conditions table (not the events), read through a reader of this driver's own.
 """
 
@@ -129,6 +131,7 @@ class AlertmanagerDriver:
         self.resend_secs = 60.0
         self.generator_template = ""
         self._wake = threading.Event()
+        self._resend_now = False  # set by configure (a reload): re-send every sink's conditions at once
         self._lock = threading.Lock()
         self._control: list[tuple[str, Outlet]] = []
         self.sinks: dict[int, Members] = {}  # driver thread only
@@ -150,11 +153,17 @@ class AlertmanagerDriver:
         self._wake.set()
 
     def configure(self, settings: Settings) -> None:
-        """The retry policy, the re-send period and the generatorURL template in force (any thread)."""
+        """The retry policy, the re-send period and the generatorURL template in force (any thread).
+
+        Called on every reload: the conditions are re-sent at once, so what changed in the spool's
+        table meanwhile (a ``condition-clear``) reaches Alertmanager now, not a period later.
+        """
         self.policy = RetryPolicy.of(settings)
         self.resend_secs = settings.alert_resend_secs
         self.generator_template = settings.alert_generator_url
         self.http.configure(settings)
+        with self._lock:
+            self._resend_now = True
         self._wake.set()
 
     def use_reader(self, reader: SpoolReader) -> None:
@@ -227,6 +236,10 @@ class AlertmanagerDriver:
     def _apply_control(self) -> None:
         with self._lock:
             control, self._control = self._control, []
+            resend_now, self._resend_now = self._resend_now, False
+        if resend_now:
+            for state in self.sinks.values():
+                state.next_resend = 0.0
         for what, outlet in control:
             current = self.sinks.get(outlet.hook_id)
             if what == "add":
