@@ -35,9 +35,10 @@ def odd_file(path: Path) -> str:
     return ""
 
 
-def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+def connect(path: Path, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
     """Open the spool with the settings every user of it needs (WAL, busy timeout).
 
+    ``create=False``: fail (sqlite3.OperationalError) rather than make a file that is not there.
     Raises sqlite3.OperationalError first for a FIFO, folder or device in its place (``odd_file``).
     """
     problem = odd_file(path)
@@ -48,6 +49,11 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         uri = f"file:{path}?mode=ro"
         connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                      check_same_thread=False, isolation_level=None)
+    elif not create:
+        connection = sqlite3.connect(path.absolute().as_uri() + "?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+                                     check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,

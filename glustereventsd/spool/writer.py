@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from glustereventsd.spool import conditions, schema
+from glustereventsd.spool.checkpoint import SAFETY_NET_PAGES, Checkpointer
 from glustereventsd.spool.db import connect, transaction
 from glustereventsd.models import NewEvent
 from glustereventsd.spool.records import HookCounters, Record
@@ -78,6 +79,11 @@ class SpoolWriter:
         self.counters: dict[int, HookCounters] = {}
         self._next_row_id = self._row_ids_from()
         self._next_prune = 0.0  # when over conditions are deleted next (wall time)
+        self._checkpointer: Checkpointer | None = None
+        if durable:  # checkpoints off the commit path (spool.checkpoint)
+            self.db.execute(f"PRAGMA wal_autocheckpoint={SAFETY_NET_PAGES}")
+            self._checkpointer = Checkpointer(path)
+            self._checkpointer.start()
 
     def _row_ids_from(self) -> int:
         """The next queue row id: this writer numbers its rows itself, to insert a turn at once.
@@ -96,11 +102,13 @@ class SpoolWriter:
         return self._next_row_id
 
     def close(self) -> None:
-        """Flush counters and close the file."""
+        """Flush counters, checkpoint, and close the file."""
         with contextlib.suppress(sqlite3.Error):
             with transaction(self.db):
                 self._flush_counters()
             self.counters = {}
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.db.close()
 
     # -- webhooks ---------------------------------------------------------------------
@@ -201,6 +209,8 @@ class SpoolWriter:
                                 (self.next_seq,))
             self._flush_counters()
         self.counters = {}  # flushed: only once the commit succeeded
+        if self._checkpointer is not None:
+            self._checkpointer.due()
         if now >= self._next_prune:
             self._next_prune = now + conditions.PRUNE_EVERY_SECS
         if self.durable and appends:
