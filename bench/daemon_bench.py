@@ -15,7 +15,7 @@ GEV_BENCH_PATCH sets module constants of the daemon before it starts, to measure
 costs without editing it; GEV_BENCH_PROFILE records the daemon with py-spy (pip install py-spy
 beside this interpreter), for bench/profile_summary.py:
 
-    GEV_BENCH_PATCH='glustereventsd.pipeline.GATHER_SECS=0' python -m bench.daemon_bench --only steady --spool disk
+    GEV_BENCH_PATCH='glustereventsd.pipeline.thread.GATHER_SECS=0' python -m bench.daemon_bench --only steady --spool disk
     GEV_BENCH_PROFILE=/tmp/steady.txt python -m bench.daemon_bench --only steady --spool disk
 """
 
@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 DAEMON_TREE = Path(os.environ.get("GEV_BENCH_TREE") or REPO)  # whose glustereventsd is measured
 DAEMON_PYTHON = os.environ.get("GEV_BENCH_PYTHON") or sys.executable
 # "module.NAME=value;...": module constants of the daemon set before it starts, to measure what
-# one constant costs without editing the daemon (e.g. glustereventsd.pipeline.GATHER_SECS=0)
+# one constant costs without editing the daemon (e.g. glustereventsd.pipeline.thread.GATHER_SECS=0)
 DAEMON_PATCH = os.environ.get("GEV_BENCH_PATCH", "")
 # a path: py-spy records the daemon from its start to its stop into this file (--format raw)
 DAEMON_PROFILE = os.environ.get("GEV_BENCH_PROFILE", "")
