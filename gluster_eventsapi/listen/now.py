@@ -75,10 +75,24 @@ def _shown_labels(labels: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items() if k not in HIDDEN_LABELS}
 
 
-def _number(value: object, default: float = 0.0) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return default
+#: The latest time a page shows (9999-12-31T23:59:59Z): a browser's Date ends at 8.64e12 s, and
+#: ``toISOString`` throws past it, which stopped the panel from drawing at all.
+LATEST_TIME = 253402300799.0
+
+
+def event_time(value: object) -> Optional[float]:
+    """``value`` as seconds when it is a time a page can show (finite, within ``LATEST_TIME`` of 1970), else None.
+
+    An event's ``ts`` is whatever its sender wrote: NaN, Infinity (Python's json reads them, a
+    browser's JSON.parse refuses them), 1e13 or an integer of 400 digits are not times.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if -LATEST_TIME <= seconds <= LATEST_TIME else None  # NaN fails both comparisons
 
 
 class OpenConditions:
@@ -102,7 +116,9 @@ class OpenConditions:
         outcome = catalog.evaluate(event.get("event"), event.get("message"), node)
         if not outcome.key and outcome.sweep is None:
             return []  # informational (most events), or unknown
-        ts = _number(event.get("ts"), received)
+        ts = event_time(event.get("ts"))
+        if ts is None:
+            ts = received
         self.seq += 1
         self._replay.append((self.seq, outcome, node, ts))
         return self._apply(outcome, node, ts)
@@ -187,7 +203,7 @@ class OpenConditions:
         """One node's report of one row of its spool's conditions table (``node-conditions``)."""
         if not isinstance(found, dict) or not isinstance(found.get("key"), str) or found.get("closed_at"):
             return
-        ends = _number(found.get("ends_at"))
+        ends = event_time(found.get("ends_at")) or 0.0
         if ends and ends <= now:
             return  # an alarm over, an expired condition
         given = found.get("labels")
@@ -199,7 +215,8 @@ class OpenConditions:
             held = self.held[found["key"]] = Held(
                 found["key"], str(found.get("alertname", "")), "alarm" if found.get("kind") == "alarm" else "condition",
                 str(labels.get("severity", "")), _shown_labels(labels), str(found.get("summary", "")), {})
-        held.nodes[node] = (_number(found.get("opened_at"), now), ends)
+        opened = event_time(found.get("opened_at"))
+        held.nodes[node] = (now if opened is None else opened, ends)
 
     def failed(self, error: str, now: float) -> None:
         """The pool could not be read: the panel says so, and keeps what the stream told it."""
