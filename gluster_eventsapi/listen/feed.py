@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from gluster_eventsapi.listen.now import OpenConditions
+from gluster_eventsapi.listen.now import OpenConditions, event_time
 from gluster_eventsapi.results import ConditionsReport
 
 #: Requests held for the page (the newest ones); documented in docs/CLI.md.
@@ -65,9 +65,15 @@ def make_row(seq: int, received: float, kind: str, auth: str, note: str, peer: s
         row["event"] = _text(event.get("event", ""))
         row["node"] = _text(event.get("nodeid", ""))
         ts = event.get("ts")
-        row["ts"] = ts if isinstance(ts, (int, float)) and not isinstance(ts, bool) else None
+        row["ts"] = ts if event_time(ts) is not None else None
         message = event.get("message", {})
-        shown = json.dumps(message)
+        try:
+            shown = json.dumps(message, allow_nan=False)
+        except ValueError:  # NaN or Infinity: the page's JSON.parse would refuse the row, and every snapshot
+            row["message"] = {}
+            row["note"] = _text(f"{row['note']}; attributes with NaN or Infinity not shown "
+                                "(see --json for the whole body)".lstrip("; "), 512)
+            return row
         if len(shown) > MAX_ATTRIBUTES_CHARS:
             row["message"] = {}
             row["note"] = _text(f"{row['note']}; attributes of {len(shown)} characters not shown "

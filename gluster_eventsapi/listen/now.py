@@ -43,6 +43,13 @@ REFRESH_SECS = 30.0
 MIN_REFRESH_SECS = 3.0
 #: Conditions held for the panel (a storm of distinct ones beyond this is not shown).
 MAX_CONDITIONS = 2000
+#: Node reports held for the panel: per condition, and in all. With no bound, a sender of
+#: events with ever new node ids grew one condition without end (and each change of it went
+#: to every page whole): 300 events with long ids took 580 MB and minutes to answer.
+MAX_NODES_PER_CONDITION = 500
+MAX_REPORTS = 20000
+#: A node id is cut to this many characters, as the rows of the page cut it.
+MAX_NODE_CHARS = 256
 #: Events remembered to replay over a refresh that was under way when they came.
 REPLAY_EVENTS = 10000
 HIDDEN_LABELS = ("alertname", "severity")
@@ -75,10 +82,28 @@ def _shown_labels(labels: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items() if k not in HIDDEN_LABELS}
 
 
-def _number(value: object, default: float = 0.0) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return default
+#: The latest time a page shows (9999-12-31T23:59:59Z): a browser's Date ends at 8.64e12 s, and
+#: ``toISOString`` throws past it, which stopped the panel from drawing at all.
+LATEST_TIME = 253402300799.0
+
+
+def event_time(value: object) -> Optional[float]:
+    """``value`` as seconds when it is a time a page can show (finite, within ``LATEST_TIME`` of 1970), else None.
+
+    An event's ``ts`` is whatever its sender wrote: NaN, Infinity (Python's json reads them, a
+    browser's JSON.parse refuses them), 1e13 or an integer of 400 digits are not times.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if -LATEST_TIME <= seconds <= LATEST_TIME else None  # NaN fails both comparisons
+
+
+def _node_id(node: str) -> str:
+    return node if len(node) <= MAX_NODE_CHARS else node[:MAX_NODE_CHARS] + "…"
 
 
 class OpenConditions:
@@ -100,9 +125,12 @@ class OpenConditions:
         """Apply one event body (``{"event", "nodeid", "ts", "message"}``) as the spools do."""
         node = str(event.get("nodeid") or "")
         outcome = catalog.evaluate(event.get("event"), event.get("message"), node)
+        node = _node_id(node)
         if not outcome.key and outcome.sweep is None:
             return []  # informational (most events), or unknown
-        ts = _number(event.get("ts"), received)
+        ts = event_time(event.get("ts"))
+        if ts is None:
+            ts = received
         self.seq += 1
         self._replay.append((self.seq, outcome, node, ts))
         return self._apply(outcome, node, ts)
@@ -121,9 +149,9 @@ class OpenConditions:
         if outcome.kind not in (catalog.OPENS, catalog.ALARM):
             return []
         held = self.held.get(outcome.key)
+        if not self._room_for(held, node):
+            return []
         if held is None:
-            if len(self.held) >= self.limit:
-                return []
             held = self.held[outcome.key] = Held(
                 outcome.key, outcome.alertname, "alarm" if outcome.kind == catalog.ALARM else "condition",
                 outcome.severity, _shown_labels(outcome.labels), outcome.annotations.get("summary", ""), {})
@@ -139,6 +167,16 @@ class OpenConditions:
             held.nodes[node] = (opened, ts + outcome.expires_secs if outcome.expires_secs else 0.0)
         held.summary = outcome.annotations.get("summary", held.summary)
         return [outcome.key]
+
+    def _room_for(self, held: Optional[Held], node: str) -> bool:
+        """Whether ``node``'s report of ``held`` (None: a new condition) may be held (the bounds above)."""
+        if held is not None and node in held.nodes:
+            return True
+        if held is None and len(self.held) >= self.limit:
+            return False
+        if held is not None and len(held.nodes) >= MAX_NODES_PER_CONDITION:
+            return False
+        return sum(len(one.nodes) for one in self.held.values()) < MAX_REPORTS
 
     def _close(self, key: str, node: str) -> bool:
         held = self.held.get(key)
@@ -187,19 +225,20 @@ class OpenConditions:
         """One node's report of one row of its spool's conditions table (``node-conditions``)."""
         if not isinstance(found, dict) or not isinstance(found.get("key"), str) or found.get("closed_at"):
             return
-        ends = _number(found.get("ends_at"))
+        ends = event_time(found.get("ends_at")) or 0.0
         if ends and ends <= now:
             return  # an alarm over, an expired condition
         given = found.get("labels")
         labels: dict[str, Any] = given if isinstance(given, dict) else {}
         held = self.held.get(found["key"])
+        if not self._room_for(held, node):
+            return
         if held is None:
-            if len(self.held) >= self.limit:
-                return
             held = self.held[found["key"]] = Held(
                 found["key"], str(found.get("alertname", "")), "alarm" if found.get("kind") == "alarm" else "condition",
                 str(labels.get("severity", "")), _shown_labels(labels), str(found.get("summary", "")), {})
-        held.nodes[node] = (_number(found.get("opened_at"), now), ends)
+        opened = event_time(found.get("opened_at"))
+        held.nodes[node] = (now if opened is None else opened, ends)
 
     def failed(self, error: str, now: float) -> None:
         """The pool could not be read: the panel says so, and keeps what the stream told it."""

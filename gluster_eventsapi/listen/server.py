@@ -155,8 +155,12 @@ def _value(value: object) -> str:
 def event_line(event: dict[str, Any]) -> str:
     """One readable line: time (local), node, event name, attributes."""
     ts = event.get("ts")
-    when = (time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-            if isinstance(ts, int) else str(ts))
+    when = str(ts)
+    if isinstance(ts, int):
+        try:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+        except (OverflowError, OSError, ValueError):  # a sender's ts past what the platform's time_t holds
+            pass
     message = event.get("message")
     attributes = " ".join(f"{key}={_value(value)}" for key, value in message.items()) \
         if isinstance(message, dict) else _value(message)

@@ -144,7 +144,9 @@ def clear_pool(ctx: Context, selection: Selection) -> NodeTable:
     rows = tuple(on_pool(ctx, "node-condition-clear", selection.request()))
     where: dict[str, tuple[str, list[str]]] = {}
     for row in rows:
-        data = row.data if row.ok and isinstance(row.data, dict) else {}
+        # A node that cleared but could not then reload its daemon answers not OK with what it
+        # cleared: that is cleared all the same (a second run finds nothing there).
+        data = row.data if isinstance(row.data, dict) else {}
         for entry in data.get("cleared") or []:
             if isinstance(entry, dict) and isinstance(entry.get("key"), str):
                 where.setdefault(entry["key"], (_shown(entry), []))[1].append(row.node)
@@ -155,6 +157,10 @@ def clear_pool(ctx: Context, selection: Selection) -> NodeTable:
     if where:
         notes += ("Each node's Alertmanager sinks post the resolution now; it is gone from 'conditions' and "
                   "the metrics, and from the live page (listen --web) at its next refresh.",)
+    unreloaded = [row.node for row in rows if not row.ok and isinstance(row.data, dict) and row.data.get("cleared")]
+    if unreloaded:
+        notes += (f"Not reloaded on {', '.join(unreloaded)} (see the table): there the Alertmanager sinks post "
+                  "the resolution at their next re-send (alert-resend-secs) or once the daemon is reloaded.",)
     else:
         notes += ("Nothing cleared on the nodes that answered; run it again once every node answers.",)
     return NodeTable("CLEARED", rows, notes, json_value=True)

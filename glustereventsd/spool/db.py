@@ -35,6 +35,16 @@ def odd_file(path: Path) -> str:
     return ""
 
 
+def file_uri(path: Path, mode: str) -> str:
+    """The SQLite URI of ``path`` opened with ``mode`` ("ro", "rw"; "" for SQLite's default).
+
+    Percent-encoded: a ``?``, ``#`` or ``%`` in the path (GLUSTER_EVENTS_ROOT) pasted as is
+    would end the path there or be decoded, and SQLite would open (and create) another file.
+    """
+    uri = path.absolute().as_uri()
+    return f"{uri}?mode={mode}" if mode else uri
+
+
 def connect(path: Path, readonly: bool = False, create: bool = True) -> sqlite3.Connection:
     """Open the spool with the settings every user of it needs (WAL, busy timeout).
 
@@ -46,11 +56,10 @@ def connect(path: Path, readonly: bool = False, create: bool = True) -> sqlite3.
         raise sqlite3.OperationalError(f"{problem}: move it away and restart glustereventsd (it then "
                                        "makes a fresh spool)")
     if readonly:
-        uri = f"file:{path}?mode=ro"
-        connection = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+        connection = sqlite3.connect(file_uri(path, "ro"), uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                      check_same_thread=False, isolation_level=None)
     elif not create:
-        connection = sqlite3.connect(path.absolute().as_uri() + "?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
+        connection = sqlite3.connect(file_uri(path, "rw"), uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                      check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")

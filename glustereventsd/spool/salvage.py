@@ -41,6 +41,7 @@ from typing import Any
 
 from glustereventsd.base import filereader
 from glustereventsd.spool import pagescan, schema
+from glustereventsd.spool.db import file_uri
 from glustereventsd.base import sdnotify
 from glustereventsd.base.fsutil import move_aside
 from glustereventsd.base.stats import Stats
@@ -348,7 +349,7 @@ def _open_source(path: Path, scratch: Path, notes: list[str]) -> _Source:
     copy = _copy_files(path, scratch)
     if copy is None:
         notes.append("no room for a scratch copy: read the damaged file in place, read-only")
-        uri = f"file:{path}?mode=ro"
+        uri = file_uri(path, "ro")
     else:
         recovered = _sqlite3_recover(copy, scratch, notes)
         if recovered is not None:
@@ -359,7 +360,7 @@ def _open_source(path: Path, scratch: Path, notes: list[str]) -> _Source:
                 if note:
                     notes.append(note)
         _checkpoint(copy)
-        uri = f"file:{copy}"
+        uri = file_uri(copy, "")
     try:
         db = _damaged_text(sqlite3.connect(uri, uri=True, isolation_level=None))
         db.execute("PRAGMA writable_schema=ON")  # read a truncated file up to its end instead of refusing it

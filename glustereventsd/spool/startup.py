@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glustereventsd.base.stats import Stats
-from glustereventsd.spool.db import DAMAGED_TEXT, is_corruption, odd_file, transaction
+from glustereventsd.spool.db import DAMAGED_TEXT, file_uri, is_corruption, odd_file, transaction
 from glustereventsd.spool.salvage import (DB_ERRORS, SQLITE_MAGIC, Problem, RecoveryReport, finish_interrupted,
                                           recover)
 from glustereventsd.spool.writer import SpoolWriter
@@ -98,7 +98,7 @@ def diagnose(path: Path) -> Problem | None:
     except OSError as err:
         return Problem("unreadable", err.strerror or str(err))
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10, isolation_level=None)
+        db = sqlite3.connect(file_uri(path, "ro"), uri=True, timeout=10, isolation_level=None)
     except sqlite3.Error as err:
         return Problem("unreadable", str(err))
     db.text_factory = lambda data: data.decode("utf-8", "replace")  # quick_check may quote damaged names

@@ -111,3 +111,62 @@ def test_bad_selections_get_a_clear_message(tmp_path: Path) -> None:
     assert status == 1 and "No open condition matches 'volume=gv0'" in err
     status, out, _ = run("condition-clear", "--help")
     assert status == 0 and "ALERTNAME|LABEL=VALUE|KEY" in out and "brick=server2:/bricks/b1" in out
+
+
+def test_a_node_that_cleared_but_could_not_reload_says_it_cleared(tmp_path: Path) -> None:
+    """The clear is written before the reload: a failed reload must not read as 'nothing cleared'."""
+    root = tmp_path / "root"
+    run = local_cli(root, shipped_defaults=True)
+    daemon = DaemonProcess(root, free_udp_port())
+    paths = resolve_paths({"GLUSTER_EVENTS_ROOT": str(root)})
+    try:
+        daemon.start()
+        gf_event("BRICK_DISCONNECTED", port=daemon.port, **BRICK)
+        wait_for(lambda: admin.read_conditions(paths.spool_file), what="the condition opened")
+        # A careless administrator overwrote the pid file the daemon holds: it cannot be signalled.
+        (pid_file,) = [p for p in paths.pid_files() if p.exists()]
+        with open(pid_file, "r+") as handle:
+            handle.write("garbage\n")
+        status, out, err = run("condition-clear", "GlusterBrickDown")
+        assert status == 3, out + err
+        assert "cleared 1, but glustereventsd holds its pid file but the pid in it is unreadable" in out
+        assert "Cleared GlusterBrickDown brick=server2:/bricks/b1, volume=gv0 (on localhost)" in out, out
+        assert "Nothing cleared" not in out
+        assert "Not reloaded on localhost" in out
+        assert [r.close_event for r in admin.read_conditions(paths.spool_file)] == ["CLEARED"]
+    finally:
+        daemon.stop()
+
+
+@pytest.mark.skipif(BINARY is None, reason="prometheus-alertmanager is not installed")
+def test_an_alarm_delivered_late_after_its_clear_does_not_fire_again(tmp_path: Path) -> None:
+    """Hostile review: Alertmanager is down when an alarm comes and when it is cleared; when it is
+    back, the alarm's own post (retried) must say what the spool says, cleared, as a condition's does,
+    not fire again for its whole duration or until the next re-send."""
+    root = tmp_path / "root"
+    run = local_cli(root, shipped_defaults=True)
+    am = Alertmanager(tmp_path / "am").start()
+    am.stop()
+    daemon = DaemonProcess(root, free_udp_port())
+    daemon.write_config({"alert-resend-secs": 3600, "retry-min-backoff-secs": 0.2, "retry-max-backoff-secs": 0.5})
+    daemon.write_webhooks({am.url: {"format": "alertmanager"}})
+    try:
+        daemon.start()
+        gf_event("AFR_SPLIT_BRAIN", port=daemon.port, subvol="gv0-replicate-0", type="data", file="/f")
+        spool = resolve_paths({"GLUSTER_EVENTS_ROOT": str(root)}).spool_file
+        wait_for(lambda: admin.read_conditions(spool), what="the alarm in the spool")
+        status, out, err = run("condition-clear", "GlusterAfrSplitBrain")
+        assert status == 0, out + err
+        time.sleep(1)  # the reload's re-send failed: nobody listens
+        am.start()
+
+        def delivered() -> int:
+            (node,) = json.loads(run("webhook-status", "--json")[1])["output"]
+            return int(node["webhooks"][0]["delivered"])
+
+        wait_for(lambda: delivered() == 1, timeout=20, what="the alarm's event delivered")
+        time.sleep(1)
+        assert not am.alerts(alertname="GlusterAfrSplitBrain"), "the cleared alarm fires again"
+    finally:
+        daemon.stop()
+        am.stop()

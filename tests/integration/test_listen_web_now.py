@@ -8,6 +8,7 @@ does) and streams the changes to the browser.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -184,3 +185,45 @@ def test_the_panel_shows_what_is_open_at_load_then_follows_the_events(node: Daem
     time.sleep(3.2)  # past the pause between two reads of the pool
     browser.open(web.url())
     wait_for(lambda: panel(browser)["empty"], what="the cleared condition gone from the page")
+
+
+def _post(web: WebListener, body: bytes) -> int:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", web.port, timeout=10)
+    try:
+        connection.request("POST", "/listen", body=body, headers={"Content-Type": "application/json"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_hostile_event_contents_never_break_the_panel_or_the_page(node: DaemonProcess, listen_on: Any,
+                                                                   browser: Browser) -> None:
+    """Anyone who may POST to the receiver sends these (hostile review of issue 20): markup in every
+    string, a time past what a browser's Date can hold, and NaN/Infinity, which Python's json reads
+    and writes but a browser's JSON.parse refuses (a snapshot holding one left every new page blank)."""
+    web = listen_on()
+    browser.open(web.url())
+    wait_for(lambda: panel(browser)["loaded"], what="the pool's conditions read")
+    script = '<img src=x onerror="window.__owned=1"><script>window.__owned=2</script>'
+    far = 1e13  # about the year 318857: new Date(far * 1000).toISOString() throws
+    assert _post(web, json.dumps({"event": "BRICK_DISCONNECTED", "nodeid": script, "ts": far, "message": {
+        "peer": script, "volume": script, "brick": "/b1"}}).encode()) == 200
+    wait_for(lambda: [r["alertname"] for r in shown(browser)] == ["GlusterBrickDown"], what="shown, far time or not")
+    (row,) = shown(browser)
+    assert row["labels"]["volume"] == script and row["nodes"] == [script]
+    assert iso_seconds(row["since"]) <= time.time() + 60  # the receiver's clock stands in for an impossible time
+    # NaN and Infinity in the event time and in its attributes.
+    assert _post(web, b'{"event": "QUORUM_LOST", "nodeid": "n1", "ts": NaN, "message": {"volume": "gv1"}}') == 200
+    assert _post(web, b'{"event": "VOLUME_CREATE", "nodeid": "n1", "ts": Infinity, '
+                      b'"message": {"name": "v1", "size": -Infinity}}') == 200
+    assert _post(web, b'{"event": "QUORUM_LOST", "nodeid": "n2", "ts": 1' + b"0" * 400 + b', '
+                      b'"message": {"volume": "gv1"}}') == 200
+    wait_for(lambda: len(shown(browser)) == 2 and len(shown(browser)[-1]["nodes"]) == 2, what="the quorum lost too")
+    browser.open(web.url())  # a new page starts from a snapshot that holds all of them
+    wait_for(lambda: sorted(r["alertname"] for r in shown(browser)) == ["GlusterBrickDown", "GlusterServerQuorumLost"],
+             what="the panel at load")
+    rows = browser.js("return document.querySelectorAll('#rows tr').length")
+    assert rows == 4, rows
+    assert browser.js("return window.__owned === undefined"), "markup from an event ran in the page"

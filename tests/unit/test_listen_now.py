@@ -11,6 +11,7 @@ from typing import Any
 
 from gluster_eventsapi.errors import CliError
 from gluster_eventsapi.listen.feed import Feed
+from gluster_eventsapi.listen import now as now_module
 from gluster_eventsapi.listen.now import ConditionsWatch, OpenConditions
 from gluster_eventsapi.results import ConditionsReport, NodeResult
 
@@ -187,3 +188,33 @@ def test_the_watch_reads_when_a_page_opens_never_twice_at_once_and_reports_failu
         assert done == [(ConditionsReport((), ()), 7)]  # taken when it comes, the events since replayed over it
     finally:
         watch.stop()
+
+
+def test_a_sender_of_ever_new_node_ids_cannot_grow_the_panel_without_bound(monkeypatch: Any) -> None:
+    """Hostile review (issue 20): 300 events of one condition with long, new node ids each took the
+    real ``listen --web`` to 580 MB, a 270 MB snapshot and 3 minutes of answers (each change of the
+    condition went to every page with all its nodes)."""
+    now = OpenConditions()
+    for i in range(600):
+        now.apply_event(event("QUORUM_LOST", node=f"{i}-" + "x" * 10_000, volume="gv1"), 1000)
+    (entry,) = now.snapshot()["entries"]
+    assert len(entry["nodes"]) == 500  # MAX_NODES_PER_CONDITION
+    assert max(len(node) for node in entry["nodes"]) == 257  # cut to 256 characters and "…", as the rows
+    assert len(json.dumps(now.snapshot())) < 200_000
+    # A node already held still changes its report; a closing event from it still closes it.
+    first = entry["nodes"][0]
+    assert now.apply_event(event("QUORUM_REGAINED", node=first.rstrip("…") + "x" * 10_000, volume="gv1"),
+                           1000) == ['GlusterServerQuorumLost{volume="gv1"}']
+    # And in all, over many conditions: at most MAX_REPORTS node reports.
+    monkeypatch.setattr(now_module, "MAX_REPORTS", 50)
+    many = OpenConditions()
+    for volume in range(20):
+        for node in range(10):
+            many.apply_event(event("QUORUM_LOST", node=f"n{node}", volume=f"gv{volume}"), 1000)
+    assert sum(len(e["nodes"]) for e in many.snapshot()["entries"]) == 50
+    # The pool's own answer is held within the same bounds.
+    many.replace(ConditionsReport((), tuple(
+        NodeResult(f"node{n}", up=True, ok=True, nodeid=f"id{n}", data=[
+            report(f'GlusterServerQuorumLost{{volume="gv{v}"}}', "GlusterServerQuorumLost", 900.0, volume=f"gv{v}")
+            for v in range(20)]) for n in range(10))), many.seq, 1000.0)
+    assert sum(len(e["nodes"]) for e in many.snapshot()["entries"]) == 50

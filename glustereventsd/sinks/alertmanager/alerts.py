@@ -98,7 +98,10 @@ def of_event(record: Record, row: Optional[ConditionRow], has_state: bool, now: 
         generator = generator_url(template, row.open_event, row.open_id, row.nodeid)  # the event to look at
         return [alert(json.loads(row.labels), json.loads(row.annotations), row.opened_at, row.closed_at, generator)]
     if outcome.kind == catalog.ALARM and outcome.key:
-        return [alert(labels, annotations, ts, ts + (outcome.duration_secs or 0), generator)]
+        ends = ts + (outcome.duration_secs or 0)
+        if row is not None and row.closed_at and row.closed_at >= ts:
+            ends = min(ends, row.closed_at)  # cleared since (condition-clear): posted late, it must not fire again
+        return [alert(labels, annotations, ts, ends, generator)]
     return []
 
 

@@ -347,7 +347,7 @@ class AlertmanagerDriver:
 
 def _key_of(record: Record) -> str:
     """The condition key of a record's event ("" when it has none): what to look up in the spool."""
-    if catalog.classify(record.name) not in (catalog.OPENS, catalog.CLOSES):
+    if catalog.classify(record.name) not in (catalog.OPENS, catalog.CLOSES, catalog.ALARM):
         return ""
     try:
         body = json.loads(record.body)
