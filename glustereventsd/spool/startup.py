@@ -13,6 +13,7 @@ its events into another spool would send them again after every restart.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -167,13 +168,17 @@ def open_spool(path: Path, durable: bool, stats: Stats | None = None) -> OpenedS
                 problem = classify(err)
     report = recover(path, problem, stats=stats)
     if report.replaced:
+        fresh: SpoolWriter | None = None
         try:
-            writer = SpoolWriter(path, durable=durable)
-            probe_write(writer)
-            return OpenedSpool(writer, report)
+            fresh = SpoolWriter(path, durable=durable)
+            probe_write(fresh)
+            return OpenedSpool(fresh, report)
         except (sqlite3.Error, OSError) as err:
             report.notes.append(f"the fresh spool fails too ({err})")
             log.error("The fresh spool %s cannot be used either: %s", path, err)
+            if fresh is not None:  # its connection and checkpoint thread
+                with contextlib.suppress(sqlite3.Error):
+                    fresh.close()
     return _memory_only(report)
 
 
