@@ -362,13 +362,19 @@ def node_webhook_redeliver(request: Mapping[str, Any], paths: Paths, now: float)
     answer: Answer = {"ok": True, "output": str(moved), "data": {"requeued": moved}}
     if not moved:
         return answer
+    return _reload_after(paths, answer, f"re-queued {moved}", "they are delivered when it starts")
+
+
+def _reload_after(paths: Paths, answer: Answer, done: str, when_started: str) -> Answer:
+    """``answer`` once the daemon was asked to reload, to act on what ``done`` changed in its spool;
+    a warning when it is not running (``when_started`` says what happens then), an error when the
+    signal could not be sent."""
     try:
         running = service.reload(paths)
     except service.ReloadError as err:
-        return {**answer, "ok": False, "error": f"re-queued {moved}, but {err}"}
+        return {**answer, "ok": False, "error": f"{done}, but {err}"}
     if not running:
-        answer["warning"] = (f"re-queued {moved}; glustereventsd is not running on this node: "
-                             "they are delivered when it starts")
+        answer["warning"] = f"{done}; glustereventsd is not running on this node: {when_started}"
     return answer
 
 
@@ -389,14 +395,8 @@ def node_condition_clear(request: Mapping[str, Any], paths: Paths, now: float) -
     answer: Answer = {"ok": True, "output": str(len(cleared)), "data": {"cleared": cleared}}
     if not cleared:
         return answer
-    try:
-        running = service.reload(paths)
-    except service.ReloadError as err:
-        return {**answer, "ok": False, "error": f"cleared {len(cleared)}, but {err}"}
-    if not running:
-        answer["warning"] = (f"cleared {len(cleared)}; glustereventsd is not running on this node: its "
-                             "Alertmanager sinks post the resolution when it starts")
-    return answer
+    return _reload_after(paths, answer, f"cleared {len(cleared)}",
+                         "its Alertmanager sinks post the resolution when it starts")
 
 
 NODE_COMMANDS: Mapping[str, Handler] = {
