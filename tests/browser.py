@@ -156,10 +156,16 @@ class WebListener:
 
     def __init__(self, *argv: str, env: dict[str, str] | None = None, stdin: str = "",
                  cwd: Path | None = None) -> None:
+        self._root: tempfile.TemporaryDirectory[str] | None = None
+        if env is None:
+            # A node of its own: an open page reads the pool's conditions ("Open now"), and this
+            # machine's glusterd and spool are not the test's to ask (or to write logs in).
+            self._root = tempfile.TemporaryDirectory(prefix="listen-root-")
+            env = {**os.environ, "GLUSTER_EVENTS_ROOT": self._root.name}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gluster_eventsapi", "listen", "--port", "0", "--web", *argv],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env if env is not None else dict(os.environ), cwd=cwd or REPO)
+            env=env, cwd=cwd or REPO)
         assert self.proc.stdin is not None
         self.proc.stdin.write(stdin)
         self.proc.stdin.close()
@@ -194,6 +200,8 @@ class WebListener:
             code = self.proc.wait(10)
         for thread in self._threads:
             thread.join(5)
+        if self._root is not None:
+            self._root.cleanup()
         return code
 
 

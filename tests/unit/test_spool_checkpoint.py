@@ -7,8 +7,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from glustereventsd.models import NewEvent
 from glustereventsd.spool import checkpoint
 from glustereventsd.spool.checkpoint import Checkpointer
@@ -74,18 +72,36 @@ def test_a_quiet_spool_leaves_the_thread_asleep(tmp_path: Path) -> None:
     writer.close()
 
 
-def test_no_spool_is_made_where_there_is_none_and_the_failure_is_said_once(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+class Captured(logging.Handler):
+    """The records of one logger, whatever an earlier test did to propagation or levels."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_no_spool_is_made_where_there_is_none_and_the_failure_is_said_once(tmp_path: Path) -> None:
     missing = tmp_path / "gone" / "spool.sqlite3"
-    checkpointer = Checkpointer(missing, interval=0.05)
-    checkpointer.start()
-    with caplog.at_level(logging.WARNING, logger="glustereventsd.spool"):
+    captured = Captured()
+    logger = logging.getLogger("glustereventsd.spool")
+    logger.addHandler(captured)
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        checkpointer = Checkpointer(missing, interval=0.05)
+        checkpointer.start()
         for _ in range(3):
             checkpointer.due()
             time.sleep(0.2)
         checkpointer.close()
+    finally:
+        logger.removeHandler(captured)
+        logger.setLevel(level)
     assert not missing.exists() and not missing.parent.exists()
-    warnings = [r.getMessage() for r in caplog.records if "Could not checkpoint" in r.getMessage()]
+    warnings = [m for m in captured.messages if "Could not checkpoint" in m]
     assert len(warnings) == 1 and str(missing) in warnings[0]
 
 
