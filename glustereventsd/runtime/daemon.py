@@ -59,6 +59,12 @@ RELOAD_APPLY_SECS = 10.0  # how long a reload waits for the pipeline to put it i
 LOAD_ATTEMPTS = 3  # reads of the files while they keep changing under a reload
 SHUTDOWN = "shutdown"
 DELIVERY_FIGURES_SECS = 1.0  # how often the status file's delivery figures are refreshed (when they change)
+# A change of the adaptive in-flight limits alone is written at most this often. Under load they
+# change nearly every second, and each rewrite of the status file (a dozen system calls, each
+# taking the GIL back from the busy pipeline and delivery threads) stalled delivery: at 2,000
+# events/s, 8 to 12 of the ~40 stalls of 15+ late events in 10 s came at the second's rewrite,
+# 1 to 5 without it (bench.daemon_bench steady runs, alternating).
+CONCURRENCY_FIGURES_SECS = 5.0
 
 
 class StartupError(RuntimeError):
@@ -154,6 +160,7 @@ class Daemon:
         self._pending: _Pending | None = None
         self._watcher: FileWatcher | None = None
         self._next_figures = 0.0
+        self._concurrency_shown_at = -CONCURRENCY_FIGURES_SECS  # when the in-flight limits were last written
 
     # -- signals: record intent only -------------------------------------------------------
     # A handler runs in the main thread between two bytecodes, possibly while that thread holds
@@ -425,9 +432,15 @@ class Daemon:
         self._next_figures = now + DELIVERY_FIGURES_SECS
         section = runstate.delivery_section(pipeline.outlets.memory_only(), pipeline.committer.spool_error,
                                             pipeline.outlets.concurrency())
-        if self._state.sections.get("delivery") != section:
-            self._state.sections["delivery"] = section
-            self._write_status()
+        shown = self._state.sections.get("delivery")
+        if shown == section:
+            return
+        only_limits = shown is not None and {**shown, "concurrency": None} == {**section, "concurrency": None}
+        if only_limits and now < self._concurrency_shown_at + CONCURRENCY_FIGURES_SECS:
+            return  # written with the next change of another figure, or once the interval has passed
+        self._state.sections["delivery"] = section
+        self._concurrency_shown_at = now
+        self._write_status()
 
     def _write_status(self) -> None:
         """Replace the status file (runstate); a failure is logged once, not fatal."""
