@@ -58,15 +58,11 @@ def connect(path: Path, readonly: bool = False, create: bool = True) -> sqlite3.
     if readonly:
         connection = sqlite3.connect(file_uri(path, "ro"), uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
                                      check_same_thread=False, isolation_level=None)
-    elif not create:
-        connection = sqlite3.connect(file_uri(path, "rw"), uri=True, timeout=BUSY_TIMEOUT_MS / 1000,
-                                     check_same_thread=False, isolation_level=None)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
     else:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
-                                     check_same_thread=False, isolation_level=None)
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path) if create else file_uri(path, "rw"), uri=not create,
+                                     timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")
     connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
