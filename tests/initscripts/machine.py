@@ -121,17 +121,22 @@ class InitMachine:
         return self.base / "run/glustereventsd.pid"
 
     def daemon_pids(self) -> list[int]:
-        """Processes inside that are our daemon (by command line)."""
+        """Processes inside that are our daemon (by command line).
+
+        A child the daemon forks (a subprocess, between its fork and its exec) has the
+        daemon's command line for a moment: it is part of that daemon, not a second one.
+        """
         assert self.holder is not None
-        found = []
+        found: dict[int, int] = {}
         for pid in self.holder.pids_inside():
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                status = Path(f"/proc/{pid}/status").read_text()
             except OSError:
                 continue
             if any(part.endswith(b"glustereventsd") for part in cmdline[:2]):
-                found.append(pid)
-        return found
+                found[pid] = int(status.split("\nPPid:", 1)[1].split()[0])
+        return [pid for pid, parent in found.items() if parent not in found]
 
     def register_webhook(self) -> str:
         assert self.receiver is not None
