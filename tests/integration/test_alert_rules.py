@@ -91,11 +91,15 @@ def test_rules_name_metrics_that_a_real_daemon_exports(daemon: DaemonProcess) ->
     gf_event("BRICK_DISCONNECTED", port=daemon.port, peer="h2", volume="gv0", brick="/b1")  # opens a condition
     gf_event("AFR_SPLIT_BRAIN", port=daemon.port, subvol="gv0-replicate-0", type="data", file="/f")  # an alarm
 
-    def retried() -> set[str] | None:
-        names = {name for name, _ in scrape(metrics_port)}
-        return names if "gluster_events_delivery_retries_total" in names else None
+    def settled() -> set[str] | None:
+        # The first event's retry can be counted before the next datagrams' turn is committed:
+        # wait for the retry and for both of the conditions they open.
+        samples = scrape(metrics_port)
+        names = {name for name, _ in samples}
+        opened = sum(1 for name, _ in samples if name == "gluster_events_condition_open")
+        return names if "gluster_events_delivery_retries_total" in names and opened == 2 else None
 
-    exported = wait_for(retried, 15, 0.2, "a retry counted")
+    exported = wait_for(settled, 15, 0.2, "a retry counted and the two conditions open")
     used = {name for expr in rule_expressions().values()
             for name in re.findall(r"\bgluster_events_[a-z0-9_]+", expr)}
     assert used == {"gluster_events_queue_oldest_age_seconds", "gluster_events_delivery_retries_total",
