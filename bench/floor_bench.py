@@ -69,12 +69,7 @@ def serve(udp_port: int, database: str, receiver_port: int) -> None:
                     rows.append(_row(next_id, udp.recv(65536)))
             except BlockingIOError:
                 next_id -= 1
-            acks = list(poster.answered)
-            poster.answered.clear()
-            db.execute("BEGIN")
-            db.executemany("INSERT INTO q (id, body) VALUES (?, ?)", rows)
-            db.executemany("DELETE FROM q WHERE id = ?", acks)
-            db.execute("COMMIT")
+            _commit(db, rows, poster.answered)
             poster.waiting.extend(rows)
         poster.send_next()
 
@@ -92,6 +87,17 @@ def _open(udp_port: int, database: str, receiver_port: int) -> tuple[sqlite3.Con
     http.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     http.setblocking(False)
     return db, udp, http
+
+
+def _commit(db: sqlite3.Connection, rows: list[tuple[int, bytes]], answered: collections.deque[tuple[int]]) -> None:
+    """One transaction: the new events, and the deletes of those answered since the last one."""
+    acks = []
+    while answered:  # popleft: the POST thread may append meanwhile
+        acks.append(answered.popleft())
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO q (id, body) VALUES (?, ?)", rows)
+    db.executemany("DELETE FROM q WHERE id = ?", acks)
+    db.execute("COMMIT")
 
 
 def _row(next_id: int, datagram: bytes) -> tuple[int, bytes]:
@@ -200,13 +206,7 @@ def serve_threads(udp_port: int, database: str, receiver_port: int, threads: int
         for datagram in datagrams:
             next_id += 1
             rows.append(_row(next_id, datagram))
-        acks = []
-        while poster.answered:
-            acks.append(poster.answered.popleft())
-        db.execute("BEGIN")
-        db.executemany("INSERT INTO q (id, body) VALUES (?, ?)", rows)
-        db.executemany("DELETE FROM q WHERE id = ?", acks)
-        db.execute("COMMIT")
+        _commit(db, rows, poster.answered)
         handed.append(rows)
         wake_writer.send(b"w")
     for worker in workers[:1] + workers[2:]:
