@@ -91,9 +91,14 @@ class Selection:
         return self.key or " ".join([self.alertname] * bool(self.alertname) + [f"{k}={v}" for k, v in self.labels])
 
 
+def _quoted(word: str) -> str:
+    """An argument as an error message shows it: quoted, escaped, at most 60 characters of it."""
+    return repr(word[:60]) + (f" (and {len(word) - 60} more characters)" if len(word) > 60 else "")
+
+
 def _known_alertname(name: str, where: str) -> str:
     if name not in ALERTNAMES:
-        raise CliError(f"{where}: no condition is called {name!r}: the alert names are those of "
+        raise CliError(f"{_quoted(where)}: no condition is called {_quoted(name)}: the alert names are those of "
                        f"'gluster-eventsapi conditions' (GlusterBrickDown, GlusterPeerDisconnected...; every one "
                        "in docs/CONDITIONS.md)", ExitStatus.ERROR)
     return name
@@ -107,23 +112,23 @@ def parse_selection(words: Sequence[str]) -> Selection:
     for word in words:
         if "{" in word:
             if len(words) != 1 or not word.endswith("}"):
-                raise CliError(f"{word!r}: a condition's key is given alone and whole, quoted, e.g. "
+                raise CliError(f"{_quoted(word)}: a condition's key is given alone and whole, quoted, e.g. "
                                "'GlusterBrickDown{brick=\"n2:/b\",volume=\"gv0\"}'; " + SEE_CONDITIONS, ExitStatus.ERROR)
             _known_alertname(word.split("{", 1)[0], word)
             return Selection(key=word)
         name, equals, value = word.partition("=")
         if not equals:
             if alertname:
-                raise CliError(f"{word!r}: one alert name at most (already {alertname!r}); add labels as "
+                raise CliError(f"{_quoted(word)}: one alert name at most (already {_quoted(alertname)}); add labels as "
                                "label=value", ExitStatus.ERROR)
             alertname = _known_alertname(word, word)
         elif name == "alertname":
             alertname = _known_alertname(value, word)
         elif not catalog.valid_label_name(name) or not value:
-            raise CliError(f"{word!r}: give a label as name=value (e.g. volume=gv0, brick=server2:/bricks/b1); "
+            raise CliError(f"{_quoted(word)}: give a label as name=value (e.g. volume=gv0, brick=server2:/bricks/b1); "
                            + SEE_CONDITIONS, ExitStatus.ERROR)
         elif name in labels and labels[name] != value:
-            raise CliError(f"{word!r}: label {name} is already given as {labels[name]!r}", ExitStatus.ERROR)
+            raise CliError(f"{_quoted(word)}: label {name} is already given as {_quoted(labels[name])}", ExitStatus.ERROR)
         else:
             labels[name] = value
     if not alertname and not labels:
@@ -151,7 +156,7 @@ def clear_pool(ctx: Context, selection: Selection) -> NodeTable:
             if isinstance(entry, dict) and isinstance(entry.get("key"), str):
                 where.setdefault(entry["key"], (_shown(entry), []))[1].append(row.node)
     if not where and all(row.ok for row in rows):
-        raise CliError(f"No open condition matches {selection.describe()!r} on any node; " + SEE_CONDITIONS,
+        raise CliError(f"No open condition matches {_quoted(selection.describe())} on any node; " + SEE_CONDITIONS,
                        ExitStatus.ERROR)
     notes = tuple(f"Cleared {shown} (on {', '.join(nodes)})" for shown, nodes in where.values())
     if where:

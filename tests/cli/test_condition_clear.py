@@ -104,6 +104,11 @@ def test_bad_selections_get_a_clear_message(tmp_path: Path) -> None:
     for argv, message in cases.items():
         status, out, err = run("condition-clear", *argv)
         assert status == 1 and message in err and "Traceback" not in err, (argv, err)
+    # Odd arguments are shown escaped, on one line, and cut: not a 20,000-character error.
+    status, out, err = run("condition-clear", "a" * 20_000)
+    assert status == 1 and "(and 19940 more characters)" in err and len(err) < 600, err[:300]
+    status, out, err = run("condition-clear", "bad\nname")
+    assert status == 1 and "error: 'bad\\nname': no condition is called 'bad\\nname'" in err, err
     status, out, err = run("condition-clear")
     assert status == 2 and "the following arguments are required" in err
     # A node whose daemon never ran has no spool: nothing matches anywhere.
