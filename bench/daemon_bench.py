@@ -17,6 +17,9 @@ beside this interpreter), for bench/profile_summary.py:
 
     GEV_BENCH_PATCH='glustereventsd.pipeline.thread.GATHER_SECS=0' python -m bench.daemon_bench --only steady --spool disk
     GEV_BENCH_PROFILE=/tmp/steady.txt python -m bench.daemon_bench --only steady --spool disk
+
+GEV_BENCH_TURNS=<file> runs bench/turn_probe.py in the daemon, which writes there what each part
+of the pipeline's turns cost (bench/turn_cost.py reads it).
 """
 
 from __future__ import annotations
@@ -59,6 +62,12 @@ def free_port(kind: int = socket.SOCK_DGRAM) -> int:
 def cpu_secs(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def system_cpu_secs(pid: int) -> float:
+    """The kernel's share of ``pid``'s CPU so far (system time): what no Python change can cut."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[12]) / CLOCK_TICKS
 
 
 def rss_mb(pid: int) -> float:
@@ -232,11 +241,22 @@ class Daemon:
             self.proc = None
 
 
+TURN_PROBE = Path(__file__).resolve().with_name("turn_probe.py")
+
+
 def launcher(patch: str) -> list[str]:
-    """The interpreter arguments that start glustereventsd, with ``patch``'s constants set first."""
-    if not patch:
+    """The interpreter arguments that start glustereventsd, with ``patch``'s constants set first.
+
+    When GEV_BENCH_TURNS names a file (read at each start: bench/turn_cost.py sets it per
+    run), bench/turn_probe.py runs in the daemon first and writes the pipeline's costs there.
+    """
+    probe = bool(os.environ.get("GEV_BENCH_TURNS"))
+    if not patch and not probe:
         return ["-m", "glustereventsd"]
     lines = ["import importlib, runpy"]
+    if probe:
+        lines.append(f"exec(compile(open({str(TURN_PROBE)!r}).read(), {str(TURN_PROBE)!r}, 'exec'), "
+                     "{'__name__': 'turn_probe'})")
     for item in filter(None, (part.strip() for part in patch.split(";"))):
         target, _, value = item.partition("=")
         module, _, name = target.rpartition(".")
@@ -341,18 +361,20 @@ def bench_steady(spool: str, rate: float, secs: float) -> dict[str, object]:
             count = int(rate * secs)
             assert daemon.proc
             switches_before, cpu_before, begin = thread_switches(daemon.proc.pid), daemon.cpu(), time.monotonic()
-            threads_cpu_before = thread_cpu(daemon.proc.pid)
+            threads_cpu_before, system_before = thread_cpu(daemon.proc.pid), system_cpu_secs(daemon.proc.pid)
             sent = send(daemon.port, count, rate)
             wait_count(receiver, count, 60)
             arrivals = unique(receiver.arrivals())
             # CPU and switches up to the poll that saw the last arrival (at most 0.1 s late)
             elapsed, cpu = time.monotonic() - begin, daemon.cpu() - cpu_before
+            system = system_cpu_secs(daemon.proc.pid) - system_before
             per_thread = switches_between(switches_before, thread_switches(daemon.proc.pid))
             per_thread_cpu = switches_between(threads_cpu_before, thread_cpu(daemon.proc.pid))
             latencies = [(arrivals[i] - sent[i]) * 1000 for i in range(count) if i in arrivals]
             return {"sent": count, "lost": count - len(arrivals),
                     "p50_ms": round(percentile(latencies, 0.50), 1), "p99_ms": round(percentile(latencies, 0.99), 1),
                     "max_ms": round(max(latencies), 1), "cpu_s_per_1000": round(cpu / max(1, len(arrivals)) * 1000, 3),
+                    "system_s_per_1000": round(system / max(1, len(arrivals)) * 1000, 3),
                     "wakeups_per_s": round(sum(per_thread.values()) / elapsed),
                     "wakeups_per_thread_per_s": {name: round(n / elapsed) for name, n in sorted(per_thread.items())},
                     "cpu_s_per_1000_per_thread": {name: round(c / max(1, len(arrivals)) * 1000, 3)

@@ -5,13 +5,16 @@ the profile summary adds up samples as a hand count of a small profile does."""
 from __future__ import annotations
 
 import http.client
+import json
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from bench.daemon_bench import ReceiverProcess, launcher, switches_between
+from bench.daemon_bench import ReceiverProcess, launcher, running, send, switches_between, wait_count
 from bench.profile_summary import parse, summarise
+from bench.turn_cost import parts_per_turn, solve
 
 
 def post_together(port: int, count: int) -> list[tuple[int, float]]:
@@ -94,3 +97,39 @@ def test_switch_deltas_and_patch_launcher() -> None:
     assert "setattr(module, 'GATHER_SECS', 0)" in code and "importlib.import_module('glustereventsd.pipeline')" in code
     with pytest.raises(SystemExit, match="not module.NAME=value"):
         launcher("GATHER_SECS")
+
+
+def test_turn_cost_splits_cpu_into_per_turn_and_per_event() -> None:
+    def run(cpu_per_1000: float, datagrams: int, turns: int) -> dict[str, object]:
+        return {"figures": {"cpu_s_per_1000": cpu_per_1000}, "turns": {"datagrams": datagrams, "turns": turns}}
+
+    # 40 us per event and 400 us per turn: 0.04 + 0.08 s per 1,000 at 5 per turn, 0.04 + 0.04 at 10
+    per_event, per_turn = solve([run(0.120, 20_000, 4_000), run(0.080, 20_000, 2_000)])
+    assert per_event == pytest.approx(40e-6) and per_turn == pytest.approx(400e-6)
+    assert solve([run(0.120, 20_000, 4_000), run(0.118, 20_000, 3_990)]) is None  # batches alike: no split
+    turns = {"turns": 4, "datagrams": 20, "thread_cpu_s": 0.010,
+             "parts": {"wait": {"cpu_s": 0.001, "calls": 9}, "ingest": {"cpu_s": 0.003, "calls": 4},
+                       "events.log": {"cpu_s": 0.001, "calls": 4}, "turn": {"cpu_s": 0.005, "calls": 4},
+                       "sqlite": {"cpu_s": 0.003, "calls": 4}, "hand_over": {"cpu_s": 0.0004, "calls": 4}}}
+    parts = parts_per_turn(turns)
+    assert parts == pytest.approx({"wait": 250, "parse": 500, "events.log": 250, "sqlite": 750, "hand_over": 100,
+                                   "accounting": 400, "loop": 250})
+    assert sum(parts.values()) == pytest.approx(0.010 / 4 * 1e6)  # the rows add up to the thread's CPU
+
+
+def test_turn_probe_in_a_real_daemon_counts_every_datagram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    output = tmp_path / "turns.json"
+    monkeypatch.setenv("GEV_BENCH_TURNS", str(output))
+    receiver = ReceiverProcess().start()
+    try:
+        with running("disk", receiver) as daemon:
+            send(daemon.port, 60, rate=600)
+            assert wait_count(receiver, 60, 30) == 60
+    finally:
+        receiver.stop()
+    turns = json.loads(output.read_text())
+    assert turns["datagrams"] == 60 and 1 <= turns["turns"] <= 60
+    parts = turns["parts"]
+    assert parts["sqlite"]["calls"] >= turns["turns"] and parts["ingest"]["calls"] >= turns["turns"]
+    timed = parts["wait"]["cpu_s"] + parts["ingest"]["cpu_s"] + parts["turn"]["cpu_s"]
+    assert 0 < timed <= turns["thread_cpu_s"]
