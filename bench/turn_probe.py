@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -70,8 +71,11 @@ def install() -> None:
         finally:
             document = {"thread_cpu_s": time.thread_time() - begin, **batches,
                         "parts": {part: {"cpu_s": cpu, "calls": calls} for part, (cpu, calls) in spent.items()}}
-            with open(OUTPUT, "w", encoding="utf-8") as out:
-                json.dump(document, out)
+            try:
+                with open(OUTPUT, "w", encoding="utf-8") as out:
+                    json.dump(document, out)
+            except OSError as err:  # the daemon still stops as it would; the bench then says no costs came
+                print(f"turn_probe: cannot write {OUTPUT}: {err}", file=sys.stderr)
 
     pipeline_thread.Pipeline.run = recorded_run  # type: ignore[method-assign]
 

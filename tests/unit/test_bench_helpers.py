@@ -88,7 +88,8 @@ def test_profile_summary_counts_self_and_total_samples() -> None:
     assert "   80.0%  thread (11): pipeline" in text
 
 
-def test_switch_deltas_and_patch_launcher() -> None:
+def test_switch_deltas_and_patch_launcher(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEV_BENCH_TURNS", raising=False)
     before = {1: ("main", 10.0), 2: ("udp", 5.0)}
     after = {1: ("main", 13.0), 2: ("udp", 9.0), 3: ("udp", 2.0)}  # a new thread counts from 0
     assert switches_between(before, after) == {"main": 3.0, "udp": 6.0}
@@ -97,6 +98,9 @@ def test_switch_deltas_and_patch_launcher() -> None:
     assert "setattr(module, 'GATHER_SECS', 0)" in code and "importlib.import_module('glustereventsd.pipeline')" in code
     with pytest.raises(SystemExit, match="not module.NAME=value"):
         launcher("GATHER_SECS")
+    monkeypatch.setenv("GEV_BENCH_TURNS", "/tmp/turns.json")
+    code = launcher("")[1]  # the probe runs first, then the daemon as it is
+    assert "turn_probe.py" in code and code.endswith("runpy.run_module('glustereventsd', run_name='__main__', alter_sys=True)")
 
 
 def test_turn_cost_splits_cpu_into_per_turn_and_per_event() -> None:
