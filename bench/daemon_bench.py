@@ -65,7 +65,7 @@ def cpu_secs(pid: int) -> float:
 
 
 def system_cpu_secs(pid: int) -> float:
-    """The kernel's share of ``pid``'s CPU so far (system time): what no Python change can cut."""
+    """The kernel's share of ``pid``'s CPU so far (system time: system calls, wake-ups, the TCP and UDP stacks)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[12]) / CLOCK_TICKS
 
@@ -191,6 +191,8 @@ class Daemon:
         log = self.root / "var/log/glusterfs/glustereventsd.log"
         before = log.read_text() .count("glustereventsd started") if log.exists() else 0
         env = {**os.environ, "GLUSTER_EVENTS_ROOT": str(self.root)}
+        if env.get("GEV_BENCH_TURNS"):  # the daemon runs in DAEMON_TREE: a relative path would land there
+            env["GEV_BENCH_TURNS"] = os.path.abspath(env["GEV_BENCH_TURNS"])
         self.proc = subprocess.Popen([DAEMON_PYTHON, *launcher(DAEMON_PATCH), "--port", str(self.port),
                                       "--listen", "127.0.0.1"], env=env, cwd=DAEMON_TREE)
         deadline = time.monotonic() + 20
@@ -248,15 +250,13 @@ def launcher(patch: str) -> list[str]:
     """The interpreter arguments that start glustereventsd, with ``patch``'s constants set first.
 
     When GEV_BENCH_TURNS names a file (read at each start: bench/turn_cost.py sets it per
-    run), bench/turn_probe.py runs in the daemon first and writes the pipeline's costs there.
+    run), bench/turn_probe.py then runs in the daemon, after the patches (so that a module it
+    imports sees them), and writes the pipeline's costs there.
     """
     probe = bool(os.environ.get("GEV_BENCH_TURNS"))
     if not patch and not probe:
         return ["-m", "glustereventsd"]
     lines = ["import importlib, runpy"]
-    if probe:
-        lines.append(f"exec(compile(open({str(TURN_PROBE)!r}).read(), {str(TURN_PROBE)!r}, 'exec'), "
-                     "{'__name__': 'turn_probe'})")
     for item in filter(None, (part.strip() for part in patch.split(";"))):
         target, _, value = item.partition("=")
         module, _, name = target.rpartition(".")
@@ -265,6 +265,9 @@ def launcher(patch: str) -> list[str]:
         lines.append(f"module = importlib.import_module({module!r})")
         lines.append(f"assert hasattr(module, {name!r}), 'GEV_BENCH_PATCH: no {name} in {module}'")
         lines.append(f"setattr(module, {name!r}, {value})")
+    if probe:
+        lines.append(f"exec(compile(open({str(TURN_PROBE)!r}).read(), {str(TURN_PROBE)!r}, 'exec'), "
+                     "{'__name__': 'turn_probe'})")
     lines.append("runpy.run_module('glustereventsd', run_name='__main__', alter_sys=True)")
     return ["-c", "\n".join(lines)]
 

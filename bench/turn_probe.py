@@ -3,8 +3,9 @@
 It times the pipeline thread's own CPU (``time.thread_time``: user + system of that thread
 alone, so a wait costs only what waking up costs) in each part of a turn, counts the turns
 that carried datagrams and the datagrams they carried, and writes it all as JSON to the file
-when the pipeline ends (the daemon's stop). What it adds, two clock reads per timed call,
-is about 1 us per call and falls on every row alike.
+when the pipeline ends (the daemon's stop). What it adds is about 0.7 us per timed call (two
+clock reads, each a system call, and the wrapper), some 5 us a turn: an outer part carries the
+wrappers of the parts inside it, and the thread's total carries them all.
 
 Not a part of the daemon: nothing in glustereventsd imports it.
 """
@@ -56,6 +57,9 @@ def count_batch(batch: list[object]) -> None:
 
 
 def install() -> None:
+    """Wrap the pipeline's parts; fail at the daemon's start, not its stop, when OUTPUT cannot be written."""
+    with open(OUTPUT, "w", encoding="utf-8"):
+        pass
     timed(pipeline_thread.Pipeline, "_next_batch", "wait", count_batch)
     timed(ingest_batch.Ingest, "events_of", "ingest")
     timed(eventlog.EventLog, "write", "events.log")

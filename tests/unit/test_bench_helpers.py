@@ -1,6 +1,7 @@
 """The issue-21 benchmark helpers measure what they claim: the receiver's modes really queue or
 shed (checked with concurrent real HTTP requests against the receiver as its own process), and
-the profile summary adds up samples as a hand count of a small profile does."""
+the profile summary adds up samples as a hand count of a small profile does, bench.turn_cost
+splits CPU as a hand computation does, and its probe, in a real daemon, counts every datagram."""
 
 from __future__ import annotations
 
@@ -111,14 +112,15 @@ def test_turn_cost_splits_cpu_into_per_turn_and_per_event() -> None:
     per_event, per_turn = solve([run(0.120, 20_000, 4_000), run(0.080, 20_000, 2_000)])
     assert per_event == pytest.approx(40e-6) and per_turn == pytest.approx(400e-6)
     assert solve([run(0.120, 20_000, 4_000), run(0.118, 20_000, 3_990)]) is None  # batches alike: no split
+    assert solve([run(0.080, 20_000, 4_000), run(0.120, 20_000, 2_000)]) is None  # larger turns dearer: noise
     turns = {"turns": 4, "datagrams": 20, "thread_cpu_s": 0.010,
              "parts": {"wait": {"cpu_s": 0.001, "calls": 9}, "ingest": {"cpu_s": 0.003, "calls": 4},
                        "events.log": {"cpu_s": 0.001, "calls": 4}, "turn": {"cpu_s": 0.005, "calls": 4},
                        "sqlite": {"cpu_s": 0.003, "calls": 4}, "hand_over": {"cpu_s": 0.0004, "calls": 4}}}
     parts = parts_per_turn(turns)
+    # events.log is taken out of the parse, SQLite and the hand-over out of the turn, the rest is the loop's
     assert parts == pytest.approx({"wait": 250, "parse": 500, "events.log": 250, "sqlite": 750, "hand_over": 100,
                                    "accounting": 400, "loop": 250})
-    assert sum(parts.values()) == pytest.approx(0.010 / 4 * 1e6)  # the rows add up to the thread's CPU
 
 
 def test_turn_probe_in_a_real_daemon_counts_every_datagram(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
