@@ -9,8 +9,10 @@ Gluster node. The tests then check, in this file's order: the takeover (Gluster'
 stopped, ours active and READY, the node's files kept), an event from that release's glusterd
 at the webhook Gluster's CLI added, the CLI (status, webhook-test, webhook-add), a reload
 applied when systemctl returns (and a refused one failing it), kill -9, the security rating,
-a clean stop, the README's purge giving Gluster's own daemon back, delivering; last, Gluster
-purged, the README's block for a machine without Gluster, and the package's own purge.
+a clean stop, the README's purge giving Gluster's own daemon back, delivering; a remove and a
+reinstall, a masked unit, a failed upgrade and a failed install (a package that took one of our
+files makes dpkg's unpack fail); last, Gluster purged, the README's block for a machine
+without Gluster, and the package's own purge.
 
 Receivers are a few lines of the release's own python3 (stdlib), so that they outlive the
 package's purge.
@@ -418,6 +420,58 @@ def test_a_masked_unit_is_reported_at_install(node: Node) -> None:
     # What the warning says to do.
     node.run("sh", "-c", f"systemctl unmask {UNIT} && systemctl enable --now {UNIT}")
     _ours_running(node, "ours once unmasked")
+
+
+THIEF = """Package: gev-file-thief
+Version: 1.0
+Architecture: all
+Maintainer: tests <tests@localhost>
+Description: owns a file of gluster-eventsapi, so that dpkg cannot unpack gluster-eventsapi
+"""
+
+
+def _thief_takes(node: Node) -> str:
+    """Install a package that takes over one of our package's files, so that its next unpack fails; the file."""
+    shipped = node.run("dpkg-query", "-L", "gluster-eventsapi").stdout.split()
+    docs = sorted(p for p in shipped if p.startswith("/usr/share/doc/gluster-eventsapi/") and p.endswith("copyright"))
+    assert docs, shipped[:20]
+    node.run("mkdir", "-p", "/var/tmp/thief/DEBIAN", "/var/tmp/thief" + docs[0].rsplit("/", 1)[0])
+    node.run("sh", "-c", f"cat > /var/tmp/thief/DEBIAN/control && echo stolen > /var/tmp/thief{docs[0]}", stdin=THIEF)
+    node.run("dpkg-deb", "--build", "/var/tmp/thief", "/var/tmp/thief.deb", timeout=60)
+    node.run("dpkg", "-i", "--force-overwrite", "/var/tmp/thief.deb", timeout=60)
+    assert node.run("dpkg-query", "-S", docs[0]).stdout.startswith("gev-file-thief"), docs[0]
+    return docs[0]
+
+
+def test_a_failed_upgrade_runs_ours_again_and_a_failed_install_gives_glusters_back(node: Node) -> None:
+    before = _ours_running(node, "ours before the failed upgrade")["MainPID"]
+    stolen = _thief_takes(node)
+    # An upgrade whose unpack fails: prerm upgrade stopped ours, postinst abort-upgrade starts it again.
+    failed = node.run("sh", "-c", "dpkg -i /debs/gluster-eventsapi_*.deb", timeout=120, check=False)
+    assert failed.returncode != 0 and "trying to overwrite" in failed.stdout + failed.stderr, failed.stdout + failed.stderr
+    assert node.run("dpkg-query", "-W", "-f=${db:Status-Abbrev}", "gluster-eventsapi").stdout.strip() == "ii"
+    after = _ours_running(node, "ours again after the failed upgrade")["MainPID"]
+    assert after != before  # stopped, then started again: not left stopped, nor never stopped
+    diversions = node.run("dpkg-divert", "--list", "gluster-eventsapi").stdout
+    assert all(f"diversion of {path} to {path}.distrib" in diversions for path in DIVERTED), diversions
+    # An install whose unpack fails, from Gluster's own daemon enabled and running: preinst stopped
+    # it and diverted its files, postrm abort-install gives both back.
+    node.run("apt-get", "remove", "-q", "gluster-eventsapi", timeout=120)
+    node.run("systemctl", "enable", "--now", UNIT, timeout=60)
+    gluster_pid = _gluster_running(node, "Gluster's own daemon before the failed install")["MainPID"]
+    failed = node.run("sh", "-c", "dpkg -i /debs/gluster-eventsapi_*.deb", timeout=120, check=False)
+    assert failed.returncode != 0 and "trying to overwrite" in failed.stdout + failed.stderr, failed.stdout + failed.stderr
+    assert "stopping Gluster's own glustereventsd" in failed.stdout + failed.stderr  # preinst did run
+    assert node.run("dpkg-divert", "--list", "gluster-eventsapi").stdout.strip() == ""
+    assert node.run("dpkg-query", "-S", "/usr/sbin/glustereventsd").stdout.startswith("glusterfs-server")
+    props = _gluster_running(node, "Gluster's own daemon given back after the failed install")
+    assert props["UnitFileState"] == "enabled" and props["MainPID"] != gluster_pid, props
+    assert node.run("test", "-e", "/var/lib/gluster-eventsapi/installing", check=False).returncode != 0
+    # Without the thief, the README's install works again.
+    node.run("dpkg", "--purge", "gev-file-thief", timeout=60)
+    assert node.run("test", "-e", stolen, check=False).returncode != 0
+    node.sh(readme.blocks(readme.WITH_GLUSTER)[0], cwd="/debs")
+    _ours_running(node, "ours after the install without the thief")
 
 
 def test_ours_survives_glusterfs_server_remove_and_purge(node: Node) -> None:
