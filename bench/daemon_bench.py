@@ -15,7 +15,7 @@ GEV_BENCH_PATCH sets module constants of the daemon before it starts, to measure
 costs without editing it; GEV_BENCH_PROFILE records the daemon with py-spy (pip install py-spy
 beside this interpreter), for bench/profile_summary.py:
 
-    GEV_BENCH_PATCH='glustereventsd.pipeline.thread.GATHER_SECS=0' python -m bench.daemon_bench --only steady --spool disk
+    GEV_BENCH_PATCH='glustereventsd.pipeline.thread.GATHER_RECENT_SECS=0' python -m bench.daemon_bench --only steady --spool disk
     GEV_BENCH_PROFILE=/tmp/steady.txt python -m bench.daemon_bench --only steady --spool disk
 
 GEV_BENCH_TURNS=<file> runs bench/turn_probe.py in the daemon, which writes there what each part
@@ -45,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 DAEMON_TREE = Path(os.environ.get("GEV_BENCH_TREE") or REPO)  # whose glustereventsd is measured
 DAEMON_PYTHON = os.environ.get("GEV_BENCH_PYTHON") or sys.executable
 # "module.NAME=value;...": module constants of the daemon set before it starts, to measure what
-# one constant costs without editing the daemon (e.g. glustereventsd.pipeline.thread.GATHER_SECS=0)
+# one constant costs without editing the daemon (e.g. glustereventsd.pipeline.thread.GATHER_RECENT_SECS=0)
 DAEMON_PATCH = os.environ.get("GEV_BENCH_PATCH", "")
 # a path: py-spy records the daemon from its start to its stop into this file (--format raw)
 DAEMON_PROFILE = os.environ.get("GEV_BENCH_PROFILE", "")
@@ -356,11 +356,14 @@ def bench_burst(spool: str, count: int) -> dict[str, object]:
         receiver.stop()
 
 
-def bench_steady(spool: str, rate: float, secs: float) -> dict[str, object]:
-    """``rate`` events/s for ``secs``: latency, CPU per 1,000 and wake-ups/s from first send to last arrival."""
+def bench_steady(spool: str, rate: float, secs: float, extra: dict[str, object] | None = None) -> dict[str, object]:
+    """``rate`` events/s for ``secs``: latency, CPU per 1,000 and wake-ups/s from first send to last arrival.
+
+    ``extra``: config keys of the daemon beside the benchmark's own (bench.turn_cost sets batch-wait-ms).
+    """
     receiver = ReceiverProcess().start()
     try:
-        with running(spool, receiver) as daemon:
+        with running(spool, receiver, extra=extra) as daemon:
             count = int(rate * secs)
             assert daemon.proc
             switches_before, cpu_before, begin = thread_switches(daemon.proc.pid), daemon.cpu(), time.monotonic()

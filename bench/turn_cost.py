@@ -5,7 +5,7 @@ delivery thread. Part of its CPU is paid once per turn whatever the turn carries
 the transaction, events.log, the hand-over, waking the delivery thread, and the first event's
 trip through code that has gone cold), the rest once per event (parse, JSON, one POST). This runs bench/daemon_bench.py's steady workload
 (2,000 events/s, disk spool) twice: with the daemon as shipped, and with a longer gathering
-wait (``pipeline.thread.GATHER_SECS``) that makes its turns carry about twice as many
+wait (the setting ``batch-wait-ms``, 0.7 as shipped) that makes its turns carry about twice as many
 events. bench/turn_probe.py times each part of the pipeline thread's turns inside the
 daemon. From the two runs' CPU per 1,000 events and events per turn it solves
 
@@ -18,7 +18,7 @@ what the measured latency of the larger turns was.
 
     python -m bench.turn_cost                    # one round: shipped, then larger turns
     python -m bench.turn_cost --rounds 3         # alternating, to see the spread
-    python -m bench.turn_cost --target 0.08 --secs 10 --larger 0.003
+    python -m bench.turn_cost --target 0.08 --secs 10 --larger 3
 
 Not a test: it asserts nothing, it measures.
 """
@@ -36,7 +36,6 @@ from typing import Any
 
 from bench import daemon_bench
 
-GATHER = "glustereventsd.pipeline.thread.GATHER_SECS"
 RATE = 2000
 # How the pipeline thread's CPU per turn is shown, from bench/turn_probe.py's parts.
 ROWS = (("wait for datagrams (wake-ups, gathering)", "wait"), ("parse, enrich, number", "parse"),
@@ -44,19 +43,16 @@ ROWS = (("wait for datagrams (wake-ups, gathering)", "wait"), ("parse, enrich, n
         ("results, counters, trims", "accounting"), ("the loop itself", "loop"))
 
 
-def one_run(gather: float | None, secs: float) -> dict[str, Any]:
-    """The steady workload with ``gather`` (None: as shipped) and the pipeline's turn costs."""
+def one_run(gather_ms: float | None, secs: float) -> dict[str, Any]:
+    """The steady workload with batch-wait-ms ``gather_ms`` (None: as shipped) and the pipeline's turn costs."""
     with tempfile.TemporaryDirectory(prefix="gevturns-") as folder:
         output = Path(folder) / "turns.json"
         probe_before = os.environ.get("GEV_BENCH_TURNS")
         os.environ["GEV_BENCH_TURNS"] = str(output)
-        patch_before = daemon_bench.DAEMON_PATCH
-        if gather is not None:
-            daemon_bench.DAEMON_PATCH = ";".join(filter(None, (patch_before, f"{GATHER}={gather!r}")))
+        extra = None if gather_ms is None else {"batch-wait-ms": gather_ms}
         try:
-            figures = daemon_bench.bench_steady("disk", RATE, secs)
+            figures = daemon_bench.bench_steady("disk", RATE, secs, extra)
         finally:
-            daemon_bench.DAEMON_PATCH = patch_before
             if probe_before is None:
                 del os.environ["GEV_BENCH_TURNS"]
             else:
@@ -68,7 +64,7 @@ def one_run(gather: float | None, secs: float) -> dict[str, Any]:
                              "and stop cleanly? Its log is in the benchmark's temp folder") from None
     if not turns.get("turns"):
         raise SystemExit("the daemon ran no turn with datagrams: nothing reached it (is the port free?)")
-    return {"gather": gather, "figures": figures, "turns": turns}
+    return {"gather": gather_ms, "figures": figures, "turns": turns}
 
 
 def parts_per_turn(turns: dict[str, Any]) -> dict[str, float]:
@@ -105,7 +101,7 @@ def solve(runs: list[dict[str, Any]]) -> tuple[float, float] | None:
 
 def describe(run: dict[str, Any]) -> str:
     figures, turns = run["figures"], run["turns"]
-    gather = "as shipped" if run["gather"] is None else f"GATHER_SECS={run['gather']:g}"
+    gather = "as shipped" if run["gather"] is None else f"batch-wait-ms {run['gather']:g}"
     threads = figures.get("cpu_s_per_1000_per_thread", {})
     return (f"{gather:>20}: {turns['datagrams'] / turns['turns']:.1f} events/turn, "
             f"p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms, lost {figures['lost']}, "
@@ -117,14 +113,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=1, help="shipped and larger turns, alternating, this many times")
     parser.add_argument("--secs", type=float, default=10.0, help="length of each run at 2,000 events/s")
-    parser.add_argument("--larger", type=float, default=0.003,
-                        help="the gathering wait (s) of the larger turns: past the sender's 2 ms tick, about "
+    parser.add_argument("--larger", type=float, default=3.0,
+                        help="batch-wait-ms of the larger turns: past the sender's 2 ms tick, about "
                              "twice the events per turn")
     parser.add_argument("--target", type=float, default=0.08, help="CPU seconds per 1,000 events to meet")
     args = parser.parse_args()
-    if (args.rounds < 1 or not 1 <= args.secs <= 120 or not 0 < args.larger <= 0.05
+    if (args.rounds < 1 or not 1 <= args.secs <= 120 or not 0 < args.larger <= 50
             or not (math.isfinite(args.target) and args.target > 0)):
-        parser.error("need --rounds >= 1, 1 <= --secs <= 120, 0 < --larger <= 0.05 and a --target above 0")
+        parser.error("need --rounds >= 1, 1 <= --secs <= 120, 0 < --larger <= 50 and a --target above 0")
     print(f"# pipeline turn costs at {RATE} events/s, disk spool, on {os.cpu_count()} cores, "
           f"Python {sys.version.split()[0]}")
     for round_number in range(1, args.rounds + 1):

@@ -98,6 +98,7 @@ class Settings:
     webhook_timeout_secs: float = 10.0
     webhook_concurrency: int = 64  # the ceiling of each webhook's adaptive limit (sinks.concurrency)
     nats_concurrency: int = 64  # NATS sinks: the ceiling of publications awaiting their PubAck (pipelined on one connection)
+    batch_wait_ms: float = 0.7  # within a stream of events, the pipeline's wait for more before a turn (pipeline.thread)
     alert_resend_secs: float = 60.0  # Alertmanager sinks: open conditions are posted again this often
     alert_generator_url: str = ""  # Alertmanager sinks: generatorURL template ({event}, {event_id}, {node})
     webhook_proxy: str = ""  # "": from the environment; "none": direct; else a proxy URL for every webhook

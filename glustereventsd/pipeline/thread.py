@@ -39,16 +39,17 @@ WAKE = Datagram(b"", "", 0.0)  # put on the intake queue to wake a sleeping pipe
 BATCH_MAX = 2000
 COMMIT_WAIT_SECS = 0.01
 IDLE_WAIT_SECS = 30.0  # the longest sleep after a turn with nothing to do (whatever has work rings the doorbell)
-# A wait after the first datagram of a turn, to let a few more arrive: fewer turns (each a
-# transaction, an events.log write, a hand-over and a wake-up of the delivery thread) per
-# event. Only while events come faster than one per GATHER_RECENT_SECS: a lone event is
-# never held. It was 2 ms, every turn; measured at 2,000 events/s against that (bench.compare,
-# alternating, 2 cores shared): 0.7 ms costs about the same CPU per 1,000 events (0.117 to 0.121
-# against 0.108 to 0.126 s) and halves p50 (1.5 against 3.0 ms); none at all gives p50 0.6 ms
-# but costs 20% more CPU (0.135 against 0.114 s: the delivery thread is woken for every event).
-# GATHER_RECENT_SECS is well above the gaps of a paced sender (groups every 2 ms or so): at
-# 2 ms the first of each group went alone and the CPU rose by a third.
-GATHER_SECS = 0.0007
+# The setting batch-wait-ms (0.7 by default): a wait after the first datagram of a turn, to let
+# a few more arrive: fewer turns (each a transaction, an events.log write, a hand-over and a
+# wake-up of the delivery thread) per event. Only while events come faster than one per
+# GATHER_RECENT_SECS: a lone event is never held. It was 2 ms, every turn; measured at 2,000
+# events/s against that (bench.compare, alternating, 2 cores shared): 0.7 ms costs about the same
+# CPU per 1,000 events (0.117 to 0.121 against 0.108 to 0.126 s) and halves p50 (1.5 against
+# 3.0 ms); none at all gives p50 0.6 ms but costs 20% more CPU (0.135 against 0.114 s: the
+# delivery thread is woken for every event). 3 ms makes the turns of a sender that sends every
+# 2 ms twice as full: 0.08 s per 1,000 events, p99 4 ms (bench.turn_cost). GATHER_RECENT_SECS is
+# well above the gaps of a paced sender (groups every 2 ms or so): at 2 ms the first of each
+# group went alone and the CPU rose by a third.
 GATHER_RECENT_SECS = 0.01
 RESULTS_MAX = 100_000
 COUNTERS_FLUSH_SECS = 0.1  # counters of failed attempts (which carry no spool change) reach the spool this often
@@ -85,7 +86,7 @@ class Pipeline(threading.Thread):
         self.stopping = threading.Event()  # the sources have stopped: drain and finish
         self.control: queue.Queue[ReloadRequest] = queue.Queue(maxsize=64)
         self.failed = threading.Event()  # an error we cannot go on from
-        self._last_received = 0.0  # receipt time of the last datagram taken (see GATHER_SECS)
+        self._last_received = 0.0  # receipt time of the last datagram taken (see GATHER_RECENT_SECS)
         results.set_doorbell(self.wake)
 
     def wake(self) -> None:
@@ -172,8 +173,9 @@ class Pipeline(threading.Thread):
                 return []
             if first is WAKE:
                 return []
-        if GATHER_SECS and first.received - self._last_received < GATHER_RECENT_SECS:
-            time.sleep(GATHER_SECS)
+        gather_ms = self.settings.batch_wait_ms
+        if gather_ms and first.received - self._last_received < GATHER_RECENT_SECS:
+            time.sleep(gather_ms / 1000)
         batch = [first]
         get = self.intake.get_nowait
         try:

@@ -238,3 +238,42 @@ def test_post_test_is_signed_when_the_webhook_has_a_signing_secret(receiver: Rec
     expected = StandardWebhook(WHSEC).sign(request.headers["webhook-id"], sent_at, "{}")
     assert request.headers["webhook-signature"] == expected
     assert "x-gluster-event-seq" not in request.headers
+
+
+def test_batch_wait_holds_a_stream_to_commit_it_together_and_a_reload_changes_it(
+        inproc: InProcessDaemon, receiver: Receiver) -> None:
+    """batch-wait-ms: within a stream, a turn waits that long for more; a lone event is not held."""
+    import socket
+    import statistics
+
+    from glustereventsd.config.options import OPTIONS
+
+    convert = OPTIONS["batch-wait-ms"].convert
+    assert convert("3") == 3.0 and convert(0) == 0.0
+    for bad in ("-1", "51", "nan", "soon", True):
+        try:
+            convert(bad)
+        except ValueError as err:
+            assert "from 0 to 50" in str(err)
+        else:
+            raise AssertionError(f"batch-wait-ms took {bad!r}")
+    inproc.write_config({"batch-wait-ms": 50})
+    inproc.write_webhooks({receiver.url: {}})
+    inproc.start()
+    pipeline = inproc.daemon.pipeline
+    assert pipeline is not None and pipeline.settings.batch_wait_ms == 50
+    send_lines(inproc.port, [b"1 2 name=lone"])
+    wait_for(lambda: receiver.count() == 1, what="the lone event")
+    # A stream, one every 2 ms: each turn after the first holds 50 ms of it.
+    sent: dict[str, float] = {}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for index in range(60):
+            sent[f"s{index}"] = time.time()
+            sock.sendto(b"1 2 name=s%d" % index, ("127.0.0.1", inproc.port))
+            time.sleep(0.002)
+    wait_for(lambda: receiver.count() == 61, timeout=20, what="the stream delivered")
+    waits = [r.at - sent[json.loads(r.body)["message"]["name"]] for r in receiver.requests[1:]]
+    assert statistics.median(waits) >= 0.015, sorted(waits)  # as shipped (0.7 ms) about 0.002 s
+    inproc.write_config({})
+    inproc.reload()
+    wait_for(lambda: pipeline.settings.batch_wait_ms == 0.7, what="the default after a reload")
