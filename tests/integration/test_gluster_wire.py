@@ -61,9 +61,9 @@ def test_null_details_are_delivered_counted_and_logged_once_per_event(inproc: In
 def test_null_details_are_exposed_as_a_metric(daemon: DaemonProcess, receiver: Receiver) -> None:
     import urllib.request
 
-    from tests.helpers import free_udp_port
+    from tests.integration.test_metrics import free_tcp_port
 
-    metrics_port = free_udp_port()  # free for UDP and, nearly always, for TCP too
+    metrics_port = free_tcp_port()  # a TCP port: one picked free for UDP was once taken for TCP (refused)
     daemon.write_config({"metrics-port": metrics_port})
     daemon.write_webhooks({receiver.url: {}})
     daemon.start()
