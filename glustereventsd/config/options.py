@@ -222,10 +222,10 @@ _OPTIONS = (
            "this, as webhooks do."),
     Option("batch-wait-ms", float_between(0, 50), False,
            "Within a stream of events (each within 10 ms of the one before), how long the first of a turn "
-           "waits for more, so that they are "
-           "committed and handed over together (a lone event is never held): a longer wait costs less CPU "
-           "per event and adds up to this much latency. Measured at 2,000 events/s on 2 cores: 0.7 gives "
-           "p99 2 ms and 0.12 s of CPU per 1,000 events; 3 gives p99 4 ms and 0.08 s."),
+           "waits for more, so that they are committed and handed over together (a lone event is never "
+           "held): a longer wait costs less CPU per event and adds up to this much latency. Measured at "
+           "2,000 events/s on 2 cores: 0.7 gives p99 2 ms and 0.12 s of CPU per 1,000 events; 3 gives p99 "
+           "4 ms and 0.08 s."),
     Option("alert-resend-secs", float_between(5, 3600), False,
            "Alertmanager sinks: how often open conditions are sent again (Alertmanager forgets an alert "
            "that is not); each send keeps them firing for 4 periods."),
